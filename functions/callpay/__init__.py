@@ -1,0 +1,1 @@
+"""callpay: in-call payments for telehealth video platforms (shared domain and adapters)."""

@@ -1,0 +1,278 @@
+"""PaymentStore on one DynamoDB table: conditional writes, audit trail, processed events.
+
+Every change to a payment request is a single transaction: the new item (on the
+condition that the stored version is the one we read), its audit entry and, for a
+Stripe event, the event's dedupe record. So a change is applied once or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
+from callpay.domain.clinic import Clinic
+from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.transitions import Transition
+from callpay.ports import DuplicateEvent, IdempotencyClaim, VersionConflict
+
+# Stripe retries a webhook for up to 3 days; keep event ids a while longer.
+EVENT_RETENTION = timedelta(days=7)
+# Stripe keeps its own idempotency keys for 24 hours; ours match.
+IDEMPOTENCY_RETENTION = timedelta(hours=24)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_item(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def _request_item(request: PaymentRequest) -> dict[str, Any]:
+    call_pk, call_sk = INDEXES["by_call"]
+    clinic_pk, clinic_sk = INDEXES["by_clinic"]
+    intent_pk, _ = INDEXES["by_payment_intent"]
+    created = request.created_at.isoformat()
+    values = request.model_dump(mode="json") | {
+        "PK": f"PR#{request.id}",
+        "SK": "PR",
+        "kind": "payment_request",
+        call_pk: f"CALL#{request.call_id}",
+        call_sk: f"PR#{created}#{request.id}",
+        clinic_pk: f"CLINIC#{request.clinic_id}",
+        clinic_sk: f"{created}#{request.id}",
+        intent_pk: f"PI#{request.payment_intent_id}" if request.payment_intent_id else None,
+    }
+    return _to_item(values)
+
+
+def _request_of(item: dict[str, Any]) -> PaymentRequest:
+    return PaymentRequest.model_validate(_from_item(item))
+
+
+def _audit_item(entry: AuditEntry) -> dict[str, Any]:
+    values = entry.model_dump(mode="json") | {
+        "PK": f"PR#{entry.payment_request_id}",
+        "SK": f"AUDIT#{entry.version:010d}",
+        "kind": "audit",
+    }
+    return _to_item(values)
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+class DynamoDBPaymentStore:
+    def __init__(self, client: Any, table_name: str, clock: Any) -> None:
+        self._db = client
+        self._table = table_name
+        self._clock = clock
+
+    # -- clinics and calls ---------------------------------------------------------------
+
+    def get_clinic(self, clinic_id: str) -> Clinic | None:
+        item = self._get(f"CLINIC#{clinic_id}", "SETTINGS")
+        return Clinic.model_validate(item) if item else None
+
+    def put_clinic(self, clinic: Clinic) -> None:
+        values = clinic.model_dump(mode="json") | {
+            "PK": f"CLINIC#{clinic.clinic_id}",
+            "SK": "SETTINGS",
+            "kind": "clinic",
+        }
+        self._db.put_item(TableName=self._table, Item=_to_item(values))
+
+    def bind_call(self, call_id: str, clinic_id: str) -> str:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_to_item(
+                    {"PK": f"CALL#{call_id}", "SK": "CALL", "kind": "call", "clinic_id": clinic_id}
+                ),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            bound = self.call_clinic(call_id)
+            assert bound is not None
+            return bound
+        return clinic_id
+
+    def call_clinic(self, call_id: str) -> str | None:
+        item = self._get(f"CALL#{call_id}", "CALL", consistent=True)
+        return str(item["clinic_id"]) if item else None
+
+    # -- payment requests ----------------------------------------------------------------
+
+    def claim_idempotency_key(self, key: str, claim: IdempotencyClaim) -> IdempotencyClaim:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        expires = _epoch(self._clock() + IDEMPOTENCY_RETENTION)
+        item = {
+            "PK": f"IDEMPOTENCY#{digest}",
+            "SK": "IDEMPOTENCY",
+            "kind": "idempotency_key",
+            "payment_request_id": claim.payment_request_id,
+            "fingerprint": claim.fingerprint,
+            TTL_ATTRIBUTE: expires,
+        }
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_to_item(item),
+                # An expired claim (TTL deletion is lazy) may be taken over.
+                ConditionExpression="attribute_not_exists(PK) OR #ttl < :now",
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(_epoch(self._clock()))}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            held = self._get(f"IDEMPOTENCY#{digest}", "IDEMPOTENCY", consistent=True)
+            assert held is not None
+            return IdempotencyClaim(str(held["payment_request_id"]), str(held["fingerprint"]))
+        return claim
+
+    def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _request_item(request),
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": _audit_item(audit)}},
+                ]
+            )
+        except self._db.exceptions.TransactionCanceledException:
+            return False
+        return True
+
+    def get(self, payment_request_id: str) -> PaymentRequest | None:
+        item = self._db.get_item(
+            TableName=self._table, Key=_key(f"PR#{payment_request_id}", "PR"), ConsistentRead=True
+        ).get("Item")
+        return _request_of(item) if item else None
+
+    def by_call(self, call_id: str) -> list[PaymentRequest]:
+        pk, sk = INDEXES["by_call"]
+        items = self._query(
+            IndexName="by_call",
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :prefix)",
+            ExpressionAttributeNames={"#pk": pk, "#sk": str(sk)},
+            ExpressionAttributeValues={":pk": {"S": f"CALL#{call_id}"}, ":prefix": {"S": "PR#"}},
+            ScanIndexForward=False,
+        )
+        return [_request_of(item) for item in items]
+
+    def by_payment_intent(self, payment_intent_id: str) -> PaymentRequest | None:
+        pk, _ = INDEXES["by_payment_intent"]
+        items = self._query(
+            IndexName="by_payment_intent",
+            KeyConditionExpression="#pk = :pk",
+            ExpressionAttributeNames={"#pk": pk},
+            ExpressionAttributeValues={":pk": {"S": f"PI#{payment_intent_id}"}},
+        )
+        found = next(items, None)
+        # Index reads are eventually consistent: read the item itself for its latest version.
+        return self.get(str(_from_item(found)["id"])) if found else None
+
+    def save(self, change: Transition, event_id: str | None = None) -> None:
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _request_item(change.after),
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": {":expected": {"N": str(change.before.version)}},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _audit_item(change.audit),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+        if event_id:
+            items.append(self._event_put(event_id))
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except self._db.exceptions.TransactionCanceledException as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if event_id and len(reasons) == 3 and reasons[2] == "ConditionalCheckFailed":
+                raise DuplicateEvent(event_id) from error
+            raise VersionConflict(change.before.id) from error
+
+    def record_event(self, event_id: str) -> None:
+        put = self._event_put(event_id)["Put"]
+        try:
+            self._db.put_item(
+                TableName=put["TableName"],
+                Item=put["Item"],
+                ConditionExpression=put["ConditionExpression"],
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise DuplicateEvent(event_id) from error
+            raise
+
+    def audit_trail(self, payment_request_id: str) -> list[AuditEntry]:
+        items = self._query(
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"PR#{payment_request_id}"},
+                ":prefix": {"S": "AUDIT#"},
+            },
+            ConsistentRead=True,
+        )
+        return [AuditEntry.model_validate(_from_item(item)) for item in items]
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _event_put(self, event_id: str) -> dict[str, Any]:
+        expires = _epoch(self._clock() + EVENT_RETENTION)
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": _to_item(
+                    {
+                        "PK": f"EVENT#{event_id}",
+                        "SK": "EVENT",
+                        "kind": "stripe_event",
+                        TTL_ATTRIBUTE: expires,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+
+    def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
+        item = self._db.get_item(
+            TableName=self._table, Key=_key(pk, sk), ConsistentRead=consistent
+        ).get("Item")
+        return _from_item(item) if item else None
+
+    def _query(self, **params: Any) -> Iterator[dict[str, Any]]:
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(TableName=self._table, **params):
+            yield from page.get("Items", [])

@@ -1,0 +1,50 @@
+"""Call-scoped, expiring patient access tokens: HS256 JWTs signed with a key from Secrets Manager."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import jwt
+
+from callpay.domain.errors import Unauthenticated
+
+ISSUER = "callpay"
+AUDIENCE = "callpay:patient"
+
+
+class SignedPatientTokens:
+    def __init__(self, key: Callable[[], str], lifetime: timedelta) -> None:
+        self._key = key
+        self._lifetime = lifetime
+
+    def mint(self, call_id: str, clinic_id: str, now: datetime) -> tuple[str, datetime]:
+        expires_at = now + self._lifetime
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": f"patient:{call_id}",
+            "call_id": call_id,
+            "clinic_id": clinic_id,
+            "jti": uuid.uuid4().hex,
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+        }
+        return jwt.encode(claims, self._key(), algorithm="HS256"), expires_at
+
+    def verify(self, token: str) -> tuple[str, str, str]:
+        try:
+            claims = jwt.decode(
+                token,
+                self._key(),
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "call_id", "clinic_id", "jti"]},
+            )
+        except jwt.ExpiredSignatureError as error:
+            raise Unauthenticated("token_expired", "The access token has expired.") from error
+        except jwt.PyJWTError as error:
+            raise Unauthenticated("invalid_token", "The access token is not valid.") from error
+        return str(claims["call_id"]), str(claims["clinic_id"]), str(claims["jti"])

@@ -1,0 +1,86 @@
+"""PaymentGateway on Stripe's official SDK: direct charges on the clinic's connected account.
+
+Stripe is sent only what it needs (amount, currency, card, capture method and our ids);
+the clinician's free-text description only when the clinic opted in. Every POST carries
+an idempotency key made from our own ids, so retrying after a timeout is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from callpay.domain.errors import Conflict, PaymentDeclined, UpstreamUnavailable
+from callpay.domain.payment_request import PaymentRequest
+from callpay.ports import Intent
+
+if TYPE_CHECKING:
+    import stripe
+
+
+@contextmanager
+def stripe_errors() -> Iterator[None]:
+    """Stripe's exceptions as domain errors: declines 402, transient faults 503."""
+    import stripe  # noqa: PLC0415 - heavy import, paid only by functions that call Stripe
+
+    try:
+        yield
+    except stripe.CardError as error:
+        code = (error.error and error.error.decline_code) or error.code or "card_declined"
+        raise PaymentDeclined(str(code), error.user_message or "The card was declined.") from error
+    except (stripe.RateLimitError, stripe.APIConnectionError) as error:
+        raise UpstreamUnavailable("stripe_unavailable", "Stripe is busy; try again.") from error
+    except stripe.InvalidRequestError as error:
+        raise Conflict(
+            "stripe_rejected", error.user_message or "Stripe refused this operation."
+        ) from error
+    except stripe.APIError as error:
+        raise UpstreamUnavailable("stripe_unavailable", "Stripe had an error; try again.") from error
+
+
+def _intent(obj: Any) -> Intent:
+    return Intent(id=obj.id, status=obj.status, client_secret=obj.client_secret)
+
+
+class StripeGateway:
+    def __init__(self, client_factory: Callable[[], stripe.StripeClient]) -> None:
+        self._client_factory = client_factory
+
+    def create_intent(
+        self, request: PaymentRequest, stripe_account: str, share_description: bool
+    ) -> Intent:
+        params: dict[str, Any] = {
+            "amount": request.amount,
+            "currency": request.currency,
+            "payment_method_types": ["card"],
+            "capture_method": request.capture_method,
+            "metadata": {
+                "payment_request_id": request.id,
+                "call_id": request.call_id,
+                "clinic_id": request.clinic_id,
+            },
+        }
+        if share_description:
+            params["description"] = request.description
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.create(
+                params=params,  # type: ignore[arg-type]
+                options={"stripe_account": stripe_account, "idempotency_key": f"{request.id}:create"},
+            )
+        return _intent(obj)
+
+    def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent:
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.retrieve(
+                intent_id, options={"stripe_account": stripe_account}
+            )
+        return _intent(obj)
+
+    def cancel_intent(self, intent_id: str, stripe_account: str, idempotency_key: str) -> Intent:
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.cancel(
+                intent_id,
+                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+            )
+        return _intent(obj)

@@ -1,0 +1,43 @@
+"""The single DynamoDB table's keys and indexes: one definition for the store, CDK and the local stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PARTITION_KEY = "PK"
+SORT_KEY = "SK"
+TTL_ATTRIBUTE = "expires_at"
+
+# index name -> (partition key attribute, sort key attribute or None)
+INDEXES: dict[str, tuple[str, str | None]] = {
+    "by_call": ("GSI1PK", "GSI1SK"),  # a call's payment requests (and, later, connections)
+    "by_clinic": ("GSI2PK", "GSI2SK"),  # a clinic's payment requests by time, for reports
+    "by_payment_intent": ("GSI3PK", None),  # webhook fallback when metadata is missing
+}
+
+
+def create_table_request(table_name: str) -> dict[str, Any]:
+    """Arguments for DynamoDB CreateTable, as used by tests and the local stack."""
+    attributes = {PARTITION_KEY, SORT_KEY}
+    indexes = []
+    for name, (pk, sk) in INDEXES.items():
+        key_schema = [{"AttributeName": pk, "KeyType": "HASH"}]
+        attributes.add(pk)
+        if sk:
+            key_schema.append({"AttributeName": sk, "KeyType": "RANGE"})
+            attributes.add(sk)
+        indexes.append(
+            {"IndexName": name, "KeySchema": key_schema, "Projection": {"ProjectionType": "ALL"}}
+        )
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)
+        ],
+        "GlobalSecondaryIndexes": indexes,
+    }

@@ -1,0 +1,79 @@
+"""The HTTP contract's request and response bodies (DESIGN.md, "HTTP contract")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, StringConstraints
+
+from callpay.domain.payment_request import Failure, LineItem, PaymentRequest
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LineItemIn(Body):
+    description: Text
+    amount: Annotated[StrictInt, Field(ge=0)]
+
+
+class PaymentRequestIn(Body):
+    clinic_id: Id
+    amount: StrictInt
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
+    description: Text
+    capture_method: Literal["automatic", "manual"] = "automatic"
+    line_items: Annotated[list[LineItemIn], Field(max_length=100)] = []
+
+
+class PatientAccessIn(Body):
+    clinic_id: Id
+
+
+class CheckoutIn(Body):
+    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    locale: Locale | None = None
+
+
+class PaymentRequestOut(BaseModel):
+    """A payment request as clinicians and patients see it: no Stripe secrets, no email."""
+
+    id: str
+    call_id: str
+    clinic_id: str
+    amount: int
+    currency: str
+    description: str
+    status: str
+    capture_method: str
+    amount_captured: int
+    amount_refunded: int
+    line_items: list[LineItem]
+    failure: Failure | None
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
+
+    @classmethod
+    def of(cls, request: PaymentRequest) -> PaymentRequestOut:
+        return cls.model_validate(
+            request.model_dump(include=set(cls.model_fields) - {"line_items"})
+            | {"line_items": list(request.line_items)}
+        )
+
+
+class CheckoutOut(BaseModel):
+    client_secret: str
+    publishable_key: str
+    stripe_account: str
+
+
+class PatientAccessOut(BaseModel):
+    token: str
+    expires_at: datetime

@@ -1,0 +1,62 @@
+"""Configuration: the environment read once into a typed model, secrets fetched at run time.
+
+Secrets (Stripe keys, webhook signing secrets, the patient token key) live in one
+Secrets Manager secret as JSON and are never put in environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigurationError(RuntimeError):
+    """The function was deployed without a setting it needs."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table_name: Annotated[str, Field(min_length=1)]
+    secret_id: Annotated[str, Field(min_length=1)]
+    # Stripe's API base; set to localstripe's address in the local stack and tests.
+    stripe_api_base: str | None = None
+    patient_token_hours: Annotated[int, Field(gt=0, le=24)] = 4
+    secret_max_age_seconds: Annotated[int, Field(ge=0)] = 300
+
+    ENV: ClassVar[dict[str, str]] = {
+        "table_name": "TABLE_NAME",
+        "secret_id": "CALLPAY_SECRET_ID",
+        "stripe_api_base": "STRIPE_API_BASE",
+        "patient_token_hours": "PATIENT_TOKEN_HOURS",
+        "secret_max_age_seconds": "SECRET_MAX_AGE_SECONDS",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        values = {field: environ[var] for field, var in cls.ENV.items() if environ.get(var)}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            names = ", ".join(cls.ENV.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors())
+            raise ConfigurationError(f"Missing or invalid environment variables: {names}") from None
+
+
+class Secrets(BaseModel):
+    """The JSON held in the Secrets Manager secret named by CALLPAY_SECRET_ID."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stripe_api_key: Annotated[str, Field(min_length=1)]
+    stripe_publishable_key: Annotated[str, Field(min_length=1)]
+    # Several at once: the account endpoint's, the Connect endpoint's, and old ones while rotating.
+    webhook_secrets: Annotated[list[str], Field(min_length=1)]
+    patient_token_key: Annotated[str, Field(min_length=32)]
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def split_secrets(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value

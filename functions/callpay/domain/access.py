@@ -1,0 +1,73 @@
+"""Who may act on what: clinicians by their clinics, patients by the one call they were let into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from callpay.domain.errors import Forbidden
+
+Role = Literal["team_member", "team_admin", "org_admin"]
+ROLES: frozenset[str] = frozenset({"team_member", "team_admin", "org_admin"})
+ADMIN_ROLES: frozenset[str] = frozenset({"team_admin", "org_admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Clinician:
+    """A clinician or admin, as the video platform's identity provider describes them."""
+
+    sub: str
+    org_id: str
+    role: Role
+    clinic_ids: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Patient:
+    """The patient of one call, holding a call-scoped access token."""
+
+    call_id: str
+    clinic_id: str
+    token_id: str
+
+    @property
+    def sub(self) -> str:
+        return f"patient:{self.token_id}"
+
+
+Principal = Clinician | Patient
+
+
+def acts_for_clinic(clinician: Clinician, clinic_id: str, clinic_org_id: str | None) -> bool:
+    """Members and clinic admins act for their own clinics; org admins for any of their org's."""
+    if clinic_id in clinician.clinic_ids:
+        return clinic_org_id is None or clinic_org_id == clinician.org_id
+    return clinician.role == "org_admin" and clinic_org_id == clinician.org_id
+
+
+def require_clinician(principal: Principal) -> Clinician:
+    if not isinstance(principal, Clinician):
+        raise Forbidden("clinician_only", "Only a clinician of this call can do this.")
+    return principal
+
+
+def require_patient(principal: Principal) -> Patient:
+    if not isinstance(principal, Patient):
+        raise Forbidden("patient_only", "Only the patient of this call can do this.")
+    return principal
+
+
+def check_clinic(clinician: Clinician, clinic_id: str, clinic_org_id: str | None) -> None:
+    if not acts_for_clinic(clinician, clinic_id, clinic_org_id):
+        raise Forbidden("not_your_clinic", "You do not belong to this call's clinic.")
+
+
+def check_call(
+    principal: Principal, call_id: str, call_clinic_id: str, clinic_org_id: str | None
+) -> None:
+    """Anyone acting on a call must belong to the clinic it is bound to (or be its patient)."""
+    if isinstance(principal, Patient):
+        if principal.call_id != call_id or principal.clinic_id != call_clinic_id:
+            raise Forbidden("not_your_call", "This access token is for another call.")
+        return
+    check_clinic(principal, call_clinic_id, clinic_org_id)

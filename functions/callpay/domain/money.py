@@ -1,0 +1,97 @@
+"""Money as integer minor units plus an ISO 4217 currency, with Stripe's per-currency rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callpay.domain.errors import InvalidInput
+
+# Stripe treats these as having no minor unit: 8000 JPY is ¥8,000.
+ZERO_DECIMAL = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+)
+# Three-decimal currencies: Stripe requires the last digit to be 0.
+THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())
+
+# Stripe's minimum charge per settlement-relevant currency, in minor units
+# (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
+# Currencies not listed here must be at least the equivalent of 0.50 USD; we
+# use 50 minor units (or 50 units for zero-decimal ones) as a conservative floor.
+STRIPE_MINIMUM = {
+    "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50,
+    "czk": 1500, "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500,
+    "inr": 50, "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50,
+    "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000, "krw": 1000,
+}  # fmt: skip
+DEFAULT_MINIMUM = 50
+
+# Stripe's API rejects amounts above eight digits in the minor unit.
+STRIPE_MAXIMUM = 99_999_999
+
+# Presentment currencies Stripe supports for card payments.
+SUPPORTED = frozenset(
+    """usd aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl
+    bsd bwp byn bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp
+    gbp gel gip gmd gnf gtq gyd hkd hnl htg huf idr ils inr isk jmd jod jpy kes kgs khr kmf
+    krw kwd kyd kzt lak lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn
+    nad ngn nio nok npr nzd omr pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr
+    sek sgd shp sle sos srd std szl thb tjs tnd top try ttd twd tzs uah ugx uyu uzs vnd vuv
+    wst xaf xcd xof xpf yer zar zmw""".split()
+)
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """How many decimal places the currency's minor unit has, as Stripe counts them."""
+    if currency in ZERO_DECIMAL:
+        return 0
+    if currency in THREE_DECIMAL:
+        return 3
+    return 2
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount in the currency's minor unit (cents, yen...) and a lowercase ISO currency."""
+
+    amount: int
+    currency: str
+
+    @classmethod
+    def of(cls, amount: int, currency: str) -> Money:
+        """Validated money: a known currency and a non-negative integer amount."""
+        code = currency.strip().lower()
+        if code not in SUPPORTED:
+            raise InvalidInput("unsupported_currency", f"Currency {currency!r} is not supported.")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise InvalidInput("invalid_amount", "Amount must be a non-negative integer.")
+        return cls(amount, code)
+
+    def display(self) -> str:
+        """Plain decimal form for logs and CSV, e.g. '80.00 AUD' (receipts localise it)."""
+        exponent = minor_unit_exponent(self.currency)
+        if exponent == 0:
+            return f"{self.amount} {self.currency.upper()}"
+        whole, fraction = divmod(self.amount, 10**exponent)
+        return f"{whole}.{fraction:0{exponent}d} {self.currency.upper()}"
+
+
+def check_chargeable(money: Money, clinic_maximum: int | None = None) -> None:
+    """Refuse an amount Stripe would refuse, or one above the clinic's own maximum."""
+    minimum = STRIPE_MINIMUM.get(money.currency, DEFAULT_MINIMUM)
+    if money.amount < minimum:
+        raise InvalidInput(
+            "amount_too_small",
+            f"The minimum for {money.currency.upper()} is "
+            f"{Money(minimum, money.currency).display()}.",
+        )
+    if money.amount > STRIPE_MAXIMUM:
+        raise InvalidInput("amount_too_large", "The amount is above what Stripe can charge.")
+    if clinic_maximum is not None and money.amount > clinic_maximum:
+        raise InvalidInput(
+            "amount_above_clinic_maximum",
+            f"The clinic's maximum is {Money(clinic_maximum, money.currency).display()}.",
+        )
+    if money.currency in THREE_DECIMAL and money.amount % 10:
+        raise InvalidInput(
+            "invalid_amount", f"{money.currency.upper()} amounts must end in 0 (Stripe rule)."
+        )

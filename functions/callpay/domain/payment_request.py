@@ -1,0 +1,99 @@
+"""A payment request: what a clinician asked a patient to pay in one call, and where it stands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from callpay.domain.money import Money
+
+CaptureMethod = Literal["automatic", "manual"]
+
+
+class Status(StrEnum):
+    REQUESTED = "requested"
+    PROCESSING = "processing"
+    REQUIRES_ACTION = "requires_action"
+    FAILED = "failed"
+    AUTHORIZED = "authorized"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    description: str
+    amount: int
+
+
+class Failure(BaseModel):
+    """Why the last attempt failed: Stripe's decline code (or error code) and a safe message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+
+
+class PaymentRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    call_id: str
+    clinic_id: str
+    amount: int
+    currency: str
+    description: str
+    status: Status = Status.REQUESTED
+    capture_method: CaptureMethod = "automatic"
+    amount_captured: int = 0
+    amount_capturable: int = 0
+    amount_refunded: int = 0
+    line_items: tuple[LineItem, ...] = ()
+    failure: Failure | None = None
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None = None
+    requested_by: str
+    payment_intent_id: str | None = None
+    stripe_account: str | None = None
+    receipt_email: str | None = None
+    locale: str | None = None
+    # Stripe's `created` (epoch seconds) of the newest event applied: orders in-flight events.
+    last_event_at: int = 0
+    version: int = 1
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+class Cause(BaseModel):
+    """Who or what caused a change: a person (by subject id) or a Stripe event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    actor: Literal["clinician", "patient", "stripe", "system"]
+    subject: str
+    detail: str = ""
+
+
+class AuditEntry(BaseModel):
+    """One line of a payment request's audit trail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    payment_request_id: str
+    version: int
+    at: datetime
+    action: str
+    from_status: Status | None
+    to_status: Status
+    cause: Cause

@@ -1,0 +1,81 @@
+"""What Stripe's PaymentIntent events mean for a payment request.
+
+Stripe's vocabulary is translated here, once, into our StatusChange; the webhook
+handler and our own API calls then share the same `transition`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from callpay.domain.payment_request import Cause, Failure, Status
+from callpay.domain.transitions import StatusChange
+
+INTENT_EVENTS: dict[str, Status] = {
+    "payment_intent.succeeded": Status.SUCCEEDED,
+    "payment_intent.payment_failed": Status.FAILED,
+    "payment_intent.processing": Status.PROCESSING,
+    "payment_intent.requires_action": Status.REQUIRES_ACTION,
+    "payment_intent.canceled": Status.CANCELED,
+    "payment_intent.amount_capturable_updated": Status.AUTHORIZED,
+}
+
+
+class PaymentIntentSnapshot(BaseModel):
+    """The fields of a PaymentIntent we read; Stripe sends many more."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    status: str = ""
+    amount: int = 0
+    amount_received: int = 0
+    amount_capturable: int = 0
+    metadata: dict[str, str] = {}
+    last_payment_error: dict[str, Any] | None = None
+
+    @property
+    def payment_request_id(self) -> str | None:
+        return self.metadata.get("payment_request_id")
+
+
+class StripeEvent(BaseModel):
+    """A verified Stripe event, reduced to what routing and ordering need."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    type: str
+    created: int
+    account: str | None = None
+    data: dict[str, Any]
+
+    @property
+    def object(self) -> dict[str, Any]:
+        obj = self.data.get("object")
+        return obj if isinstance(obj, dict) else {}
+
+
+def failure_of(intent: PaymentIntentSnapshot) -> Failure:
+    error = intent.last_payment_error or {}
+    code = error.get("decline_code") or error.get("code") or "payment_failed"
+    message = error.get("message") or "The payment failed."
+    return Failure(code=str(code), message=str(message))
+
+
+def change_for(event: StripeEvent, intent: PaymentIntentSnapshot) -> StatusChange | None:
+    """The change a PaymentIntent event asks for, or None for event types we do not act on."""
+    status = INTENT_EVENTS.get(event.type)
+    if status is None:
+        return None
+    cause = Cause(actor="stripe", subject=event.id, detail=event.type)
+    return StatusChange(
+        status=status,
+        cause=cause,
+        event_created=event.created,
+        amount_captured=intent.amount_received if status is Status.SUCCEEDED else None,
+        amount_capturable=intent.amount_capturable if status is Status.AUTHORIZED else None,
+        failure=failure_of(intent) if status is Status.FAILED else None,
+    )

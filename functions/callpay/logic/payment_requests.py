@@ -1,0 +1,241 @@
+"""Payment request use cases: patient access, create, list, view, checkout, cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from callpay.api_models import CheckoutIn, CheckoutOut, PatientAccessOut, PaymentRequestIn
+from callpay.domain.access import (
+    Clinician,
+    Patient,
+    Principal,
+    check_call,
+    check_clinic,
+    require_clinician,
+    require_patient,
+)
+from callpay.domain.clinic import Clinic
+from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from callpay.domain.money import Money, check_chargeable
+from callpay.domain.payment_request import AuditEntry, Cause, LineItem, PaymentRequest, Status
+from callpay.domain.transitions import (
+    CANCELABLE,
+    PAYABLE,
+    StatusChange,
+    Transition,
+    created,
+    transition,
+)
+from callpay.ports import (
+    IdempotencyClaim,
+    PatientTokens,
+    PaymentGateway,
+    PaymentStore,
+    VersionConflict,
+)
+
+SAVE_ATTEMPTS = 5
+
+NOT_PAYABLE = {
+    Status.PROCESSING: ("payment_in_progress", "This payment is already being processed."),
+    Status.AUTHORIZED: ("already_paid", "This payment is already authorised."),
+    Status.SUCCEEDED: ("already_paid", "This payment has already been made."),
+    Status.PARTIALLY_REFUNDED: ("already_paid", "This payment has already been made."),
+    Status.REFUNDED: ("already_paid", "This payment has already been made."),
+    Status.DISPUTED: ("already_paid", "This payment has already been made."),
+    Status.CANCELED: ("payment_canceled", "This payment request was canceled."),
+}
+
+
+def cause_of(principal: Principal) -> Cause:
+    if isinstance(principal, Patient):
+        return Cause(actor="patient", subject=principal.sub)
+    return Cause(actor="clinician", subject=principal.sub)
+
+
+def fingerprint(call_id: str, body: PaymentRequestIn) -> str:
+    """A digest of what was asked, so a reused Idempotency-Key with another body is refused."""
+    return hashlib.sha256(f"{call_id}\n{body.model_dump_json()}".encode()).hexdigest()
+
+
+@dataclass
+class PaymentRequests:
+    store: PaymentStore
+    gateway: PaymentGateway
+    tokens: PatientTokens
+    publishable_key: Callable[[], str]
+    clock: Callable[[], datetime]
+    new_id: Callable[[], str] = lambda: f"pr_{uuid.uuid4().hex}"
+
+    # -- who may touch what --------------------------------------------------------------
+
+    def _clinic_org(self, clinic_id: str) -> str | None:
+        clinic = self.store.get_clinic(clinic_id)
+        return clinic.org_id if clinic else None
+
+    def _bind(self, clinician: Clinician, call_id: str, clinic: Clinic | None, clinic_id: str) -> None:
+        check_clinic(clinician, clinic_id, clinic.org_id if clinic else None)
+        if self.store.bind_call(call_id, clinic_id) != clinic_id:
+            raise Forbidden("call_of_another_clinic", "This call belongs to another clinic.")
+
+    def _visible(self, principal: Principal, request: PaymentRequest | None) -> PaymentRequest:
+        """The request if `principal` may see it; patients of other calls learn nothing."""
+        if request is None:
+            raise NotFound("payment_request_not_found", "No such payment request.")
+        if isinstance(principal, Patient) and principal.call_id != request.call_id:
+            raise NotFound("payment_request_not_found", "No such payment request.")
+        check_call(principal, request.call_id, request.clinic_id, self._clinic_org(request.clinic_id))
+        return request
+
+    # -- use cases -----------------------------------------------------------------------
+
+    def grant_patient_access(
+        self, principal: Principal, call_id: str, clinic_id: str
+    ) -> PatientAccessOut:
+        clinician = require_clinician(principal)
+        self._bind(clinician, call_id, self.store.get_clinic(clinic_id), clinic_id)
+        token, expires_at = self.tokens.mint(call_id, clinic_id, self.clock())
+        return PatientAccessOut(token=token, expires_at=expires_at)
+
+    def create(
+        self, principal: Principal, call_id: str, body: PaymentRequestIn, idempotency_key: str | None
+    ) -> tuple[PaymentRequest, bool]:
+        """The new request and True, or the one this Idempotency-Key already made and False."""
+        clinician = require_clinician(principal)
+        clinic = self.store.get_clinic(body.clinic_id)
+        check_clinic(clinician, body.clinic_id, clinic.org_id if clinic else None)
+        money = Money.of(body.amount, body.currency)
+        check_chargeable(money, clinic.maximum_amount if clinic else None)
+        if body.line_items and sum(item.amount for item in body.line_items) != money.amount:
+            raise InvalidInput("line_items_mismatch", "Line items must add up to the amount.")
+        if clinic is None:
+            raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
+        stripe_account = clinic.check_can_take_payments()
+        self._bind(clinician, call_id, clinic, body.clinic_id)
+
+        request_id = self.new_id()
+        if idempotency_key:
+            digest = fingerprint(call_id, body)
+            claim = self.store.claim_idempotency_key(
+                f"{clinician.sub}\n{idempotency_key}", IdempotencyClaim(request_id, digest)
+            )
+            if claim.fingerprint != digest:
+                raise InvalidInput(
+                    "idempotency_key_reused", "This Idempotency-Key was used for another request."
+                )
+            request_id = claim.payment_request_id
+            if (existing := self.store.get(request_id)) is not None:
+                return existing, False
+
+        now = self.clock()
+        request = PaymentRequest(
+            id=request_id,
+            call_id=call_id,
+            clinic_id=body.clinic_id,
+            amount=money.amount,
+            currency=money.currency,
+            description=body.description,
+            capture_method=body.capture_method,
+            line_items=tuple(LineItem(**item.model_dump()) for item in body.line_items),
+            created_at=now,
+            updated_at=now,
+            requested_by=clinician.sub,
+            stripe_account=stripe_account,
+        )
+        # Stripe's idempotency key is our request id: a retry after a crash reuses the intent.
+        intent = self.gateway.create_intent(
+            request, stripe_account, clinic.share_description_with_stripe
+        )
+        request = request.model_copy(update={"payment_intent_id": intent.id})
+        if not self.store.create(request, created(request, cause_of(clinician))):
+            stored = self.store.get(request_id)
+            assert stored is not None  # created by a concurrent retry with the same key
+            return stored, False
+        return request, True
+
+    def list_for_call(self, principal: Principal, call_id: str) -> list[PaymentRequest]:
+        if isinstance(principal, Patient) and principal.call_id != call_id:
+            raise Forbidden("not_your_call", "This access token is for another call.")
+        clinic_id = self.store.call_clinic(call_id)
+        if clinic_id is None:
+            require_clinician(principal)
+            return []
+        check_call(principal, call_id, clinic_id, self._clinic_org(clinic_id))
+        return self.store.by_call(call_id)
+
+    def get(self, principal: Principal, payment_request_id: str) -> PaymentRequest:
+        return self._visible(principal, self.store.get(payment_request_id))
+
+    def checkout(self, principal: Principal, payment_request_id: str, body: CheckoutIn) -> CheckoutOut:
+        """The patient's "Pay now": remember where to send the receipt, hand over the secret."""
+        patient = require_patient(principal)
+        request = self._visible(patient, self.store.get(payment_request_id))
+        if request.status not in PAYABLE:
+            raise Conflict(*NOT_PAYABLE[request.status])
+        assert request.payment_intent_id and request.stripe_account
+        intent = self.gateway.retrieve_intent(request.payment_intent_id, request.stripe_account)
+        if intent.client_secret is None:
+            raise Conflict("not_payable", "This payment can no longer be paid.")
+        self._save_with_retry(
+            request.id,
+            lambda current: _with_checkout(current, str(body.email), body.locale, patient, self.clock()),
+        )
+        return CheckoutOut(
+            client_secret=intent.client_secret,
+            publishable_key=self.publishable_key(),
+            stripe_account=request.stripe_account,
+        )
+
+    def cancel(self, principal: Principal, payment_request_id: str) -> PaymentRequest:
+        clinician = require_clinician(principal)
+        request = self._visible(clinician, self.store.get(payment_request_id))
+        if request.status not in CANCELABLE:
+            raise Conflict("not_cancelable", f"A {request.status.value} payment cannot be canceled.")
+        assert request.payment_intent_id and request.stripe_account
+        self.gateway.cancel_intent(
+            request.payment_intent_id, request.stripe_account, f"{request.id}:cancel"
+        )
+        change = StatusChange(status=Status.CANCELED, cause=cause_of(clinician))
+        return self._save_with_retry(request.id, lambda current: transition(current, change, self.clock()))
+
+    def _save_with_retry(
+        self, payment_request_id: str, change_of: Callable[[PaymentRequest], Transition | None]
+    ) -> PaymentRequest:
+        """Apply a change to the latest stored version, retrying when another writer won."""
+        for _ in range(SAVE_ATTEMPTS):
+            current = self.store.get(payment_request_id)
+            if current is None:
+                raise NotFound("payment_request_not_found", "No such payment request.")
+            change = change_of(current)
+            if change is None:
+                return current
+            try:
+                self.store.save(change)
+            except VersionConflict:
+                continue
+            return change.after
+        raise Conflict("concurrent_update", "The payment request is changing; try again.")
+
+
+def _with_checkout(
+    current: PaymentRequest, email: str, locale: str | None, patient: Patient, now: datetime
+) -> Transition | None:
+    if current.status not in PAYABLE:
+        raise Conflict(*NOT_PAYABLE[current.status])
+    after = current.model_copy(
+        update={"receipt_email": email, "locale": locale, "updated_at": now, "version": current.version + 1}
+    )
+    audit = AuditEntry(
+        payment_request_id=current.id,
+        version=after.version,
+        at=now,
+        action="checkout",
+        from_status=current.status,
+        to_status=current.status,
+        cause=cause_of(patient),
+    )
+    return Transition(before=current, after=after, audit=audit)

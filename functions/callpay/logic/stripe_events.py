@@ -1,0 +1,69 @@
+"""Apply a verified Stripe event to the payment request it is about, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from callpay.domain.payment_request import PaymentRequest
+from callpay.domain.stripe_outcomes import PaymentIntentSnapshot, StripeEvent, change_for
+from callpay.domain.transitions import transition
+from callpay.ports import DuplicateEvent, PaymentStore, VersionConflict
+
+SAVE_ATTEMPTS = 5
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"  # the payment request moved forward
+    STALE = "stale"  # ours, but late or out of order: nothing changed
+    DUPLICATE = "duplicate"  # this event id was processed before
+    IGNORED = "ignored"  # not an event we act on, or not about one of our payments
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    outcome: Outcome
+    request: PaymentRequest | None = None
+
+
+@dataclass
+class StripeEvents:
+    store: PaymentStore
+    clock: Callable[[], datetime]
+
+    def _request_for(self, event: StripeEvent, intent: PaymentIntentSnapshot) -> PaymentRequest | None:
+        request_id = intent.payment_request_id
+        request = (
+            self.store.get(request_id) if request_id else self.store.by_payment_intent(intent.id)
+        )
+        if request is None or request.payment_intent_id != intent.id:
+            return None
+        if event.account and request.stripe_account and event.account != request.stripe_account:
+            return None
+        return request
+
+    def apply(self, event: StripeEvent) -> Applied:
+        if event.object.get("object") != "payment_intent":
+            return Applied(Outcome.IGNORED)
+        intent = PaymentIntentSnapshot.model_validate(event.object)
+        change = change_for(event, intent)
+        request = self._request_for(event, intent) if change else None
+        if change is None or request is None:
+            return Applied(Outcome.IGNORED)
+        for _ in range(SAVE_ATTEMPTS):
+            step = transition(request, change, self.clock())
+            try:
+                if step is None:
+                    self.store.record_event(event.id)
+                    return Applied(Outcome.STALE, request)
+                self.store.save(step, event_id=event.id)
+                return Applied(Outcome.APPLIED, step.after)
+            except DuplicateEvent:
+                return Applied(Outcome.DUPLICATE, request)
+            except VersionConflict:
+                reloaded = self.store.get(request.id)
+                assert reloaded is not None
+                request = reloaded
+        raise VersionConflict(request.id)

@@ -1,0 +1,95 @@
+"""The small interfaces the logic needs from the outside world (DynamoDB, Stripe, tokens).
+
+Adapters implement them; unit tests use in-memory fakes of the same shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from callpay.domain.clinic import Clinic
+from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.transitions import Transition
+
+
+class DuplicateEvent(Exception):
+    """This Stripe event id was already processed."""
+
+
+class VersionConflict(Exception):
+    """Someone else changed the payment request first; reload and try again."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """Who first used an Idempotency-Key, for which payment request and which body."""
+
+    payment_request_id: str
+    fingerprint: str
+
+
+class PaymentStore(Protocol):
+    def get_clinic(self, clinic_id: str) -> Clinic | None: ...
+
+    def bind_call(self, call_id: str, clinic_id: str) -> str:
+        """Bind the call to the clinic if unbound; return the clinic it is bound to."""
+        ...
+
+    def call_clinic(self, call_id: str) -> str | None: ...
+
+    def claim_idempotency_key(self, key: str, claim: IdempotencyClaim) -> IdempotencyClaim:
+        """Store `claim` under `key` unless taken; return whichever claim holds the key."""
+        ...
+
+    def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
+        """Store a new request; False if one with this id already exists."""
+        ...
+
+    def get(self, payment_request_id: str) -> PaymentRequest | None: ...
+
+    def by_call(self, call_id: str) -> list[PaymentRequest]:
+        """The call's requests, newest first."""
+        ...
+
+    def by_payment_intent(self, payment_intent_id: str) -> PaymentRequest | None: ...
+
+    def save(self, change: Transition, event_id: str | None = None) -> None:
+        """Write `change.after` if the stored version is still `change.before.version`.
+
+        With `event_id`, the event is recorded as processed in the same write.
+        Raises VersionConflict or DuplicateEvent.
+        """
+        ...
+
+    def record_event(self, event_id: str) -> None:
+        """Record a Stripe event that changed nothing; raises DuplicateEvent if seen."""
+        ...
+
+    def audit_trail(self, payment_request_id: str) -> list[AuditEntry]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    id: str
+    status: str
+    client_secret: str | None = None
+
+
+class PaymentGateway(Protocol):
+    def create_intent(
+        self, request: PaymentRequest, stripe_account: str, share_description: bool
+    ) -> Intent: ...
+
+    def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent: ...
+
+    def cancel_intent(self, intent_id: str, stripe_account: str, idempotency_key: str) -> Intent: ...
+
+
+class PatientTokens(Protocol):
+    def mint(self, call_id: str, clinic_id: str, now: datetime) -> tuple[str, datetime]: ...
+
+    def verify(self, token: str) -> tuple[str, str, str]:
+        """(call_id, clinic_id, token_id) of a valid token; raises Unauthenticated."""
+        ...

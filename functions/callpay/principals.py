@@ -1,0 +1,59 @@
+"""Who is calling: a clinician from the JWT authorizer's claims, or a patient's access token."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, cast
+
+from callpay.domain.access import ROLES, Clinician, Patient, Principal, Role
+from callpay.domain.errors import Forbidden, Unauthenticated
+from callpay.ports import PatientTokens
+
+
+def clinic_ids_of(claim: object) -> frozenset[str]:
+    """`clinic_ids` is space-separated; API Gateway renders array claims as "[a b]" too."""
+    if isinstance(claim, list):
+        return frozenset(str(c) for c in claim if c)
+    text = str(claim or "").strip().strip("[]")
+    return frozenset(part for part in re.split(r"[\s,]+", text) if part)
+
+
+def clinician_of(claims: Mapping[str, Any]) -> Clinician:
+    sub, org_id, role = claims.get("sub"), claims.get("org_id"), claims.get("role")
+    if not sub or not org_id:
+        raise Unauthenticated("invalid_token", "The token has no subject or organisation.")
+    if role not in ROLES:
+        raise Forbidden("unknown_role", "This role cannot use payments.")
+    return Clinician(
+        sub=str(sub),
+        org_id=str(org_id),
+        role=cast(Role, role),
+        clinic_ids=clinic_ids_of(claims.get("clinic_ids")),
+    )
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+def principal_of(event: Mapping[str, Any], tokens: PatientTokens) -> Principal:
+    """The caller of an API Gateway HTTP API (v2) event.
+
+    Routes behind the JWT authorizer carry the verified claims in the request context;
+    patients present the call-scoped token minted by `POST /calls/{id}/patient-access`.
+    """
+    context = event.get("requestContext") or {}
+    claims = ((context.get("authorizer") or {}).get("jwt") or {}).get("claims")
+    if claims:
+        return clinician_of(claims)
+    token = bearer_token(event.get("headers") or {})
+    if token is None:
+        raise Unauthenticated("missing_token", "Send an access token as 'Authorization: Bearer'.")
+    call_id, clinic_id, token_id = tokens.verify(token)
+    return Patient(call_id=call_id, clinic_id=clinic_id, token_id=token_id)

@@ -1,0 +1,100 @@
+"""The objects a Lambda needs, built lazily on first use and reused across invocations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING
+
+from callpay.config import Secrets, Settings
+
+if TYPE_CHECKING:
+    import stripe
+
+    from callpay.adapters.dynamodb_store import DynamoDBPaymentStore
+    from callpay.adapters.patient_tokens import SignedPatientTokens
+    from callpay.logic.payment_requests import PaymentRequests
+    from callpay.logic.stripe_events import StripeEvents
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def secrets() -> Secrets:
+    # Powertools caches the secret for max_age seconds, so rotation is picked up.
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    value = parameters.get_secret(
+        settings().secret_id, transform="json", max_age=settings().secret_max_age_seconds
+    )
+    return Secrets.model_validate(value)
+
+
+@cache
+def store() -> DynamoDBPaymentStore:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.dynamodb_store import DynamoDBPaymentStore  # noqa: PLC0415
+
+    return DynamoDBPaymentStore(boto3.client("dynamodb"), settings().table_name, now)
+
+
+def stripe_client() -> stripe.StripeClient:
+    return _stripe_client(secrets().stripe_api_key)
+
+
+@cache
+def _stripe_client(api_key: str) -> stripe.StripeClient:
+    import stripe  # noqa: PLC0415
+
+    base = settings().stripe_api_base
+    return stripe.StripeClient(
+        api_key,
+        base_addresses={"api": base} if base else None,  # type: ignore[typeddict-item]
+        max_network_retries=2,
+    )
+
+
+@cache
+def patient_tokens() -> SignedPatientTokens:
+    from callpay.adapters.patient_tokens import SignedPatientTokens  # noqa: PLC0415
+
+    return SignedPatientTokens(
+        lambda: secrets().patient_token_key, timedelta(hours=settings().patient_token_hours)
+    )
+
+
+@cache
+def payment_requests() -> PaymentRequests:
+    from callpay.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
+    from callpay.logic.payment_requests import PaymentRequests  # noqa: PLC0415
+
+    return PaymentRequests(
+        store=store(),
+        gateway=StripeGateway(stripe_client),
+        tokens=patient_tokens(),
+        publishable_key=lambda: secrets().stripe_publishable_key,
+        clock=now,
+    )
+
+
+@cache
+def stripe_events() -> StripeEvents:
+    from callpay.logic.stripe_events import StripeEvents  # noqa: PLC0415
+
+    return StripeEvents(store=store(), clock=now)
+
+
+def reset() -> None:
+    """Forget everything built so far (tests change the environment between cases)."""
+    for built in (settings, store, _stripe_client, patient_tokens, payment_requests, stripe_events):
+        built.cache_clear()
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    parameters.clear_caches()

@@ -1,0 +1,1 @@
+"""Lambda: the payment request routes of the HTTP API."""

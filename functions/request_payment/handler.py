@@ -1,0 +1,89 @@
+"""Payment request routes: patient access, create, list, view, checkout, cancel.
+
+Each route turns the HTTP request into one call of the logic and shapes the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from callpay import runtime
+from callpay.api_models import CheckoutIn, PatientAccessIn, PaymentRequestIn, PaymentRequestOut
+from callpay.domain.access import Principal
+from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
+from callpay.principals import principal_of
+
+logger = Logger(service="request_payment")
+metrics = Metrics(namespace="callpay", service="request_payment")
+app = APIGatewayHttpResolver()
+install_error_handlers(app, logger)
+
+
+def caller() -> Principal:
+    return principal_of(app.current_event.raw_event, runtime.patient_tokens())
+
+
+@app.post("/calls/<call_id>/patient-access")
+def grant_patient_access(call_id: str) -> Response[str]:
+    body = parse_body(app.current_event.decoded_body, PatientAccessIn)
+    access = runtime.payment_requests().grant_patient_access(
+        caller(), path_id(call_id, "call_id"), body.clinic_id
+    )
+    return json_response(201, access)
+
+
+@app.post("/calls/<call_id>/payment-requests")
+def create_payment_request(call_id: str) -> Response[str]:
+    principal = caller()
+    body = parse_body(app.current_event.decoded_body, PaymentRequestIn)
+    key = app.current_event.headers.get("idempotency-key") or None
+    request, is_new = runtime.payment_requests().create(
+        principal, path_id(call_id, "call_id"), body, key
+    )
+    if is_new:
+        metrics.add_metric(name="PaymentRequestsCreated", unit=MetricUnit.Count, value=1)
+    logger.info("payment request created", extra={"payment_request_id": request.id, "new": is_new})
+    response = json_response(201, PaymentRequestOut.of(request))
+    response.headers["Location"] = f"/payment-requests/{request.id}"
+    if not is_new:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@app.get("/calls/<call_id>/payment-requests")
+def list_payment_requests(call_id: str) -> Response[str]:
+    requests = runtime.payment_requests().list_for_call(caller(), path_id(call_id, "call_id"))
+    return json_response(
+        200, {"payment_requests": [PaymentRequestOut.of(r).model_dump(mode="json") for r in requests]}
+    )
+
+
+@app.get("/payment-requests/<payment_request_id>")
+def get_payment_request(payment_request_id: str) -> Response[str]:
+    request = runtime.payment_requests().get(caller(), path_id(payment_request_id, "id"))
+    return json_response(200, PaymentRequestOut.of(request))
+
+
+@app.post("/payment-requests/<payment_request_id>/checkout")
+def checkout(payment_request_id: str) -> Response[str]:
+    principal = caller()
+    body = parse_body(app.current_event.decoded_body, CheckoutIn)
+    result = runtime.payment_requests().checkout(principal, path_id(payment_request_id, "id"), body)
+    return json_response(200, result)
+
+
+@app.post("/payment-requests/<payment_request_id>/cancel")
+def cancel(payment_request_id: str) -> Response[str]:
+    request = runtime.payment_requests().cancel(caller(), path_id(payment_request_id, "id"))
+    return json_response(200, PaymentRequestOut.of(request))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Lambda: Stripe's webhook deliveries."""

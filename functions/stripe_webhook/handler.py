@@ -1,0 +1,83 @@
+"""POST /webhooks/stripe: verify the signature, apply the event once, answer fast.
+
+A bad signature is a 400 (Stripe shows it; a 5xx would make it retry for days).
+Events we do not act on, or that are not about our payments, are a 200.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from callpay import runtime
+from callpay.adapters.webhook_signature import SignatureError, verify
+from callpay.domain.stripe_outcomes import StripeEvent
+
+logger = Logger(service="stripe_webhook")
+metrics = Metrics(namespace="callpay", service="stripe_webhook")
+
+
+def answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }
+
+
+def refuse(status: int, code: str, message: str) -> dict[str, Any]:
+    return answer(status, {"error": {"code": code, "message": message}})
+
+
+def raw_body(event: dict[str, Any]) -> bytes:
+    """The body exactly as Stripe sent it; the signature covers these bytes."""
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body, validate=True)
+    return body.encode("utf-8")
+
+
+def header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        payload = raw_body(event)
+    except (binascii.Error, ValueError):
+        return refuse(400, "malformed_body", "The body is not valid base64.")
+    try:
+        verify(payload, header(event, "stripe-signature"), runtime.secrets().webhook_secrets)
+    except SignatureError as error:
+        metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("webhook signature refused", extra={"reason": str(error)})
+        return refuse(400, "invalid_signature", "The Stripe-Signature header does not verify.")
+    try:
+        stripe_event = StripeEvent.model_validate_json(payload)
+    except ValidationError:
+        return refuse(400, "malformed_event", "The body is not a Stripe event.")
+
+    applied = runtime.stripe_events().apply(stripe_event)
+    logger.info(
+        "stripe event handled",
+        extra={
+            "event_id": stripe_event.id,
+            "event_type": stripe_event.type,
+            "outcome": applied.outcome.value,
+            "payment_request_id": applied.request.id if applied.request else None,
+        },
+    )
+    metrics.add_metric(name=f"WebhookEvents_{applied.outcome.value}", unit=MetricUnit.Count, value=1)
+    return answer(200, {"received": True, "outcome": applied.outcome.value})
