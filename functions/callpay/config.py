@@ -41,7 +41,9 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            names = ", ".join(cls.ENV.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors())
+            names = ", ".join(
+                cls.ENV.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors()
+            )
             raise ConfigurationError(f"Missing or invalid environment variables: {names}") from None
 
 

@@ -84,7 +84,9 @@ class PaymentGateway(Protocol):
 
     def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent: ...
 
-    def cancel_intent(self, intent_id: str, stripe_account: str, idempotency_key: str) -> Intent: ...
+    def cancel_intent(
+        self, intent_id: str, stripe_account: str, idempotency_key: str
+    ) -> Intent: ...
 
 
 class PatientTokens(Protocol):

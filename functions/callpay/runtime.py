@@ -56,7 +56,7 @@ def _stripe_client(api_key: str) -> stripe.StripeClient:
     base = settings().stripe_api_base
     return stripe.StripeClient(
         api_key,
-        base_addresses={"api": base} if base else None,  # type: ignore[typeddict-item]
+        base_addresses={"api": base} if base else None,
         max_network_retries=2,
     )
 
@@ -97,4 +97,4 @@ def reset() -> None:
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -59,7 +59,8 @@ def create_payment_request(call_id: str) -> Response[str]:
 def list_payment_requests(call_id: str) -> Response[str]:
     requests = runtime.payment_requests().list_for_call(caller(), path_id(call_id, "call_id"))
     return json_response(
-        200, {"payment_requests": [PaymentRequestOut.of(r).model_dump(mode="json") for r in requests]}
+        200,
+        {"payment_requests": [PaymentRequestOut.of(r).model_dump(mode="json") for r in requests]},
     )
 
 

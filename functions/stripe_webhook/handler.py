@@ -79,5 +79,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "payment_request_id": applied.request.id if applied.request else None,
         },
     )
-    metrics.add_metric(name=f"WebhookEvents_{applied.outcome.value}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=f"WebhookEvents_{applied.outcome.value}", unit=MetricUnit.Count, value=1
+    )
     return answer(200, {"received": True, "outcome": applied.outcome.value})

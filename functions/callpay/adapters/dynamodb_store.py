@@ -52,9 +52,9 @@ def _request_item(request: PaymentRequest) -> dict[str, Any]:
         "SK": "PR",
         "kind": "payment_request",
         call_pk: f"CALL#{request.call_id}",
-        call_sk: f"PR#{created}#{request.id}",
+        str(call_sk): f"PR#{created}#{request.id}",
         clinic_pk: f"CLINIC#{request.clinic_id}",
-        clinic_sk: f"{created}#{request.id}",
+        str(clinic_sk): f"{created}#{request.id}",
         intent_pk: f"PI#{request.payment_intent_id}" if request.payment_intent_id else None,
     }
     return _to_item(values)

@@ -1,4 +1,4 @@
-"""Call-scoped, expiring patient access tokens: HS256 JWTs signed with a key from Secrets Manager."""
+"""Call-scoped, expiring patient access tokens: HS256 JWTs signed with a key from our secret."""
 
 from __future__ import annotations
 

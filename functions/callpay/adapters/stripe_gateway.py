@@ -36,7 +36,9 @@ def stripe_errors() -> Iterator[None]:
             "stripe_rejected", error.user_message or "Stripe refused this operation."
         ) from error
     except stripe.APIError as error:
-        raise UpstreamUnavailable("stripe_unavailable", "Stripe had an error; try again.") from error
+        raise UpstreamUnavailable(
+            "stripe_unavailable", "Stripe had an error; try again."
+        ) from error
 
 
 def _intent(obj: Any) -> Intent:
@@ -66,7 +68,10 @@ class StripeGateway:
         with stripe_errors():
             obj = self._client_factory().v1.payment_intents.create(
                 params=params,  # type: ignore[arg-type]
-                options={"stripe_account": stripe_account, "idempotency_key": f"{request.id}:create"},
+                options={
+                    "stripe_account": stripe_account,
+                    "idempotency_key": f"{request.id}:create",
+                },
             )
         return _intent(obj)
 

@@ -1,4 +1,7 @@
-"""The single DynamoDB table's keys and indexes: one definition for the store, CDK and the local stack."""
+"""The single DynamoDB table's keys and indexes.
+
+One definition, used by the store, the CDK stack and the local stack, so they never drift.
+"""
 
 from __future__ import annotations
 

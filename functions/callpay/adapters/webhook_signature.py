@@ -6,6 +6,7 @@ sign with their own, and because a secret being rotated stays valid for a while.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 # Stripe's default: events older than five minutes are refused (replay protection).
@@ -32,5 +33,13 @@ def verify(payload: bytes, signature_header: str | None, secrets: Sequence[str])
             )
         except stripe.SignatureVerificationError:
             continue
+        _check_not_from_the_future(signature_header)
         return
     raise SignatureError("no secret matches, or the timestamp is outside the tolerance")
+
+
+def _check_not_from_the_future(signature_header: str) -> None:
+    """Stripe's SDK only bounds the past; the tolerance applies both ways here."""
+    stamps = [p.strip()[2:] for p in signature_header.split(",") if p.strip().startswith("t=")]
+    if int(stamps[0]) > time.time() + TOLERANCE_SECONDS:
+        raise SignatureError("timestamp is in the future")

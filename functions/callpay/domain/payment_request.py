@@ -94,6 +94,6 @@ class AuditEntry(BaseModel):
     version: int
     at: datetime
     action: str
-    from_status: Status | None
+    from_status: Status | None = None
     to_status: Status
     cause: Cause

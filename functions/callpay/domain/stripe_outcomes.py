@@ -31,7 +31,8 @@ class PaymentIntentSnapshot(BaseModel):
     id: str
     status: str = ""
     amount: int = 0
-    amount_received: int = 0
+    # Absent from some older API versions (and localstripe): then the whole amount was paid.
+    amount_received: int | None = None
     amount_capturable: int = 0
     metadata: dict[str, str] = {}
     last_payment_error: dict[str, Any] | None = None
@@ -71,11 +72,12 @@ def change_for(event: StripeEvent, intent: PaymentIntentSnapshot) -> StatusChang
     if status is None:
         return None
     cause = Cause(actor="stripe", subject=event.id, detail=event.type)
+    captured = intent.amount if intent.amount_received is None else intent.amount_received
     return StatusChange(
         status=status,
         cause=cause,
         event_created=event.created,
-        amount_captured=intent.amount_received if status is Status.SUCCEEDED else None,
+        amount_captured=captured if status is Status.SUCCEEDED else None,
         amount_capturable=intent.amount_capturable if status is Status.AUTHORIZED else None,
         failure=failure_of(intent) if status is Status.FAILED else None,
     )

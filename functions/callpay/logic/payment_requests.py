@@ -77,7 +77,9 @@ class PaymentRequests:
         clinic = self.store.get_clinic(clinic_id)
         return clinic.org_id if clinic else None
 
-    def _bind(self, clinician: Clinician, call_id: str, clinic: Clinic | None, clinic_id: str) -> None:
+    def _bind(
+        self, clinician: Clinician, call_id: str, clinic: Clinic | None, clinic_id: str
+    ) -> None:
         check_clinic(clinician, clinic_id, clinic.org_id if clinic else None)
         if self.store.bind_call(call_id, clinic_id) != clinic_id:
             raise Forbidden("call_of_another_clinic", "This call belongs to another clinic.")
@@ -88,7 +90,9 @@ class PaymentRequests:
             raise NotFound("payment_request_not_found", "No such payment request.")
         if isinstance(principal, Patient) and principal.call_id != request.call_id:
             raise NotFound("payment_request_not_found", "No such payment request.")
-        check_call(principal, request.call_id, request.clinic_id, self._clinic_org(request.clinic_id))
+        check_call(
+            principal, request.call_id, request.clinic_id, self._clinic_org(request.clinic_id)
+        )
         return request
 
     # -- use cases -----------------------------------------------------------------------
@@ -102,7 +106,11 @@ class PaymentRequests:
         return PatientAccessOut(token=token, expires_at=expires_at)
 
     def create(
-        self, principal: Principal, call_id: str, body: PaymentRequestIn, idempotency_key: str | None
+        self,
+        principal: Principal,
+        call_id: str,
+        body: PaymentRequestIn,
+        idempotency_key: str | None,
     ) -> tuple[PaymentRequest, bool]:
         """The new request and True, or the one this Idempotency-Key already made and False."""
         clinician = require_clinician(principal)
@@ -170,7 +178,9 @@ class PaymentRequests:
     def get(self, principal: Principal, payment_request_id: str) -> PaymentRequest:
         return self._visible(principal, self.store.get(payment_request_id))
 
-    def checkout(self, principal: Principal, payment_request_id: str, body: CheckoutIn) -> CheckoutOut:
+    def checkout(
+        self, principal: Principal, payment_request_id: str, body: CheckoutIn
+    ) -> CheckoutOut:
         """The patient's "Pay now": remember where to send the receipt, hand over the secret."""
         patient = require_patient(principal)
         request = self._visible(patient, self.store.get(payment_request_id))
@@ -182,7 +192,9 @@ class PaymentRequests:
             raise Conflict("not_payable", "This payment can no longer be paid.")
         self._save_with_retry(
             request.id,
-            lambda current: _with_checkout(current, str(body.email), body.locale, patient, self.clock()),
+            lambda current: _with_checkout(
+                current, str(body.email), body.locale, patient, self.clock()
+            ),
         )
         return CheckoutOut(
             client_secret=intent.client_secret,
@@ -194,13 +206,17 @@ class PaymentRequests:
         clinician = require_clinician(principal)
         request = self._visible(clinician, self.store.get(payment_request_id))
         if request.status not in CANCELABLE:
-            raise Conflict("not_cancelable", f"A {request.status.value} payment cannot be canceled.")
+            raise Conflict(
+                "not_cancelable", f"A {request.status.value} payment cannot be canceled."
+            )
         assert request.payment_intent_id and request.stripe_account
         self.gateway.cancel_intent(
             request.payment_intent_id, request.stripe_account, f"{request.id}:cancel"
         )
         change = StatusChange(status=Status.CANCELED, cause=cause_of(clinician))
-        return self._save_with_retry(request.id, lambda current: transition(current, change, self.clock()))
+        return self._save_with_retry(
+            request.id, lambda current: transition(current, change, self.clock())
+        )
 
     def _save_with_retry(
         self, payment_request_id: str, change_of: Callable[[PaymentRequest], Transition | None]
@@ -227,7 +243,12 @@ def _with_checkout(
     if current.status not in PAYABLE:
         raise Conflict(*NOT_PAYABLE[current.status])
     after = current.model_copy(
-        update={"receipt_email": email, "locale": locale, "updated_at": now, "version": current.version + 1}
+        update={
+            "receipt_email": email,
+            "locale": locale,
+            "updated_at": now,
+            "version": current.version + 1,
+        }
     )
     audit = AuditEntry(
         payment_request_id=current.id,

@@ -33,7 +33,9 @@ class StripeEvents:
     store: PaymentStore
     clock: Callable[[], datetime]
 
-    def _request_for(self, event: StripeEvent, intent: PaymentIntentSnapshot) -> PaymentRequest | None:
+    def _request_for(
+        self, event: StripeEvent, intent: PaymentIntentSnapshot
+    ) -> PaymentRequest | None:
         request_id = intent.payment_request_id
         request = (
             self.store.get(request_id) if request_id else self.store.by_payment_intent(intent.id)

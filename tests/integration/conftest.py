@@ -1,0 +1,114 @@
+"""Integration fixtures: one moto server and one localstripe per session, wired to the handlers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+import stripe
+
+from callpay import runtime
+from callpay.adapters.table_schema import create_table_request
+from callpay.domain.clinic import Clinic
+from stripe_webhook.handler import lambda_handler as webhook_handler
+from tests.support.events import LambdaContext
+from tests.support.servers import (
+    WebhookReceiver,
+    localstripe_server,
+    moto_server,
+    register_webhook,
+)
+
+ACCOUNT_SECRET = "whsec_account_endpoint"
+CONNECT_SECRET = "whsec_connect_endpoint"
+TABLE = "callpay-test"
+SECRET_ID = "callpay/test"
+
+
+@dataclass
+class Stack:
+    aws_endpoint: str
+    stripe_base: str
+    receiver: WebhookReceiver
+
+    def stripe(self) -> stripe.StripeClient:
+        return stripe.StripeClient("sk_test_local", base_addresses={"api": self.stripe_base})
+
+
+def deliver(body: bytes, headers: dict[str, str], *, as_base64: bool = False) -> tuple[int, bytes]:
+    """Hand a webhook delivery to the handler as API Gateway would, and return its answer."""
+    event = {
+        "version": "2.0",
+        "routeKey": "POST /webhooks/stripe",
+        "rawPath": "/webhooks/stripe",
+        "headers": headers,
+        "requestContext": {"http": {"method": "POST", "path": "/webhooks/stripe"}},
+        "body": base64.b64encode(body).decode() if as_base64 else body.decode(),
+        "isBase64Encoded": as_base64,
+    }
+    response = webhook_handler(event, LambdaContext())
+    return response["statusCode"], response["body"].encode()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    mp = pytest.MonkeyPatch()
+    with moto_server() as aws, localstripe_server() as stripe_base:
+        for name, value in {
+            "AWS_ENDPOINT_URL": aws,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "TABLE_NAME": TABLE,
+            "CALLPAY_SECRET_ID": SECRET_ID,
+            "STRIPE_API_BASE": stripe_base,
+            "POWERTOOLS_METRICS_NAMESPACE": "callpay",
+        }.items():
+            mp.setenv(name, value)
+        boto3.client("dynamodb").create_table(**create_table_request(TABLE))
+        boto3.client("secretsmanager").create_secret(
+            Name=SECRET_ID,
+            SecretString=json.dumps(
+                {
+                    "stripe_api_key": "sk_test_local",
+                    "stripe_publishable_key": "pk_test_local",
+                    "webhook_secrets": [ACCOUNT_SECRET, CONNECT_SECRET],
+                    "patient_token_key": secrets.token_urlsafe(48),
+                }
+            ),
+        )
+        runtime.reset()
+        receiver = WebhookReceiver(deliver)
+        register_webhook(stripe_base, receiver.url, ACCOUNT_SECRET)
+        try:
+            yield Stack(aws, stripe_base, receiver)
+        finally:
+            receiver.close()
+            runtime.reset()
+            mp.undo()
+
+
+@pytest.fixture
+def clinic(stack: Stack) -> Clinic:
+    """A fresh clinic, enabled and linked, so tests never share calls or requests."""
+    clinic = Clinic(
+        clinic_id=f"clinic-{uuid.uuid4().hex[:8]}",
+        org_id="org-1",
+        enabled=True,
+        stripe_account_id="acct_local",
+        charges_enabled=True,
+    )
+    runtime.store().put_clinic(clinic)
+    return clinic
+
+
+def claims_for(clinic: Clinic, sub: str = "clin-1", role: str = "team_member") -> dict[str, Any]:
+    return {"sub": sub, "org_id": clinic.org_id, "role": role, "clinic_ids": clinic.clinic_id}

@@ -1,0 +1,141 @@
+"""In-memory stand-ins for the ports, with the same contracts as the real adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from callpay.adapters.patient_tokens import SignedPatientTokens
+from callpay.domain.clinic import Clinic
+from callpay.domain.errors import PaymentDeclined
+from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.transitions import Transition
+from callpay.ports import DuplicateEvent, IdempotencyClaim, Intent, VersionConflict
+
+TOKEN_KEY = "unit-test-patient-token-key-0123456789abcdef"
+
+
+@dataclass
+class InMemoryStore:
+    clinics: dict[str, Clinic] = field(default_factory=dict)
+    calls: dict[str, str] = field(default_factory=dict)
+    requests: dict[str, PaymentRequest] = field(default_factory=dict)
+    audits: dict[str, list[AuditEntry]] = field(default_factory=dict)
+    events: set[str] = field(default_factory=set)
+    claims: dict[str, IdempotencyClaim] = field(default_factory=dict)
+
+    def get_clinic(self, clinic_id: str) -> Clinic | None:
+        return self.clinics.get(clinic_id)
+
+    def bind_call(self, call_id: str, clinic_id: str) -> str:
+        return self.calls.setdefault(call_id, clinic_id)
+
+    def call_clinic(self, call_id: str) -> str | None:
+        return self.calls.get(call_id)
+
+    def claim_idempotency_key(self, key: str, claim: IdempotencyClaim) -> IdempotencyClaim:
+        return self.claims.setdefault(key, claim)
+
+    def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
+        if request.id in self.requests:
+            return False
+        self.requests[request.id] = request
+        self.audits[request.id] = [audit]
+        return True
+
+    def get(self, payment_request_id: str) -> PaymentRequest | None:
+        return self.requests.get(payment_request_id)
+
+    def by_call(self, call_id: str) -> list[PaymentRequest]:
+        found = [r for r in self.requests.values() if r.call_id == call_id]
+        return sorted(found, key=lambda r: (r.created_at, r.id), reverse=True)
+
+    def by_payment_intent(self, payment_intent_id: str) -> PaymentRequest | None:
+        return next(
+            (r for r in self.requests.values() if r.payment_intent_id == payment_intent_id), None
+        )
+
+    def save(self, change: Transition, event_id: str | None = None) -> None:
+        if event_id and event_id in self.events:
+            raise DuplicateEvent(event_id)
+        if self.requests[change.before.id].version != change.before.version:
+            raise VersionConflict(change.before.id)
+        self.requests[change.before.id] = change.after
+        self.audits[change.before.id].append(change.audit)
+        if event_id:
+            self.events.add(event_id)
+
+    def record_event(self, event_id: str) -> None:
+        if event_id in self.events:
+            raise DuplicateEvent(event_id)
+        self.events.add(event_id)
+
+    def audit_trail(self, payment_request_id: str) -> list[AuditEntry]:
+        return list(self.audits.get(payment_request_id, []))
+
+
+@dataclass
+class FakeGateway:
+    """Records what would be sent to Stripe; `fail_with` makes the next call raise."""
+
+    created: list[dict[str, object]] = field(default_factory=list)
+    canceled: list[str] = field(default_factory=list)
+    fail_with: Exception | None = None
+    status: str = "requires_payment_method"
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with is not None:
+            error, self.fail_with = self.fail_with, None
+            raise error
+
+    def create_intent(
+        self, request: PaymentRequest, stripe_account: str, share_description: bool
+    ) -> Intent:
+        self._maybe_fail()
+        key = f"{request.id}:create"
+        for sent in self.created:
+            if sent["idempotency_key"] == key:  # Stripe replays the first answer
+                return Intent(id=str(sent["intent_id"]), status=self.status)
+        intent_id = f"pi_{len(self.created) + 1}"
+        self.created.append(
+            {
+                "intent_id": intent_id,
+                "idempotency_key": key,
+                "stripe_account": stripe_account,
+                "description": request.description if share_description else None,
+                "amount": request.amount,
+                "currency": request.currency,
+            }
+        )
+        return Intent(id=intent_id, status=self.status)
+
+    def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent:
+        self._maybe_fail()
+        return Intent(id=intent_id, status=self.status, client_secret=f"{intent_id}_secret_x")
+
+    def cancel_intent(self, intent_id: str, stripe_account: str, idempotency_key: str) -> Intent:
+        self._maybe_fail()
+        self.canceled.append(intent_id)
+        return Intent(id=intent_id, status="canceled")
+
+
+def declined() -> PaymentDeclined:
+    return PaymentDeclined("insufficient_funds", "Your card has insufficient funds.")
+
+
+def tokens() -> SignedPatientTokens:
+    return SignedPatientTokens(lambda: TOKEN_KEY, timedelta(hours=4))
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        # Starts at the wall clock: patient tokens' expiry is checked against real time.
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self, seconds: int = 1) -> None:
+        self.now += timedelta(seconds=seconds)

@@ -1,0 +1,65 @@
+"""Unit tests run with the network off: the domain and logic need no AWS and no Stripe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from pytest_socket import disable_socket, enable_socket
+
+from callpay import runtime
+from callpay.domain.clinic import Clinic
+from callpay.logic.payment_requests import PaymentRequests
+from callpay.logic.stripe_events import StripeEvents
+from tests.support.fakes import Clock, FakeGateway, InMemoryStore, tokens
+
+
+@pytest.fixture(autouse=True)
+def _network_off() -> Iterator[None]:
+    disable_socket(allow_unix_socket=True)
+    yield
+    enable_socket()
+
+
+@dataclass
+class World:
+    store: InMemoryStore
+    gateway: FakeGateway
+    clock: Clock
+    service: PaymentRequests
+    events: StripeEvents
+
+
+READY_CLINIC = Clinic(
+    clinic_id="clinic-1",
+    org_id="org-1",
+    enabled=True,
+    stripe_account_id="acct_clinic1",
+    charges_enabled=True,
+)
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> World:
+    """The logic over in-memory ports, also wired into the handlers' runtime."""
+    store = InMemoryStore(clinics={"clinic-1": READY_CLINIC})
+    store.clinics["clinic-2"] = READY_CLINIC.model_copy(
+        update={"clinic_id": "clinic-2", "stripe_account_id": "acct_clinic2"}
+    )
+    store.clinics["clinic-x"] = READY_CLINIC.model_copy(
+        update={"clinic_id": "clinic-x", "org_id": "org-2", "stripe_account_id": "acct_x"}
+    )
+    gateway, clock = FakeGateway(), Clock()
+    service = PaymentRequests(
+        store=store,
+        gateway=gateway,
+        tokens=tokens(),
+        publishable_key=lambda: "pk_test_unit",
+        clock=clock,
+    )
+    events = StripeEvents(store=store, clock=clock)
+    monkeypatch.setattr(runtime, "payment_requests", lambda: service)
+    monkeypatch.setattr(runtime, "patient_tokens", tokens)
+    monkeypatch.setattr(runtime, "stripe_events", lambda: events)
+    return World(store, gateway, clock, service, events)
