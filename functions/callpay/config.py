@@ -25,6 +25,11 @@ class Settings(BaseModel):
     # Stripe's API base; set to localstripe's address in the local stack and tests.
     stripe_api_base: str | None = None
     patient_token_hours: Annotated[int, Field(gt=0, le=24)] = 4
+    # The video platform's identity provider, for clinician JWTs checked in the Lambda
+    # (routes shared with patients have no API Gateway authorizer). All three or none.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwks_url: str | None = None
     secret_max_age_seconds: Annotated[int, Field(ge=0)] = 300
 
     ENV: ClassVar[dict[str, str]] = {
@@ -33,6 +38,9 @@ class Settings(BaseModel):
         "stripe_api_base": "STRIPE_API_BASE",
         "patient_token_hours": "PATIENT_TOKEN_HOURS",
         "secret_max_age_seconds": "SECRET_MAX_AGE_SECONDS",
+        "jwt_issuer": "JWT_ISSUER",
+        "jwt_audience": "JWT_AUDIENCE",
+        "jwks_url": "JWKS_URL",
     }
 
     @classmethod

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
@@ -94,4 +94,10 @@ class PatientTokens(Protocol):
 
     def verify(self, token: str) -> tuple[str, str, str]:
         """(call_id, clinic_id, token_id) of a valid token; raises Unauthenticated."""
+        ...
+
+
+class ClinicianTokens(Protocol):
+    def verify(self, token: str) -> dict[str, Any]:
+        """The verified claims of an identity provider JWT; raises Unauthenticated."""
         ...

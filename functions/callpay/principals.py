@@ -6,9 +6,12 @@ import re
 from collections.abc import Mapping
 from typing import Any, cast
 
+import jwt
+
+from callpay.adapters.patient_tokens import ISSUER as PATIENT_TOKEN_ISSUER
 from callpay.domain.access import ROLES, Clinician, Patient, Principal, Role
 from callpay.domain.errors import Forbidden, Unauthenticated
-from callpay.ports import PatientTokens
+from callpay.ports import ClinicianTokens, PatientTokens
 
 
 def clinic_ids_of(claim: object) -> frozenset[str]:
@@ -42,11 +45,24 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-def principal_of(event: Mapping[str, Any], tokens: PatientTokens) -> Principal:
+def is_patient_token(token: str) -> bool:
+    """Patient tokens are ours (issuer `callpay`); anything else is the IdP's to judge."""
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False
+    return bool(unverified.get("iss") == PATIENT_TOKEN_ISSUER)
+
+
+def principal_of(
+    event: Mapping[str, Any], patients: PatientTokens, clinicians: ClinicianTokens | None
+) -> Principal:
     """The caller of an API Gateway HTTP API (v2) event.
 
-    Routes behind the JWT authorizer carry the verified claims in the request context;
-    patients present the call-scoped token minted by `POST /calls/{id}/patient-access`.
+    Routes behind the JWT authorizer carry the verified claims in the request context.
+    On routes shared with patients there is no authorizer: the bearer token is either the
+    call-scoped patient token (`POST /calls/{id}/patient-access`) or a clinician's JWT,
+    verified here against the identity provider's keys.
     """
     context = event.get("requestContext") or {}
     claims = ((context.get("authorizer") or {}).get("jwt") or {}).get("claims")
@@ -55,5 +71,7 @@ def principal_of(event: Mapping[str, Any], tokens: PatientTokens) -> Principal:
     token = bearer_token(event.get("headers") or {})
     if token is None:
         raise Unauthenticated("missing_token", "Send an access token as 'Authorization: Bearer'.")
-    call_id, clinic_id, token_id = tokens.verify(token)
-    return Patient(call_id=call_id, clinic_id=clinic_id, token_id=token_id)
+    if is_patient_token(token) or clinicians is None:
+        call_id, clinic_id, token_id = patients.verify(token)
+        return Patient(call_id=call_id, clinic_id=clinic_id, token_id=token_id)
+    return clinician_of(clinicians.verify(token))

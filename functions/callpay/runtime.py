@@ -11,6 +11,7 @@ from callpay.config import Secrets, Settings
 if TYPE_CHECKING:
     import stripe
 
+    from callpay.adapters.clinician_tokens import IdentityProviderTokens
     from callpay.adapters.dynamodb_store import DynamoDBPaymentStore
     from callpay.adapters.patient_tokens import SignedPatientTokens
     from callpay.logic.payment_requests import PaymentRequests
@@ -71,6 +72,17 @@ def patient_tokens() -> SignedPatientTokens:
 
 
 @cache
+def clinician_tokens() -> IdentityProviderTokens | None:
+    """The identity provider's verifier, or None where it is not configured."""
+    from callpay.adapters.clinician_tokens import IdentityProviderTokens  # noqa: PLC0415
+
+    config = settings()
+    if not (config.jwt_issuer and config.jwt_audience and config.jwks_url):
+        return None
+    return IdentityProviderTokens(config.jwt_issuer, config.jwt_audience, config.jwks_url)
+
+
+@cache
 def payment_requests() -> PaymentRequests:
     from callpay.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
     from callpay.logic.payment_requests import PaymentRequests  # noqa: PLC0415
@@ -93,7 +105,10 @@ def stripe_events() -> StripeEvents:
 
 def reset() -> None:
     """Forget everything built so far (tests change the environment between cases)."""
-    for built in (settings, store, _stripe_client, patient_tokens, payment_requests, stripe_events):
+    for built in (
+        settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
+        stripe_events,
+    ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 

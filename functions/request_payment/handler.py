@@ -25,7 +25,9 @@ install_error_handlers(app, logger)
 
 
 def caller() -> Principal:
-    return principal_of(app.current_event.raw_event, runtime.patient_tokens())
+    return principal_of(
+        app.current_event.raw_event, runtime.patient_tokens(), runtime.clinician_tokens()
+    )
 
 
 @app.post("/calls/<call_id>/patient-access")

@@ -19,6 +19,7 @@ from callpay.adapters.table_schema import create_table_request
 from callpay.domain.clinic import Clinic
 from stripe_webhook.handler import lambda_handler as webhook_handler
 from tests.support.events import LambdaContext
+from tests.support.identity_provider import AUDIENCE, ISSUER, IdentityProvider
 from tests.support.servers import (
     WebhookReceiver,
     localstripe_server,
@@ -37,6 +38,7 @@ class Stack:
     aws_endpoint: str
     stripe_base: str
     receiver: WebhookReceiver
+    identity: IdentityProvider
 
     def stripe(self) -> stripe.StripeClient:
         return stripe.StripeClient("sk_test_local", base_addresses={"api": self.stripe_base})
@@ -60,6 +62,7 @@ def deliver(body: bytes, headers: dict[str, str], *, as_base64: bool = False) ->
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     mp = pytest.MonkeyPatch()
+    identity = IdentityProvider()
     with moto_server() as aws, localstripe_server() as stripe_base:
         for name, value in {
             "AWS_ENDPOINT_URL": aws,
@@ -71,6 +74,9 @@ def stack() -> Iterator[Stack]:
             "CALLPAY_SECRET_ID": SECRET_ID,
             "STRIPE_API_BASE": stripe_base,
             "POWERTOOLS_METRICS_NAMESPACE": "callpay",
+            "JWT_ISSUER": ISSUER,
+            "JWT_AUDIENCE": AUDIENCE,
+            "JWKS_URL": identity.jwks_url,
         }.items():
             mp.setenv(name, value)
         boto3.client("dynamodb").create_table(**create_table_request(TABLE))
@@ -89,9 +95,10 @@ def stack() -> Iterator[Stack]:
         receiver = WebhookReceiver(deliver)
         register_webhook(stripe_base, receiver.url, ACCOUNT_SECRET)
         try:
-            yield Stack(aws, stripe_base, receiver)
+            yield Stack(aws, stripe_base, receiver, identity)
         finally:
             receiver.close()
+            identity.close()
             runtime.reset()
             mp.undo()
 

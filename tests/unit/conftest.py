@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import urllib3  # noqa: F401 - probes IPv6 with a socket at import; do it before the network is off
 from pytest_socket import disable_socket, enable_socket
 
 from callpay import runtime
@@ -61,5 +62,6 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     events = StripeEvents(store=store, clock=clock)
     monkeypatch.setattr(runtime, "payment_requests", lambda: service)
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
+    monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
     monkeypatch.setattr(runtime, "stripe_events", lambda: events)
     return World(store, gateway, clock, service, events)
