@@ -47,12 +47,16 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
         values = {field: environ[var] for field, var in cls.ENV.items() if environ.get(var)}
         try:
-            return cls.model_validate(values)
+            settings = cls.model_validate(values)
         except ValidationError as error:
             names = ", ".join(
                 cls.ENV.get(str(e["loc"][0]), str(e["loc"][0])) for e in error.errors()
             )
             raise ConfigurationError(f"Missing or invalid environment variables: {names}") from None
+        identity = (settings.jwt_issuer, settings.jwt_audience, settings.jwks_url)
+        if any(identity) and not all(identity):
+            raise ConfigurationError("Set all of JWT_ISSUER, JWT_AUDIENCE and JWKS_URL, or none.")
+        return settings
 
 
 class Secrets(BaseModel):
