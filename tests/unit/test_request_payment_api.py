@@ -38,6 +38,12 @@ def patient_token(call_id: str = "call-1") -> str:
     return str(body["token"])
 
 
+def checkout(pr_id: str, body: Any, token: str | None = None, **kw: Any) -> tuple[int, Any]:
+    if token is None and "claims" not in kw:
+        token = patient_token()
+    return call(http_event("POST", f"/payment-requests/{pr_id}/checkout", body, token=token, **kw))
+
+
 def test_create_returns_201_and_stores_the_request(world: World) -> None:
     status, body = create()
     assert status == 201
@@ -196,12 +202,7 @@ def test_card_error_is_402_with_the_decline_code(world: World) -> None:
     world.gateway.fail_with = PaymentDeclined(
         "insufficient_funds", "Your card has insufficient funds."
     )
-    status, body = call(
-        http_event(
-            "POST", f"/payment-requests/{pr_id}/checkout", {"email": "p@example.com"},
-            token=patient_token(),
-        )
-    )  # fmt: skip
+    status, body = checkout(pr_id, {"email": "p@example.com"})
     assert status == 402 and body["error"]["code"] == "insufficient_funds"
 
 
@@ -262,12 +263,7 @@ def test_patient_access_for_a_call_of_another_clinic_is_403(world: World) -> Non
 
 def test_checkout_returns_the_secret_to_the_patient_and_stores_the_email(world: World) -> None:
     _, created = create()
-    status, body = call(
-        http_event(
-            "POST", f"/payment-requests/{created['id']}/checkout",
-            {"email": "patient@example.com", "locale": "fr-FR"}, token=patient_token(),
-        )
-    )  # fmt: skip
+    status, body = checkout(created["id"], {"email": "patient@example.com", "locale": "fr-FR"})
     assert status == 200
     assert body == {
         "client_secret": "pi_1_secret_x",
@@ -285,25 +281,14 @@ def test_checkout_returns_the_secret_to_the_patient_and_stores_the_email(world: 
 )
 def test_checkout_with_bad_input_is_422(world: World, body: dict[str, Any]) -> None:
     _, created = create()
-    status, _ = call(
-        http_event(
-            "POST", f"/payment-requests/{created['id']}/checkout", body, token=patient_token()
-        )
-    )
+    status, _ = checkout(created["id"], body)
     assert status == 422
     assert world.store.get(created["id"]).receipt_email is None  # type: ignore[union-attr]
 
 
 def test_clinician_cannot_checkout(world: World) -> None:
     _, created = create()
-    status, body = call(
-        http_event(
-            "POST",
-            f"/payment-requests/{created['id']}/checkout",
-            {"email": "a@b.co"},
-            claims=CLINICIAN,
-        )
-    )
+    status, body = checkout(created["id"], {"email": "a@b.co"}, claims=CLINICIAN)
     assert status == 403 and body["error"]["code"] == "patient_only"
 
 
@@ -311,12 +296,7 @@ def test_checkout_of_a_paid_request_is_409(world: World) -> None:
     _, created = create()
     stored = world.store.requests[created["id"]]
     world.store.requests[created["id"]] = stored.model_copy(update={"status": Status.SUCCEEDED})
-    status, body = call(
-        http_event(
-            "POST", f"/payment-requests/{created['id']}/checkout", {"email": "a@b.co"},
-            token=patient_token(),
-        )
-    )  # fmt: skip
+    status, body = checkout(created["id"], {"email": "a@b.co"})
     assert status == 409 and body["error"]["code"] == "already_paid"
 
 
