@@ -30,6 +30,9 @@ class Settings(BaseModel):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwks_url: str | None = None
+    # The WebSocket API's @connections endpoint (https://{api}.execute-api.{region}...
+    # /{stage}); needed by every function that pushes payment updates.
+    websocket_callback_url: str | None = None
     secret_max_age_seconds: Annotated[int, Field(ge=0)] = 300
 
     ENV: ClassVar[dict[str, str]] = {
@@ -41,6 +44,7 @@ class Settings(BaseModel):
         "jwt_issuer": "JWT_ISSUER",
         "jwt_audience": "JWT_AUDIENCE",
         "jwks_url": "JWKS_URL",
+        "websocket_callback_url": "WEBSOCKET_CALLBACK_URL",
     }
 
     @classmethod

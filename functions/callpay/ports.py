@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callpay.domain.clinic import Clinic
+from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.transitions import Transition
 
@@ -100,4 +101,20 @@ class PatientTokens(Protocol):
 class ClinicianTokens(Protocol):
     def verify(self, token: str) -> dict[str, Any]:
         """The verified claims of an identity provider JWT; raises Unauthenticated."""
+        ...
+
+
+class ConnectionStore(Protocol):
+    def add(self, connection: Connection) -> None: ...
+
+    def remove(self, connection_id: str) -> None: ...
+
+    def get(self, connection_id: str) -> Connection | None: ...
+
+    def by_call(self, call_id: str) -> list[Connection]: ...
+
+
+class Notifier(Protocol):
+    def payment_request_updated(self, request: PaymentRequest) -> None:
+        """Tell everyone watching the request's call; never raises."""
         ...

@@ -71,6 +71,13 @@ def principal_of(
     token = bearer_token(event.get("headers") or {})
     if token is None:
         raise Unauthenticated("missing_token", "Send an access token as 'Authorization: Bearer'.")
+    return principal_of_token(token, patients, clinicians)
+
+
+def principal_of_token(
+    token: str, patients: PatientTokens, clinicians: ClinicianTokens | None
+) -> Principal:
+    """A patient's call-scoped token, or a clinician's identity provider JWT."""
     if is_patient_token(token) or clinicians is None:
         call_id, clinic_id, token_id = patients.verify(token)
         return Patient(call_id=call_id, clinic_id=clinic_id, token_id=token_id)

@@ -6,15 +6,18 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
-from callpay.config import Secrets, Settings
+from callpay.config import ConfigurationError, Secrets, Settings
 
 if TYPE_CHECKING:
     import stripe
 
     from callpay.adapters.clinician_tokens import IdentityProviderTokens
+    from callpay.adapters.dynamodb_connections import DynamoDBConnectionStore
     from callpay.adapters.dynamodb_store import DynamoDBPaymentStore
     from callpay.adapters.patient_tokens import SignedPatientTokens
+    from callpay.adapters.websocket_notifier import WebSocketNotifier
     from callpay.logic.payment_requests import PaymentRequests
+    from callpay.logic.realtime import Realtime
     from callpay.logic.stripe_events import StripeEvents
 
 
@@ -91,6 +94,7 @@ def payment_requests() -> PaymentRequests:
         store=store(),
         gateway=StripeGateway(stripe_client),
         tokens=patient_tokens(),
+        notifier=notifier(),
         publishable_key=lambda: secrets().stripe_publishable_key,
         clock=now,
     )
@@ -100,14 +104,48 @@ def payment_requests() -> PaymentRequests:
 def stripe_events() -> StripeEvents:
     from callpay.logic.stripe_events import StripeEvents  # noqa: PLC0415
 
-    return StripeEvents(store=store(), clock=now)
+    return StripeEvents(store=store(), notifier=notifier(), clock=now)
+
+
+@cache
+def connections() -> DynamoDBConnectionStore:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.dynamodb_connections import DynamoDBConnectionStore  # noqa: PLC0415
+
+    return DynamoDBConnectionStore(boto3.client("dynamodb"), settings().table_name)
+
+
+@cache
+def notifier() -> WebSocketNotifier:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.websocket_notifier import (  # noqa: PLC0415
+        ApiGatewayConnections,
+        WebSocketNotifier,
+    )
+
+    url = settings().websocket_callback_url
+    if not url:
+        raise ConfigurationError(
+            "WEBSOCKET_CALLBACK_URL is not set: payment updates cannot be pushed."
+        )
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=url)
+    return WebSocketNotifier(connections(), ApiGatewayConnections(lambda: client).post)
+
+
+@cache
+def realtime() -> Realtime:
+    from callpay.logic.realtime import Realtime  # noqa: PLC0415
+
+    return Realtime(store=store(), connections=connections(), clock=now)
 
 
 def reset() -> None:
     """Forget everything built so far (tests change the environment between cases)."""
     for built in (
         settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
-        stripe_events,
+        stripe_events, connections, notifier, realtime,
     ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415

@@ -17,6 +17,8 @@ import stripe
 from callpay import runtime
 from callpay.adapters.table_schema import create_table_request
 from callpay.domain.clinic import Clinic
+from devtools.local_gateway import LocalWebSocketGateway
+from realtime.handler import lambda_handler as realtime_handler
 from stripe_webhook.handler import lambda_handler as webhook_handler
 from tests.support.events import LambdaContext
 from tests.support.identity_provider import AUDIENCE, ISSUER, IdentityProvider
@@ -39,6 +41,7 @@ class Stack:
     stripe_base: str
     receiver: WebhookReceiver
     identity: IdentityProvider
+    gateway: LocalWebSocketGateway
 
     def stripe(self) -> stripe.StripeClient:
         return stripe.StripeClient("sk_test_local", base_addresses={"api": self.stripe_base})
@@ -63,6 +66,7 @@ def deliver(body: bytes, headers: dict[str, str], *, as_base64: bool = False) ->
 def stack() -> Iterator[Stack]:
     mp = pytest.MonkeyPatch()
     identity = IdentityProvider()
+    gateway = LocalWebSocketGateway(realtime_handler).start()
     with moto_server() as aws, localstripe_server() as stripe_base:
         for name, value in {
             "AWS_ENDPOINT_URL": aws,
@@ -77,6 +81,7 @@ def stack() -> Iterator[Stack]:
             "JWT_ISSUER": ISSUER,
             "JWT_AUDIENCE": AUDIENCE,
             "JWKS_URL": identity.jwks_url,
+            "WEBSOCKET_CALLBACK_URL": gateway.callback_url,
         }.items():
             mp.setenv(name, value)
         boto3.client("dynamodb").create_table(**create_table_request(TABLE))
@@ -95,10 +100,11 @@ def stack() -> Iterator[Stack]:
         receiver = WebhookReceiver(deliver)
         register_webhook(stripe_base, receiver.url, ACCOUNT_SECRET)
         try:
-            yield Stack(aws, stripe_base, receiver, identity)
+            yield Stack(aws, stripe_base, receiver, identity, gateway)
         finally:
             receiver.close()
             identity.close()
+            gateway.stop()
             runtime.reset()
             mp.undo()
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from callpay.adapters.patient_tokens import SignedPatientTokens
 from callpay.domain.clinic import Clinic
-from callpay.domain.errors import PaymentDeclined
+from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.transitions import Transition
 from callpay.ports import DuplicateEvent, IdempotencyClaim, Intent, VersionConflict
@@ -119,8 +119,31 @@ class FakeGateway:
         return Intent(id=intent_id, status="canceled")
 
 
-def declined() -> PaymentDeclined:
-    return PaymentDeclined("insufficient_funds", "Your card has insufficient funds.")
+@dataclass
+class InMemoryConnections:
+    by_id: dict[str, Connection] = field(default_factory=dict)
+
+    def add(self, connection: Connection) -> None:
+        self.by_id[connection.connection_id] = connection
+
+    def remove(self, connection_id: str) -> None:
+        self.by_id.pop(connection_id, None)
+
+    def get(self, connection_id: str) -> Connection | None:
+        return self.by_id.get(connection_id)
+
+    def by_call(self, call_id: str) -> list[Connection]:
+        return [c for c in self.by_id.values() if c.call_id == call_id]
+
+
+@dataclass
+class RecordingNotifier:
+    """Remembers every update it was asked to push."""
+
+    pushed: list[PaymentRequest] = field(default_factory=list)
+
+    def payment_request_updated(self, request: PaymentRequest) -> None:
+        self.pushed.append(request)
 
 
 def tokens() -> SignedPatientTokens:

@@ -13,7 +13,7 @@ from callpay import runtime
 from callpay.domain.clinic import Clinic
 from callpay.logic.payment_requests import PaymentRequests
 from callpay.logic.stripe_events import StripeEvents
-from tests.support.fakes import Clock, FakeGateway, InMemoryStore, tokens
+from tests.support.fakes import Clock, FakeGateway, InMemoryStore, RecordingNotifier, tokens
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +30,7 @@ class World:
     clock: Clock
     service: PaymentRequests
     events: StripeEvents
+    notifier: RecordingNotifier
 
 
 READY_CLINIC = Clinic(
@@ -51,17 +52,18 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     store.clinics["clinic-x"] = READY_CLINIC.model_copy(
         update={"clinic_id": "clinic-x", "org_id": "org-2", "stripe_account_id": "acct_x"}
     )
-    gateway, clock = FakeGateway(), Clock()
+    gateway, clock, notifier = FakeGateway(), Clock(), RecordingNotifier()
     service = PaymentRequests(
         store=store,
         gateway=gateway,
         tokens=tokens(),
+        notifier=notifier,
         publishable_key=lambda: "pk_test_unit",
         clock=clock,
     )
-    events = StripeEvents(store=store, clock=clock)
+    events = StripeEvents(store=store, notifier=notifier, clock=clock)
     monkeypatch.setattr(runtime, "payment_requests", lambda: service)
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
     monkeypatch.setattr(runtime, "stripe_events", lambda: events)
-    return World(store, gateway, clock, service, events)
+    return World(store, gateway, clock, service, events, notifier)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from callpay.adapters.dynamodb_items import epoch as _epoch
+from callpay.adapters.dynamodb_items import from_item as _from_item
+from callpay.adapters.dynamodb_items import is_condition_failure
+from callpay.adapters.dynamodb_items import key as _key
+from callpay.adapters.dynamodb_items import to_item as _to_item
 from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
@@ -25,21 +29,6 @@ from callpay.ports import DuplicateEvent, IdempotencyClaim, VersionConflict
 EVENT_RETENTION = timedelta(days=7)
 # Stripe keeps its own idempotency keys for 24 hours; ours match.
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
-
-
-def _key(pk: str, sk: str) -> dict[str, Any]:
-    return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
 def _request_item(request: PaymentRequest) -> dict[str, Any]:
@@ -73,10 +62,6 @@ def _audit_item(entry: AuditEntry) -> dict[str, Any]:
     return _to_item(values)
 
 
-def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
 class DynamoDBPaymentStore:
     def __init__(self, client: Any, table_name: str, clock: Any) -> None:
         self._db = client
@@ -107,7 +92,7 @@ class DynamoDBPaymentStore:
                 ConditionExpression="attribute_not_exists(PK)",
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_condition_failure(error):
                 raise
             bound = self.call_clinic(call_id)
             assert bound is not None
@@ -141,7 +126,7 @@ class DynamoDBPaymentStore:
                 ExpressionAttributeValues={":now": {"N": str(_epoch(self._clock()))}},
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not is_condition_failure(error):
                 raise
             held = self._get(f"IDEMPOTENCY#{digest}", "IDEMPOTENCY", consistent=True)
             assert held is not None
@@ -232,7 +217,7 @@ class DynamoDBPaymentStore:
                 ConditionExpression=put["ConditionExpression"],
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if is_condition_failure(error):
                 raise DuplicateEvent(event_id) from error
             raise
 

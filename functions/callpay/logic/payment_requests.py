@@ -32,6 +32,7 @@ from callpay.domain.transitions import (
 )
 from callpay.ports import (
     IdempotencyClaim,
+    Notifier,
     PatientTokens,
     PaymentGateway,
     PaymentStore,
@@ -67,6 +68,7 @@ class PaymentRequests:
     store: PaymentStore
     gateway: PaymentGateway
     tokens: PatientTokens
+    notifier: Notifier
     publishable_key: Callable[[], str]
     clock: Callable[[], datetime]
     new_id: Callable[[], str] = lambda: f"pr_{uuid.uuid4().hex}"
@@ -163,6 +165,7 @@ class PaymentRequests:
             stored = self.store.get(request_id)
             assert stored is not None  # created by a concurrent retry with the same key
             return stored, False
+        self.notifier.payment_request_updated(request)
         return request, True
 
     def list_for_call(self, principal: Principal, call_id: str) -> list[PaymentRequest]:
@@ -214,9 +217,11 @@ class PaymentRequests:
             request.payment_intent_id, request.stripe_account, f"{request.id}:cancel"
         )
         change = StatusChange(status=Status.CANCELED, cause=cause_of(clinician))
-        return self._save_with_retry(
+        canceled = self._save_with_retry(
             request.id, lambda current: transition(current, change, self.clock())
         )
+        self.notifier.payment_request_updated(canceled)
+        return canceled
 
     def _save_with_retry(
         self, payment_request_id: str, change_of: Callable[[PaymentRequest], Transition | None]

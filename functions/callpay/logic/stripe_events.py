@@ -10,7 +10,7 @@ from enum import StrEnum
 from callpay.domain.payment_request import PaymentRequest
 from callpay.domain.stripe_outcomes import PaymentIntentSnapshot, StripeEvent, change_for
 from callpay.domain.transitions import transition
-from callpay.ports import DuplicateEvent, PaymentStore, VersionConflict
+from callpay.ports import DuplicateEvent, Notifier, PaymentStore, VersionConflict
 
 SAVE_ATTEMPTS = 5
 
@@ -31,6 +31,7 @@ class Applied:
 @dataclass
 class StripeEvents:
     store: PaymentStore
+    notifier: Notifier
     clock: Callable[[], datetime]
 
     def _request_for(
@@ -61,11 +62,13 @@ class StripeEvents:
                     self.store.record_event(event.id)
                     return Applied(Outcome.STALE, request)
                 self.store.save(step, event_id=event.id)
-                return Applied(Outcome.APPLIED, step.after)
             except DuplicateEvent:
                 return Applied(Outcome.DUPLICATE, request)
             except VersionConflict:
                 reloaded = self.store.get(request.id)
                 assert reloaded is not None
                 request = reloaded
+                continue
+            self.notifier.payment_request_updated(step.after)
+            return Applied(Outcome.APPLIED, step.after)
         raise VersionConflict(request.id)

@@ -1,0 +1,74 @@
+"""Realtime use cases: who may open a call's feed, and what a socket asks for."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from callpay import realtime_messages
+from callpay.domain.access import Patient, Principal, check_call, check_clinic
+from callpay.domain.connection import Connection
+from callpay.domain.errors import Forbidden
+from callpay.ports import ConnectionStore, PaymentStore
+
+MAX_FRAME_BYTES = 4096
+
+
+@dataclass
+class Realtime:
+    store: PaymentStore
+    connections: ConnectionStore
+    clock: Callable[[], datetime]
+
+    def connect(
+        self, principal: Principal, call_id: str, clinic_id: str | None, connection_id: str
+    ) -> Connection:
+        """Admit a socket to the call's feed, or raise Forbidden."""
+        bound = self.store.call_clinic(call_id)
+        if isinstance(principal, Patient):
+            if principal.call_id != call_id:
+                raise Forbidden("not_your_call", "This access token is for another call.")
+        elif bound is None:
+            # A clinician may open the feed before anything was requested in the call:
+            # the clinic they name then owns the call, as with patient access.
+            if not clinic_id:
+                raise Forbidden("clinic_required", "Name the call's clinic with clinic_id.")
+            clinic = self.store.get_clinic(clinic_id)
+            check_clinic(principal, clinic_id, clinic.org_id if clinic else None)
+            bound = self.store.bind_call(call_id, clinic_id)
+        if bound is not None:
+            clinic = self.store.get_clinic(bound)
+            check_call(principal, call_id, bound, clinic.org_id if clinic else None)
+        connection = Connection(
+            connection_id=connection_id,
+            call_id=call_id,
+            audience="patient" if isinstance(principal, Patient) else "clinician",
+            subject=principal.sub,
+            connected_at=self.clock(),
+        )
+        self.connections.add(connection)
+        return connection
+
+    def disconnect(self, connection_id: str) -> None:
+        self.connections.remove(connection_id)
+
+    def reply_to(self, connection_id: str, frame: str | None) -> bytes:
+        """The answer to a client's frame: a snapshot, a pong, or an error frame."""
+        if not frame or len(frame.encode()) > MAX_FRAME_BYTES:
+            return realtime_messages.error("invalid_frame", "Send a JSON object with an action.")
+        try:
+            message = json.loads(frame)
+        except json.JSONDecodeError:
+            return realtime_messages.error("invalid_frame", "Send a JSON object with an action.")
+        action = message.get("action") if isinstance(message, dict) else None
+        if action == "ping":
+            return realtime_messages.pong()
+        if action != "sync":
+            return realtime_messages.error("unknown_action", "Known actions: sync, ping.")
+        connection = self.connections.get(connection_id)
+        if connection is None:
+            return realtime_messages.error("not_connected", "Reconnect to this call's feed.")
+        requests = self.store.by_call(connection.call_id)
+        return realtime_messages.snapshot(connection.call_id, requests, connection.audience)

@@ -1,0 +1,1 @@
+"""Lambda: the WebSocket API's $connect, $disconnect and $default routes."""

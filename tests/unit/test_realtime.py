@@ -1,0 +1,147 @@
+"""Who may open a call's feed, and what a socket gets back, through the realtime handler."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from callpay import runtime
+from callpay.adapters.websocket_notifier import WebSocketNotifier
+from callpay.domain.errors import Unauthenticated
+from callpay.logic.realtime import Realtime
+from realtime.handler import lambda_handler
+from tests.support.events import LambdaContext, clinician_claims
+from tests.support.fakes import InMemoryConnections, tokens
+from tests.unit.conftest import World
+from tests.unit.test_request_payment_api import create
+
+CLINICIAN_TOKENS = {
+    "jwt-clinic-1": clinician_claims(),
+    "jwt-clinic-2": clinician_claims(sub="clin-2", clinics="clinic-2"),
+}
+
+
+class FakeIdentityProvider:
+    def verify(self, token: str) -> dict[str, Any]:
+        if token not in CLINICIAN_TOKENS:
+            raise Unauthenticated("invalid_token", "The access token is not valid.")
+        return CLINICIAN_TOKENS[token]
+
+
+class Sockets:
+    """What each connection id was sent through @connections."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, list[dict[str, Any]]] = {}
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        self.frames.setdefault(connection_id, []).append(json.loads(data))
+
+
+@pytest.fixture
+def sockets(world: World, monkeypatch: pytest.MonkeyPatch) -> Sockets:
+    connections, sockets = InMemoryConnections(), Sockets()
+    realtime = Realtime(store=world.store, connections=connections, clock=world.clock)
+    monkeypatch.setattr(runtime, "realtime", lambda: realtime)
+    monkeypatch.setattr(runtime, "connections", lambda: connections)
+    monkeypatch.setattr(runtime, "notifier", lambda: WebSocketNotifier(connections, sockets.post))
+    monkeypatch.setattr(runtime, "clinician_tokens", FakeIdentityProvider)
+    return sockets
+
+
+def ws(
+    route: str, connection_id: str, query: dict[str, str] | None = None, body: str | None = None
+) -> int:
+    event = {
+        "requestContext": {"routeKey": route, "connectionId": connection_id, "eventType": route},
+        "queryStringParameters": query,
+        "body": body,
+        "isBase64Encoded": False,
+    }
+    return int(lambda_handler(event, LambdaContext())["statusCode"])
+
+
+def patient_token(call_id: str = "call-1") -> str:
+    return tokens().mint(call_id, "clinic-1", datetime.now(UTC))[0]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"call_id": "call-1", "token": "jwt-clinic-1"}, 200),
+        ({"call_id": "call-1", "token": "jwt-clinic-2"}, 403),  # another clinic's clinician
+        ({"call_id": "call-1", "token": "jwt-forged"}, 401),
+        ({"call_id": "call-1"}, 400),
+        ({"token": "jwt-clinic-1"}, 400),
+        ({"call_id": "bad id!", "token": "jwt-clinic-1"}, 400),
+    ],
+)
+def test_connect_admits_only_the_calls_clinicians(
+    world: World, sockets: Sockets, query: dict[str, str], expected: int
+) -> None:
+    create()  # binds call-1 to clinic-1
+    assert ws("$connect", "conn-1", query) == expected
+    assert (runtime.connections().get("conn-1") is not None) is (expected == 200)
+
+
+def test_connect_admits_the_patient_of_the_call_only(world: World, sockets: Sockets) -> None:
+    create()
+    assert ws("$connect", "p1", {"call_id": "call-1", "token": patient_token("call-1")}) == 200
+    assert ws("$connect", "p2", {"call_id": "call-1", "token": patient_token("call-2")}) == 403
+    stored = runtime.connections().get("p1")
+    assert stored is not None and stored.audience == "patient"
+
+
+def test_clinician_opening_an_unused_call_names_its_clinic(world: World, sockets: Sockets) -> None:
+    assert ws("$connect", "c1", {"call_id": "fresh", "token": "jwt-clinic-1"}) == 403
+    query = {"call_id": "fresh", "token": "jwt-clinic-1", "clinic_id": "clinic-1"}
+    assert ws("$connect", "c1", query) == 200
+    assert world.store.call_clinic("fresh") == "clinic-1"
+    # the call now belongs to clinic-1: clinic-2 cannot take it over
+    query2 = {"call_id": "fresh", "token": "jwt-clinic-2", "clinic_id": "clinic-2"}
+    assert ws("$connect", "c2", query2) == 403
+
+
+def test_sync_returns_the_calls_snapshot_and_ping_a_pong(world: World, sockets: Sockets) -> None:
+    _, created = create()
+    ws("$connect", "c1", {"call_id": "call-1", "token": "jwt-clinic-1"})
+    assert ws("$default", "c1", body='{"action": "sync"}') == 200
+    assert ws("$default", "c1", body='{"action": "ping"}') == 200
+    snapshot, pong = sockets.frames["c1"]
+    assert snapshot["type"] == "call.snapshot" and snapshot["call_id"] == "call-1"
+    assert [r["id"] for r in snapshot["payment_requests"]] == [created["id"]]
+    assert pong == {"type": "pong"}
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("not json", "invalid_frame"),
+        ("[1]", "unknown_action"),
+        ('{"action": "refund"}', "unknown_action"),
+        (None, "invalid_frame"),
+        ('{"action": "sync", "pad": "' + "x" * 5000 + '"}', "invalid_frame"),
+    ],
+)
+def test_bad_frames_get_an_error_frame(
+    world: World, sockets: Sockets, body: str | None, code: str
+) -> None:
+    create()
+    ws("$connect", "c1", {"call_id": "call-1", "token": "jwt-clinic-1"})
+    assert ws("$default", "c1", body=body) == 200
+    assert sockets.frames["c1"][-1]["error"]["code"] == code
+
+
+def test_disconnect_forgets_the_connection(world: World, sockets: Sockets) -> None:
+    create()
+    ws("$connect", "c1", {"call_id": "call-1", "token": "jwt-clinic-1"})
+    assert ws("$disconnect", "c1") == 200
+    assert runtime.connections().get("c1") is None
+
+
+def test_state_changes_from_the_api_are_pushed(world: World, sockets: Sockets) -> None:
+    _, created = create()
+    assert [r.id for r in world.notifier.pushed] == [created["id"]]
