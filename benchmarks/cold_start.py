@@ -36,7 +36,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     runs = parser.parse_args().runs
-    print(f"{'module':<28}{'median ms':>10}{'min ms':>10}   ({runs} runs, {sys.version.split()[0]})")
+    print(
+        f"{'module':<28}{'median ms':>10}{'min ms':>10}   ({runs} runs, {sys.version.split()[0]})"
+    )
     for module in MODULES:
         times = [import_seconds(module) * 1000 for _ in range(runs)]
         print(f"{module:<28}{statistics.median(times):>10.1f}{min(times):>10.1f}")

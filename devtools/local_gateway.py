@@ -40,8 +40,12 @@ def _gone(connection_id: str) -> web.Response:
 
 
 class LocalWebSocketGateway:
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, handler: Handler, host: str = "127.0.0.1", port: int = 0, post_delay: float = 0.0
+    ) -> None:
         self._handler = handler
+        # Benchmarks set this to stand for API Gateway's round trip from a Lambda (~10-30 ms).
+        self._post_delay = post_delay
         self._host, self._port = host, port
         self._sockets: dict[str, web.WebSocketResponse] = {}
         self._loop = asyncio.new_event_loop()
@@ -150,6 +154,8 @@ class LocalWebSocketGateway:
         if socket is None:
             return _gone(connection_id)
         data = await request.read()
+        if self._post_delay:
+            await asyncio.sleep(self._post_delay)
         try:
             await socket.send_str(data.decode())
         except ConnectionError:
