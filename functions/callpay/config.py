@@ -33,6 +33,10 @@ class Settings(BaseModel):
     # The WebSocket API's @connections endpoint (https://{api}.execute-api.{region}...
     # /{stage}); needed by every function that pushes payment updates.
     websocket_callback_url: str | None = None
+    # Receipts: the queue the webhook feeds, and the SES sender the worker sends from.
+    receipt_queue_url: str | None = None
+    receipt_sender: str | None = None
+    ses_configuration_set: str | None = None
     secret_max_age_seconds: Annotated[int, Field(ge=0)] = 300
 
     ENV: ClassVar[dict[str, str]] = {
@@ -45,6 +49,9 @@ class Settings(BaseModel):
         "jwt_audience": "JWT_AUDIENCE",
         "jwks_url": "JWKS_URL",
         "websocket_callback_url": "WEBSOCKET_CALLBACK_URL",
+        "receipt_queue_url": "RECEIPT_QUEUE_URL",
+        "receipt_sender": "RECEIPT_SENDER",
+        "ses_configuration_set": "SES_CONFIGURATION_SET",
     }
 
     @classmethod

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from callpay.domain.clinic import Clinic
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.receipt_job import Claim, ReceiptJob
 from callpay.domain.transitions import Transition
 
 
@@ -78,6 +79,15 @@ class Intent:
     client_secret: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ChargeDetails:
+    """What a receipt says about how it was paid."""
+
+    charge_id: str | None
+    card_brand: str | None
+    card_last4: str | None
+
+
 class PaymentGateway(Protocol):
     def create_intent(
         self, request: PaymentRequest, stripe_account: str, share_description: bool
@@ -88,6 +98,8 @@ class PaymentGateway(Protocol):
     def cancel_intent(
         self, intent_id: str, stripe_account: str, idempotency_key: str
     ) -> Intent: ...
+
+    def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails: ...
 
 
 class PatientTokens(Protocol):
@@ -118,3 +130,21 @@ class Notifier(Protocol):
     def payment_request_updated(self, request: PaymentRequest) -> None:
         """Tell everyone watching the request's call; never raises."""
         ...
+
+
+class ReceiptQueue(Protocol):
+    def enqueue(self, job: ReceiptJob) -> None: ...
+
+
+class ReceiptMailer(Protocol):
+    def send(self, to: str, subject: str, html: str, text: str) -> str:
+        """Send one email; return the provider's message id."""
+        ...
+
+
+class ReceiptLedger(Protocol):
+    def claim(self, receipt_key: str, now: datetime) -> Claim: ...
+
+    def mark_sent(self, receipt_key: str, message_id: str, now: datetime) -> None: ...
+
+    def release(self, receipt_key: str) -> None: ...

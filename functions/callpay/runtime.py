@@ -15,9 +15,11 @@ if TYPE_CHECKING:
     from callpay.adapters.dynamodb_connections import DynamoDBConnectionStore
     from callpay.adapters.dynamodb_store import DynamoDBPaymentStore
     from callpay.adapters.patient_tokens import SignedPatientTokens
+    from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue
     from callpay.adapters.websocket_notifier import WebSocketNotifier
     from callpay.logic.payment_requests import PaymentRequests
     from callpay.logic.realtime import Realtime
+    from callpay.logic.receipts import Receipts
     from callpay.logic.stripe_events import StripeEvents
 
 
@@ -104,7 +106,52 @@ def payment_requests() -> PaymentRequests:
 def stripe_events() -> StripeEvents:
     from callpay.logic.stripe_events import StripeEvents  # noqa: PLC0415
 
-    return StripeEvents(store=store(), notifier=notifier(), clock=now)
+    return StripeEvents(store=store(), notifier=notifier(), receipts=receipt_queue(), clock=now)
+
+
+def required(value: str | None, variable: str) -> str:
+    if not value:
+        raise ConfigurationError(f"{variable} is not set.")
+    return value
+
+
+@cache
+def receipt_queue() -> SqsReceiptQueue:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue  # noqa: PLC0415
+
+    client = boto3.client("sqs")
+    url = required(settings().receipt_queue_url, "RECEIPT_QUEUE_URL")
+    return SqsReceiptQueue(lambda: client, url)
+
+
+@cache
+def receipts() -> Receipts:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.dynamodb_receipts import DynamoDBReceiptLedger  # noqa: PLC0415
+    from callpay.adapters.ses_mailer import SesReceiptMailer  # noqa: PLC0415
+    from callpay.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
+    from callpay.logic.receipts import Receipts  # noqa: PLC0415
+    from callpay.receipts.locales import resolve_locale  # noqa: PLC0415
+    from callpay.receipts.render import render  # noqa: PLC0415
+
+    config = settings()
+    ses = boto3.client("ses")
+    return Receipts(
+        store=store(),
+        gateway=StripeGateway(stripe_client),
+        ledger=DynamoDBReceiptLedger(boto3.client("dynamodb"), config.table_name),
+        mailer=SesReceiptMailer(
+            lambda: ses,
+            required(config.receipt_sender, "RECEIPT_SENDER"),
+            config.ses_configuration_set,
+        ),
+        clock=now,
+        render=render,
+        resolve_locale=resolve_locale,
+    )
 
 
 @cache
@@ -125,11 +172,7 @@ def notifier() -> WebSocketNotifier:
         WebSocketNotifier,
     )
 
-    url = settings().websocket_callback_url
-    if not url:
-        raise ConfigurationError(
-            "WEBSOCKET_CALLBACK_URL is not set: payment updates cannot be pushed."
-        )
+    url = required(settings().websocket_callback_url, "WEBSOCKET_CALLBACK_URL")
     client = boto3.client("apigatewaymanagementapi", endpoint_url=url)
     return WebSocketNotifier(connections(), ApiGatewayConnections(lambda: client).post)
 
@@ -145,7 +188,7 @@ def reset() -> None:
     """Forget everything built so far (tests change the environment between cases)."""
     for built in (
         settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
-        stripe_events, connections, notifier, realtime,
+        stripe_events, connections, notifier, realtime, receipt_queue, receipts,
     ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415

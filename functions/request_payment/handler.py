@@ -80,6 +80,25 @@ def checkout(payment_request_id: str) -> Response[str]:
     return json_response(200, result)
 
 
+@app.get("/payment-requests/<payment_request_id>/receipt")
+def receipt(payment_request_id: str) -> Response[str]:
+    """The receipt as an HTML page, in `?locale=`, else Accept-Language, else the patient's."""
+    from callpay.receipts.locales import from_accept_language  # noqa: PLC0415
+
+    request = runtime.payment_requests().get(caller(), path_id(payment_request_id, "id"))
+    event = app.current_event
+    locale = event.get_query_string_value("locale") or from_accept_language(
+        event.headers.get("accept-language")
+    )
+    page = runtime.receipts().rendered(request, locale)
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body=page.html,
+        headers={"Content-Language": page.locale, "Cache-Control": "private, no-store"},
+    )
+
+
 @app.post("/payment-requests/<payment_request_id>/cancel")
 def cancel(payment_request_id: str) -> Response[str]:
     request = runtime.payment_requests().cancel(caller(), path_id(payment_request_id, "id"))

@@ -10,7 +10,14 @@ from callpay.domain.clinic import Clinic
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.transitions import Transition
-from callpay.ports import DuplicateEvent, IdempotencyClaim, Intent, VersionConflict
+from callpay.domain.receipt_job import Claim, ReceiptJob
+from callpay.ports import (
+    ChargeDetails,
+    DuplicateEvent,
+    IdempotencyClaim,
+    Intent,
+    VersionConflict,
+)
 
 TOKEN_KEY = "unit-test-patient-token-key-0123456789abcdef"
 
@@ -118,6 +125,10 @@ class FakeGateway:
         self.canceled.append(intent_id)
         return Intent(id=intent_id, status="canceled")
 
+    def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails:
+        self._maybe_fail()
+        return ChargeDetails(charge_id=f"ch_{intent_id}", card_brand="visa", card_last4="4242")
+
 
 @dataclass
 class InMemoryConnections:
@@ -134,6 +145,52 @@ class InMemoryConnections:
 
     def by_call(self, call_id: str) -> list[Connection]:
         return [c for c in self.by_id.values() if c.call_id == call_id]
+
+
+@dataclass
+class RecordingQueue:
+    jobs: list[ReceiptJob] = field(default_factory=list)
+
+    def enqueue(self, job: ReceiptJob) -> None:
+        self.jobs.append(job)
+
+
+@dataclass
+class InMemoryLedger:
+    """Receipt claims without leases: a claim is held until released or marked sent."""
+
+    states: dict[str, str] = field(default_factory=dict)
+
+    def claim(self, receipt_key: str, now: datetime) -> Claim:
+        state = self.states.get(receipt_key)
+        if state == "sent":
+            return Claim.SENT
+        if state == "sending":
+            return Claim.BUSY
+        self.states[receipt_key] = "sending"
+        return Claim.CLAIMED
+
+    def mark_sent(self, receipt_key: str, message_id: str, now: datetime) -> None:
+        self.states[receipt_key] = "sent"
+
+    def release(self, receipt_key: str) -> None:
+        if self.states.get(receipt_key) == "sending":
+            del self.states[receipt_key]
+
+
+@dataclass
+class FakeMailer:
+    """An outbox; `fail_next` makes the next send raise, like SES refusing."""
+
+    outbox: list[dict[str, str]] = field(default_factory=list)
+    fail_next: bool = False
+
+    def send(self, to: str, subject: str, html: str, text: str) -> str:
+        if self.fail_next:
+            self.fail_next = False
+            raise RuntimeError("MessageRejected: Email address is not verified.")
+        self.outbox.append({"to": to, "subject": subject, "html": html, "text": text})
+        return f"msg-{len(self.outbox)}"
 
 
 @dataclass

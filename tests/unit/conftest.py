@@ -13,7 +13,14 @@ from callpay import runtime
 from callpay.domain.clinic import Clinic
 from callpay.logic.payment_requests import PaymentRequests
 from callpay.logic.stripe_events import StripeEvents
-from tests.support.fakes import Clock, FakeGateway, InMemoryStore, RecordingNotifier, tokens
+from tests.support.fakes import (
+    Clock,
+    FakeGateway,
+    InMemoryStore,
+    RecordingNotifier,
+    RecordingQueue,
+    tokens,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +38,7 @@ class World:
     service: PaymentRequests
     events: StripeEvents
     notifier: RecordingNotifier
+    queue: RecordingQueue
 
 
 READY_CLINIC = Clinic(
@@ -61,9 +69,10 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
         publishable_key=lambda: "pk_test_unit",
         clock=clock,
     )
-    events = StripeEvents(store=store, notifier=notifier, clock=clock)
+    queue = RecordingQueue()
+    events = StripeEvents(store=store, notifier=notifier, receipts=queue, clock=clock)
     monkeypatch.setattr(runtime, "payment_requests", lambda: service)
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
     monkeypatch.setattr(runtime, "stripe_events", lambda: events)
-    return World(store, gateway, clock, service, events, notifier)
+    return World(store, gateway, clock, service, events, notifier, queue)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from callpay.domain.errors import Conflict, PaymentDeclined, UpstreamUnavailable
 from callpay.domain.payment_request import PaymentRequest
-from callpay.ports import Intent
+from callpay.ports import ChargeDetails, Intent
 
 if TYPE_CHECKING:
     import stripe
@@ -89,3 +89,19 @@ class StripeGateway:
                 options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
             )
         return _intent(obj)
+
+    def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails:
+        """The charge id and card of a paid intent, for the receipt."""
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.retrieve(
+                intent_id,
+                params={"expand": ["latest_charge", "payment_method"]},
+                options={"stripe_account": stripe_account},
+            )
+        charge, method = obj.latest_charge, obj.payment_method
+        card = getattr(method, "card", None)
+        return ChargeDetails(
+            charge_id=charge if isinstance(charge, str) else getattr(charge, "id", None),
+            card_brand=getattr(card, "brand", None),
+            card_last4=getattr(card, "last4", None),
+        )

@@ -19,6 +19,16 @@ class Clinic(BaseModel):
     maximum_amount: int | None = None
     # The clinician's description is clinical information: Stripe sees it only on opt-in.
     share_description_with_stripe: bool = False
+    # Receipt details: what insurers and tax offices need to see on a receipt.
+    legal_name: str | None = None
+    address: str | None = None
+    tax_id: str | None = None
+    tax_id_label: str | None = None
+    provider_name: str | None = None
+    provider_number: str | None = None
+    tax_statement: str | None = None
+    time_zone: str = "UTC"
+    default_locale: str | None = None
 
     def check_can_take_payments(self) -> str:
         """The connected account to charge, or a Conflict saying why there is none."""

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from callpay.domain.payment_request import PaymentRequest
+from callpay.domain.payment_request import PaymentRequest, Status
+from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_outcomes import PaymentIntentSnapshot, StripeEvent, change_for
-from callpay.domain.transitions import transition
-from callpay.ports import DuplicateEvent, Notifier, PaymentStore, VersionConflict
+from callpay.domain.transitions import StatusChange, transition
+from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue, VersionConflict
 
 SAVE_ATTEMPTS = 5
 
@@ -32,6 +33,7 @@ class Applied:
 class StripeEvents:
     store: PaymentStore
     notifier: Notifier
+    receipts: ReceiptQueue
     clock: Callable[[], datetime]
 
     def _request_for(
@@ -55,6 +57,17 @@ class StripeEvents:
         request = self._request_for(event, intent) if change else None
         if change is None or request is None:
             return Applied(Outcome.IGNORED)
+        applied = self._record(event, change, request)
+        if applied.outcome is Outcome.APPLIED and applied.request:
+            self.notifier.payment_request_updated(applied.request)
+        if change.status is Status.SUCCEEDED and applied.request:
+            # Also on a duplicate: if the first delivery's enqueue was lost, this one makes
+            # up for it. The receipt worker sends each receipt once, however often queued.
+            self.receipts.enqueue(ReceiptJob(payment_request_id=applied.request.id))
+        return applied
+
+    def _record(self, event: StripeEvent, change: StatusChange, request: PaymentRequest) -> Applied:
+        """Apply the change and mark the event processed, in one conditional write."""
         for _ in range(SAVE_ATTEMPTS):
             step = transition(request, change, self.clock())
             try:
@@ -63,12 +76,11 @@ class StripeEvents:
                     return Applied(Outcome.STALE, request)
                 self.store.save(step, event_id=event.id)
             except DuplicateEvent:
-                return Applied(Outcome.DUPLICATE, request)
+                return Applied(Outcome.DUPLICATE, self.store.get(request.id))
             except VersionConflict:
                 reloaded = self.store.get(request.id)
                 assert reloaded is not None
                 request = reloaded
                 continue
-            self.notifier.payment_request_updated(step.after)
             return Applied(Outcome.APPLIED, step.after)
         raise VersionConflict(request.id)

@@ -1,0 +1,101 @@
+"""Receipts: build one from a paid request, email it exactly once, show it as a page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from aws_lambda_powertools import Logger
+
+from callpay.domain.clinic import Clinic
+from callpay.domain.errors import Conflict
+from callpay.domain.payment_request import PaymentRequest, Status
+from callpay.domain.receipt_job import Claim, ReceiptJob, receipt_number
+from callpay.ports import PaymentGateway, PaymentStore, ReceiptLedger, ReceiptMailer
+from callpay.receipts.receipt import ClinicDetails, Receipt, ReceiptLine
+from callpay.receipts.render import RenderedReceipt
+
+logger = Logger(child=True)
+
+PAID = frozenset({Status.SUCCEEDED, Status.PARTIALLY_REFUNDED, Status.REFUNDED, Status.DISPUTED})
+
+
+class Sent(StrEnum):
+    SENT = "sent"
+    ALREADY_SENT = "already_sent"
+    NO_ADDRESS = "no_address"  # paid without our checkout: nowhere to send it
+    NOT_PAID = "not_paid"
+
+
+class ReceiptInFlight(Exception):
+    """Another worker is sending this receipt; the job is retried later."""
+
+
+def clinic_details(clinic: Clinic | None) -> ClinicDetails:
+    if clinic is None:
+        return ClinicDetails()
+    return ClinicDetails.model_validate(clinic.model_dump(include=set(ClinicDetails.model_fields)))
+
+
+@dataclass
+class Receipts:
+    store: PaymentStore
+    gateway: PaymentGateway
+    ledger: ReceiptLedger
+    mailer: ReceiptMailer
+    clock: Callable[[], datetime]
+    render: Callable[[Receipt, str], RenderedReceipt]
+    resolve_locale: Callable[[str | None, str | None], str]
+
+    def receipt_of(self, request: PaymentRequest, clinic: Clinic | None) -> Receipt:
+        if request.status not in PAID or request.paid_at is None:
+            raise Conflict("not_paid", "There is no receipt before the payment is made.")
+        assert request.payment_intent_id and request.stripe_account
+        charge = self.gateway.charge_details(request.payment_intent_id, request.stripe_account)
+        return Receipt(
+            receipt_number=receipt_number(request.id, "payment", f"{request.paid_at:%Y%m%d}"),
+            kind="payment",
+            issued_at=request.paid_at,
+            payment_request_id=request.id,
+            amount=request.amount_captured or request.amount,
+            currency=request.currency,
+            line_items=tuple(ReceiptLine(**item.model_dump()) for item in request.line_items),
+            description=request.description,
+            clinic=clinic_details(clinic),
+            card_brand=charge.card_brand,
+            card_last4=charge.card_last4,
+            charge_reference=charge.charge_id,
+        )
+
+    def rendered(self, request: PaymentRequest, locale: str | None) -> RenderedReceipt:
+        clinic = self.store.get_clinic(request.clinic_id)
+        chosen = self.resolve_locale(
+            locale or request.locale, clinic.default_locale if clinic else None
+        )
+        return self.render(self.receipt_of(request, clinic), chosen)
+
+    def send(self, job: ReceiptJob) -> Sent:
+        request = self.store.get(job.payment_request_id)
+        if request is None or request.status not in PAID:
+            return Sent.NOT_PAID
+        if not request.receipt_email:
+            return Sent.NO_ADDRESS
+        claim = self.ledger.claim(job.key, self.clock())
+        if claim is Claim.SENT:
+            return Sent.ALREADY_SENT
+        if claim is Claim.BUSY:
+            raise ReceiptInFlight(job.key)
+        try:
+            email = self.rendered(request, None)
+            message_id = self.mailer.send(
+                request.receipt_email, email.subject, email.html, email.text
+            )
+        except Exception:
+            # Nothing was sent (or SES refused): give the claim back so the retry can send.
+            self.ledger.release(job.key)
+            raise
+        self.ledger.mark_sent(job.key, message_id, self.clock())
+        logger.info("receipt sent", extra={"payment_request_id": request.id, "kind": job.kind})
+        return Sent.SENT

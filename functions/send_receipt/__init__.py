@@ -1,0 +1,1 @@
+"""Lambda: the receipt queue's consumer, emailing receipts through SES."""

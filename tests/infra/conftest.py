@@ -1,0 +1,69 @@
+"""One synthesized app shared by every infra test: synthesis (with cdk-nag) runs once."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from aws_cdk import CfnElement
+from aws_cdk.assertions import Template
+from constructs import IConstruct
+
+from infra.app import build_app
+from infra.stack import CallpayStack
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    stack: CallpayStack
+    outdir: Path
+    template: Template
+
+    @property
+    def resources(self) -> dict[str, dict[str, Any]]:
+        resources: dict[str, dict[str, Any]] = self.template.to_json()["Resources"]
+        return resources
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
+
+    def logical_id(self, construct: IConstruct) -> str:
+        """The logical id of a construct's CloudFormation resource in the template."""
+        element = cast(CfnElement, construct.node.default_child or construct)
+        return str(self.stack.resolve(self.stack.get_logical_id(element)))
+
+
+def synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synthesized:
+    app, stack = build_app(outdir=str(outdir), context=context)
+    try:
+        app.synth()
+    except RuntimeError:
+        report = outdir / "validation-report.json"
+        if report.is_file():
+            violations = [
+                f"{violation['ruleName']} at {construct['constructPath']}"
+                for plugin in json.loads(report.read_text())["pluginReports"]
+                for violation in plugin["violations"]
+                for construct in violation["violatingConstructs"]
+            ]
+            pytest.fail("cdk-nag findings not acknowledged:\n" + "\n".join(violations))
+        raise
+    return Synthesized(stack=stack, outdir=outdir, template=Template.from_stack(stack))
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The app as `make synth` builds it: cdk.json's context, the dev stage."""
+    yield synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def template(synthesized: Synthesized) -> Template:
+    return synthesized.template

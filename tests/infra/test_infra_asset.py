@@ -1,0 +1,183 @@
+"""The bundled Lambda asset holds everything the handlers import, built for the runtime.
+
+Each handler module (and every module of the shared package) is imported from the
+unpacked asset by a clean interpreter of the Lambda's Python version: no site-packages,
+no project checkout on the path, and the network refused.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from infra.bundling import LAMBDA_PYTHON_VERSION, source_packages
+from infra.paths import PYPROJECT
+from tests.infra.conftest import Synthesized
+
+# Every package under functions/ ships; every deployed handler must import.
+PACKAGES = [package.name for package in source_packages()]
+
+IMPORT_EVERYTHING = """
+import importlib, json, pkgutil, socket, sys
+
+def refuse(*args, **kwargs):
+    raise OSError("network access while importing a handler")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+
+asset, packages, handlers = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+sys.path[:0] = [asset]
+imported = []
+for name in packages:
+    package = importlib.import_module(name)
+    imported.append(name)
+    for info in pkgutil.walk_packages(package.__path__, name + "."):
+        importlib.import_module(info.name)
+        imported.append(info.name)
+for name in handlers:
+    assert callable(importlib.import_module(name).lambda_handler), name
+import jwt.algorithms
+assert jwt.algorithms.has_crypto, "pyjwt[crypto] needs cryptography in the asset"
+for name in imported:
+    origin = sys.modules[name].__file__
+    assert origin.startswith(asset), (name, origin)
+print(json.dumps({"python": sys.version_info[:2], "imported": imported}))
+"""
+
+
+def lambda_python() -> str | None:
+    """An interpreter of the Lambda's Python version that runs, if this machine has one."""
+    home = os.path.expanduser("~")
+    candidates = [
+        *sorted(glob.glob(f"{home}/.pyenv/versions/{LAMBDA_PYTHON_VERSION}*/bin/python3")),
+        shutil.which(f"python{LAMBDA_PYTHON_VERSION}"),  # may be a pyenv shim that refuses
+    ]
+    wanted = f"{sys.implementation.name} {LAMBDA_PYTHON_VERSION}"
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(  # noqa: S603
+            [
+                candidate,
+                "-c",
+                "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == wanted:
+            return candidate
+    return None
+
+
+def handler_modules(synthesized: Synthesized) -> list[str]:
+    handlers = {
+        resource["Properties"]["Handler"]
+        for resource in synthesized.of_type("AWS::Lambda::Function").values()
+    }
+    return sorted(handler.rsplit(".", 1)[0] for handler in handlers)
+
+
+@pytest.fixture(scope="module")
+def asset_dir(synthesized: Synthesized) -> Path:
+    resources = synthesized.of_type("AWS::Lambda::Function").values()
+    (key,) = {resource["Properties"]["Code"]["S3Key"] for resource in resources}
+    directory = synthesized.outdir / f"asset.{key.removesuffix('.zip')}"
+    assert directory.is_dir()
+    return directory
+
+
+def test_asset_has_the_handlers_and_the_shared_package_but_no_build_litter(
+    asset_dir: Path,
+) -> None:
+    assert {"callpay", "request_payment", "stripe_webhook"} <= set(PACKAGES)
+    for package in PACKAGES:
+        assert (asset_dir / package / "__init__.py").is_file()
+    assert (asset_dir / "callpay" / "adapters" / "table_schema.py").is_file()
+    assert not list(asset_dir.glob("*.egg-info"))
+    assert not list(asset_dir.glob("callpay/**/__pycache__"))
+    assert not (asset_dir / "bin").exists()
+
+
+PIN = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)(\[[^\]]*\])?==(?P<version>\S+)")
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_asset_has_every_pinned_runtime_dependency_at_its_pinned_version(
+    asset_dir: Path,
+) -> None:
+    with PYPROJECT.open("rb") as file:
+        dependencies = tomllib.load(file)["project"]["dependencies"]
+    installed = {}
+    for path in asset_dir.glob("*.dist-info"):
+        name, version = path.name.removesuffix(".dist-info").rsplit("-", 1)
+        installed[normalized(name)] = version
+    for dependency in dependencies:
+        pinned = PIN.fullmatch(dependency)
+        assert pinned, f"{dependency}: runtime dependencies are pinned with =="
+        name, version = normalized(pinned["name"]), pinned["version"]
+        assert installed.get(name) == version, (name, installed.get(name), version)
+
+
+def test_native_wheels_are_built_for_the_lambda_python_on_x86_64(asset_dir: Path) -> None:
+    tag = LAMBDA_PYTHON_VERSION.replace(".", "")
+    (core,) = asset_dir.glob("pydantic_core/_pydantic_core.*.so")
+    assert f"cpython-{tag}-x86_64-linux-gnu" in core.name
+    assert list(asset_dir.glob("cryptography/hazmat/bindings/_rust.*.so"))
+
+
+def test_each_handler_imports_from_the_asset_in_a_clean_lambda_python(
+    synthesized: Synthesized, asset_dir: Path, tmp_path: Path
+) -> None:
+    handlers = handler_modules(synthesized)
+    assert "request_payment.handler" in handlers
+    python = lambda_python()
+    if python is None:
+        pytest.skip(
+            f"no Python {LAMBDA_PYTHON_VERSION} on this machine: the asset's wheels are "
+            "built for it, so another interpreter cannot load its compiled modules"
+        )
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": "callpay-test",
+        "CALLPAY_SECRET_ID": "callpay/test/app",
+        "POWERTOOLS_SERVICE_NAME": "asset-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "callpay",
+    }
+    result = subprocess.run(  # noqa: S603
+        [
+            python,
+            "-I",  # isolated: no PYTHON* variables, no user site, no script directory
+            "-S",  # no site-packages at all: only the standard library and the asset
+            "-c",
+            IMPORT_EVERYTHING,
+            str(asset_dir),
+            json.dumps(PACKAGES),
+            json.dumps(handlers),
+        ],
+        env=environment,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["python"] == [int(part) for part in LAMBDA_PYTHON_VERSION.split(".")]
+    assert set(handlers) <= set(report["imported"])
+    assert "callpay.adapters.dynamodb_store" in report["imported"]

@@ -1,0 +1,93 @@
+"""The validators pass on the synthesized template: cdk-nag and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+
+from cfnlint.api import lint
+
+from tests.infra.conftest import Synthesized
+
+# cfn-lint warnings accepted on purpose; docs/deploy.md lists them with the same reasons.
+TOLERATED_CFN_LINT_WARNINGS = {
+    "W3005": "CDK's Function depends on its role explicitly as well as through GetAtt; "
+    "harmless, and the DependsOn on the role's policy that comes with it is needed.",
+}
+# Regions the stack is expected to deploy to (resource types and properties checked).
+LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+
+
+def expected_acknowledgements(synthesized: Synthesized) -> set[str]:
+    """Every cdk-nag finding the stack accepts. A new one must be added here on purpose."""
+    table = synthesized.logical_id(synthesized.stack.data.table)
+    return {
+        "AwsSolutions-APIG4",
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]",
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+        f"AwsSolutions-IAM5[Resource::<{table}.Arn>/index/*]",
+        "AwsSolutions-L1",
+        "AwsSolutions-SMG4",
+    }
+
+
+def test_cdk_nag_has_no_unacknowledged_finding(synthesized: Synthesized) -> None:
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    violations = [
+        violation["ruleName"]
+        for plugin in report["pluginReports"]
+        for violation in plugin.get("violations", [])
+    ]
+    assert violations == []
+
+
+def acknowledgements(synthesized: Synthesized) -> dict[str, set[str]]:
+    """rule id -> reasons, from the cdk_nag Metadata written into the template."""
+    found: dict[str, set[str]] = {}
+    for resource in synthesized.resources.values():
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", []):
+            found.setdefault(rule["id"], set()).add(rule["reason"])
+    return found
+
+
+def test_each_acknowledged_cdk_nag_finding_is_expected_and_explained(
+    synthesized: Synthesized,
+) -> None:
+    acknowledged = acknowledgements(synthesized)
+    assert set(acknowledged) == expected_acknowledgements(synthesized)
+    for rule, reasons in acknowledged.items():
+        assert all(len(reason) >= 40 for reason in reasons), rule
+
+
+def test_unauthorised_routes_are_exactly_the_ones_the_lambda_authenticates(
+    synthesized: Synthesized,
+) -> None:
+    acknowledged_routes = {
+        resource["Properties"]["RouteKey"]
+        for resource in synthesized.of_type("AWS::ApiGatewayV2::Route").values()
+        if any(
+            rule["id"] == "AwsSolutions-APIG4"
+            for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+        )
+    }
+    assert acknowledged_routes == {
+        "GET /calls/{call_id}/payment-requests",
+        "GET /payment-requests/{id}",
+        "POST /payment-requests/{id}/checkout",
+        "POST /webhooks/stripe",
+    }
+
+
+def test_cfn_lint_finds_no_errors_and_only_the_documented_warnings(
+    synthesized: Synthesized,
+) -> None:
+    template = synthesized.outdir / f"{synthesized.stack.artifact_id}.template.json"
+    matches = lint(template.read_text(), regions=LINT_REGIONS)
+    unexpected = [
+        f"{match.rule.id} {match.message} (line {match.linenumber})"
+        for match in matches
+        if match.rule.id not in TOLERATED_CFN_LINT_WARNINGS
+    ]
+    assert unexpected == []
+    assert all(match.rule.id.startswith("W") for match in matches)

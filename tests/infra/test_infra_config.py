@@ -1,0 +1,161 @@
+"""Deployment settings: defaults that synthesize, validation that stops a bad deploy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from infra.app import cdk_json_context
+from infra.config import CallpayConfig, ConfigurationError
+from tests.infra.conftest import Synthesized, synthesize
+
+PROD_CONTEXT = {
+    "stage": "prod",
+    "jwt_issuer": "https://login.videoplatform.test/",
+    "jwt_audience": "callpay-api",
+    "sender_email": "receipts@callpay.test",
+    "sender_domain": "callpay.test",
+    "stripe_secret_name": "callpay/prod/stripe",
+    "cors_origins": "https://app.videoplatform.test,https://admin.videoplatform.test",
+    "alarm_email": "oncall@callpay.test",
+}
+
+
+class FakeNode:
+    def __init__(self, context: dict[str, Any]) -> None:
+        self.context = context
+
+    def try_get_context(self, key: str) -> Any:
+        return self.context.get(key)
+
+
+def config_of(**overrides: Any) -> CallpayConfig:
+    return CallpayConfig.from_context(FakeNode({**cdk_json_context(), **overrides}))  # type: ignore[arg-type]
+
+
+def test_cdk_json_defaults_make_a_dev_stage() -> None:
+    config = config_of()
+    assert config.stage == "dev"
+    assert not config.is_production
+    assert config.log_level == "DEBUG"
+    assert config.stripe_secret_name is None
+
+
+def test_cli_strings_become_lists_and_numbers() -> None:
+    config = config_of(cors_origins="https://a.test, https://b.test", api_rate_limit="20")
+    assert config.cors_origins == ["https://a.test", "https://b.test"]
+    assert config.api_rate_limit == 20
+
+
+def test_jwks_url_defaults_to_the_issuers_well_known_keys() -> None:
+    assert config_of(jwt_issuer="https://idp.test/tenant/").jwks_endpoint == (
+        "https://idp.test/tenant/.well-known/jwks.json"
+    )
+    assert config_of(jwks_url="https://keys.test/jwks").jwks_endpoint == "https://keys.test/jwks"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "mentioned"),
+    [
+        ({"stage": "Prod!"}, "stage"),
+        ({"jwt_issuer": "http://insecure.test/"}, "jwt_issuer"),
+        ({"sender_email": "not-an-address"}, "sender_email"),
+        ({"cors_origins": ""}, "cors_origins"),
+        ({"stage": "prod"}, "example values"),
+        ({**PROD_CONTEXT, "cors_origins": "*"}, "not '*'"),
+    ],
+)
+def test_bad_context_is_refused_with_the_setting_named(
+    overrides: dict[str, Any], mentioned: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=mentioned):
+        config_of(**overrides)
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """A second, prod-stage synthesis: retention, an imported secret, a verified domain."""
+    yield synthesize(tmp_path_factory.mktemp("cdk.out.prod"), context=PROD_CONTEXT)
+
+
+def test_prod_keeps_data_on_delete_and_protects_the_table(prod: Synthesized) -> None:
+    (table,) = prod.of_type("AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    for log_group in prod.of_type("AWS::Logs::LogGroup").values():
+        assert log_group["DeletionPolicy"] == "Retain"
+    (key,) = [
+        resource
+        for logical_id, resource in prod.of_type("AWS::KMS::Key").items()
+        if logical_id == prod.logical_id(prod.stack.data.key)
+    ]
+    assert key["DeletionPolicy"] == "Retain"
+
+
+def test_prod_logs_at_info(prod: Synthesized) -> None:
+    for function in prod.of_type("AWS::Lambda::Function").values():
+        assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
+
+
+def test_prod_reads_the_imported_secret_by_name_and_may_read_only_it(prod: Synthesized) -> None:
+    assert not prod.of_type("AWS::SecretsManager::Secret")
+    secret_arn = {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":secretsmanager:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":secret:callpay/prod/stripe-??????",
+            ],
+        ]
+    }
+    for function in prod.of_type("AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["CALLPAY_SECRET_ID"] == "callpay/prod/stripe"
+    secret_statements = [
+        statement
+        for policy in prod.of_type("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(action.startswith("secretsmanager:") for action in statement["Action"])
+    ]
+    assert len(secret_statements) == 2
+    assert all(statement["Resource"] == secret_arn for statement in secret_statements)
+
+
+def test_prod_verifies_the_sender_domain_and_pages_the_on_call_address(prod: Synthesized) -> None:
+    prod.template.has_resource_properties(
+        "AWS::SES::EmailIdentity", {"EmailIdentity": "callpay.test"}
+    )
+    prod.template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@callpay.test"}
+    )
+
+
+def test_prod_routes_and_cors_follow_the_context(prod: Synthesized) -> None:
+    prod.template.has_resource_properties(
+        "AWS::ApiGatewayV2::Authorizer",
+        {
+            "JwtConfiguration": {
+                "Issuer": "https://login.videoplatform.test/",
+                "Audience": ["callpay-api"],
+            }
+        },
+    )
+    (api,) = [
+        a
+        for a in prod.of_type("AWS::ApiGatewayV2::Api").values()
+        if a["Properties"]["ProtocolType"] == "HTTP"
+    ]
+    assert api["Properties"]["CorsConfiguration"]["AllowOrigins"] == [
+        "https://app.videoplatform.test",
+        "https://admin.videoplatform.test",
+    ]
+    assert json.dumps(prod.template.to_json()).count("example.com") == 0

@@ -1,0 +1,530 @@
+"""The synthesized template holds what a careful deployment of callpay needs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+from callpay.adapters import table_schema
+from callpay.config import Secrets
+from tests.infra.conftest import Synthesized
+
+# DESIGN.md's routes that exist so far, and whether API Gateway checks the clinician JWT.
+EXPECTED_ROUTES = {
+    "POST /calls/{call_id}/patient-access": ("request_payment", "JWT"),
+    "POST /calls/{call_id}/payment-requests": ("request_payment", "JWT"),
+    "GET /calls/{call_id}/payment-requests": ("request_payment", "NONE"),
+    "GET /payment-requests/{id}": ("request_payment", "NONE"),
+    "POST /payment-requests/{id}/checkout": ("request_payment", "NONE"),
+    "POST /payment-requests/{id}/cancel": ("request_payment", "JWT"),
+    "POST /webhooks/stripe": ("stripe_webhook", "NONE"),
+}
+
+
+def functions_by_service(synthesized: Synthesized) -> dict[str, tuple[str, dict[str, Any]]]:
+    found = {}
+    for logical_id, resource in synthesized.of_type("AWS::Lambda::Function").items():
+        variables = resource["Properties"]["Environment"]["Variables"]
+        found[variables["POWERTOOLS_SERVICE_NAME"]] = (logical_id, resource["Properties"])
+    return found
+
+
+def ref_or_getatt(value: Any) -> str | None:
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+    return None
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+def test_table_keys_ttl_and_indexes_come_from_the_store_schema(template: Template) -> None:
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+    indexes = [
+        {
+            "IndexName": name,
+            "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}]
+            + ([{"AttributeName": sk, "KeyType": "RANGE"}] if sk else []),
+            "Projection": {"ProjectionType": "ALL"},
+        }
+        for name, (pk, sk) in table_schema.INDEXES.items()
+    ]
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": table_schema.PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": table_schema.SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "TimeToLiveSpecification": {
+                "AttributeName": table_schema.TTL_ATTRIBUTE,
+                "Enabled": True,
+            },
+            "GlobalSecondaryIndexes": Match.array_equals(indexes),
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {
+                "SSEEnabled": True,
+                "SSEType": "KMS",
+                "KMSMasterKeyId": Match.any_value(),
+            },
+        },
+    )
+
+
+def test_table_attribute_definitions_match_the_local_create_table_request(
+    synthesized: Synthesized,
+) -> None:
+    (table,) = synthesized.of_type("AWS::DynamoDB::Table").values()
+    local = table_schema.create_table_request("any")
+    assert sorted(table["Properties"]["AttributeDefinitions"], key=str) == sorted(
+        local["AttributeDefinitions"], key=str
+    )
+
+
+def test_table_has_no_stream_while_nothing_consumes_one(synthesized: Synthesized) -> None:
+    (table,) = synthesized.of_type("AWS::DynamoDB::Table").values()
+    assert "StreamSpecification" not in table["Properties"]
+
+
+def test_dev_stage_table_is_removable_and_its_key_rotates(synthesized: Synthesized) -> None:
+    (table,) = synthesized.of_type("AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["Properties"].get("DeletionProtectionEnabled") is not True
+    key_id = synthesized.logical_id(synthesized.stack.data.key)
+    assert synthesized.resources[key_id]["Properties"]["EnableKeyRotation"] is True
+    assert ref_or_getatt(table["Properties"]["SSESpecification"]["KMSMasterKeyId"]) == key_id
+
+
+# -- functions -------------------------------------------------------------------------
+
+
+def test_one_function_per_existing_handler_on_python_313_x86_64(
+    synthesized: Synthesized,
+) -> None:
+    functions = functions_by_service(synthesized)
+    assert set(functions) == {"request_payment", "stripe_webhook"}
+    for service, (_, properties) in functions.items():
+        assert properties["Handler"] == f"{service}.handler.lambda_handler"
+        assert properties["Runtime"] == "python3.13"
+        assert properties["Architectures"] == ["x86_64"]
+        assert properties["MemorySize"] == 512
+        assert properties["Timeout"] == 10
+        # No Tracer in the handlers, so no X-Ray tracing.
+        assert "TracingConfig" not in properties
+
+
+def test_every_handler_ships_in_one_shared_asset(synthesized: Synthesized) -> None:
+    keys = {props["Code"]["S3Key"] for _, props in functions_by_service(synthesized).values()}
+    assert len(keys) == 1
+
+
+def test_functions_get_settings_and_the_secret_id_but_no_secret_values(
+    synthesized: Synthesized,
+) -> None:
+    table_id = synthesized.logical_id(synthesized.stack.data.table)
+    secret_id = synthesized.logical_id(synthesized.stack.secrets.secret)
+    for service, (_, properties) in functions_by_service(synthesized).items():
+        variables = properties["Environment"]["Variables"]
+        assert ref_or_getatt(variables["TABLE_NAME"]) == table_id
+        assert ref_or_getatt(variables["CALLPAY_SECRET_ID"]) == secret_id
+        assert variables["POWERTOOLS_SERVICE_NAME"] == service
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "callpay"
+        assert variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"  # dev stage
+        assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+        secretish = [name for name in variables if "KEY" in name or "SECRET" in name]
+        assert secretish == ["CALLPAY_SECRET_ID"], secretish
+
+
+def test_request_payment_verifies_clinician_jwts_against_the_configured_issuer(
+    synthesized: Synthesized,
+) -> None:
+    _, properties = functions_by_service(synthesized)["request_payment"]
+    variables = properties["Environment"]["Variables"]
+    assert variables["JWT_ISSUER"] == "https://idp.example.com/"
+    assert variables["JWT_AUDIENCE"] == "callpay"
+    assert variables["JWKS_URL"] == "https://idp.example.com/.well-known/jwks.json"
+
+
+def test_each_function_logs_to_its_own_group_kept_one_month(synthesized: Synthesized) -> None:
+    groups = synthesized.of_type("AWS::Logs::LogGroup")
+    for _, properties in functions_by_service(synthesized).values():
+        group_id = ref_or_getatt(properties["LoggingConfig"]["LogGroup"])
+        assert group_id in groups
+        assert groups[group_id]["Properties"]["RetentionInDays"] == 30
+    assert all(g["Properties"]["RetentionInDays"] == 30 for g in groups.values())
+
+
+# -- IAM -------------------------------------------------------------------------------
+
+
+def statements_of(synthesized: Synthesized, role_id: str) -> list[dict[str, Any]]:
+    statements = []
+    for policy in synthesized.of_type("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    role = synthesized.resources[role_id]["Properties"]
+    for inline in role.get("Policies", []):
+        statements += inline["PolicyDocument"]["Statement"]
+    return statements
+
+
+def resource_ids(resource: Any) -> set[str]:
+    """The logical ids a statement's Resource refers to ('*' and literals as themselves)."""
+    if isinstance(resource, list):
+        return set().union(*(resource_ids(r) for r in resource))
+    if isinstance(resource, str):
+        return {resource}
+    direct = ref_or_getatt(resource)
+    if direct:
+        return {direct}
+    joined = resource.get("Fn::Join", [None, []])[1]
+    return set().union(*(resource_ids(part) for part in joined if not isinstance(part, str)))
+
+
+def permissions_of(synthesized: Synthesized, role_id: str) -> dict[str, set[str]]:
+    """action -> logical ids (or literal ARNs) it is allowed on."""
+    allowed: dict[str, set[str]] = {}
+    for statement in statements_of(synthesized, role_id):
+        assert statement["Effect"] == "Allow"
+        assert "NotResource" not in statement and "NotAction" not in statement
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            allowed.setdefault(action, set()).update(resource_ids(statement["Resource"]))
+    return allowed
+
+
+def test_functions_may_use_their_table_secret_and_logs_and_nothing_else(
+    synthesized: Synthesized,
+) -> None:
+    stack = synthesized.stack
+    table = synthesized.logical_id(stack.data.table)
+    key = synthesized.logical_id(stack.data.key)
+    secret = synthesized.logical_id(stack.secrets.secret)
+    for handler in (stack.request_payment, stack.stripe_webhook):
+        logs = synthesized.logical_id(handler.log_group)
+        permissions = permissions_of(synthesized, synthesized.logical_id(handler.role))
+        assert permissions == {
+            "logs:CreateLogStream": {logs},
+            "logs:PutLogEvents": {logs},
+            "dynamodb:GetItem": {table},
+            "dynamodb:Query": {table},
+            "dynamodb:PutItem": {table},
+            "dynamodb:UpdateItem": {table},
+            "dynamodb:DeleteItem": {table},
+            "dynamodb:ConditionCheckItem": {table},
+            "kms:Decrypt": {key},
+            "kms:DescribeKey": {key},
+            "kms:Encrypt": {key},
+            "kms:ReEncrypt*": {key},
+            "kms:GenerateDataKey*": {key},
+            "secretsmanager:GetSecretValue": {secret},
+            "secretsmanager:DescribeSecret": {secret},
+        }
+
+
+def test_table_wildcards_cover_only_this_tables_indexes(synthesized: Synthesized) -> None:
+    table = synthesized.logical_id(synthesized.stack.data.table)
+    role = synthesized.logical_id(synthesized.stack.request_payment.role)
+    for statement in statements_of(synthesized, role):
+        if statement["Action"][0].startswith("dynamodb:"):
+            assert statement["Resource"] == [
+                {"Fn::GetAtt": [table, "Arn"]},
+                {"Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, "/index/*"]]},
+            ]
+
+
+def test_no_statement_in_the_stack_allows_every_resource(synthesized: Synthesized) -> None:
+    # None of today's services needs it (no X-Ray, metrics go out as EMF log lines).
+    for role_id in synthesized.of_type("AWS::IAM::Role"):
+        for action, resources in permissions_of(synthesized, role_id).items():
+            assert "*" not in resources, f"{role_id} may {action} on every resource"
+
+
+def test_only_the_api_gateway_logs_role_uses_a_managed_policy(synthesized: Synthesized) -> None:
+    with_managed = {
+        role_id
+        for role_id, role in synthesized.of_type("AWS::IAM::Role").items()
+        if role["Properties"].get("ManagedPolicyArns")
+    }
+    assert with_managed == {synthesized.logical_id(synthesized.stack.realtime.logs_role)}
+
+
+def test_api_gateway_may_invoke_each_function_only_from_this_api(
+    synthesized: Synthesized,
+) -> None:
+    api = synthesized.logical_id(synthesized.stack.http_api.api)
+    permissions = synthesized.of_type("AWS::Lambda::Permission").values()
+    assert permissions
+    for permission in permissions:
+        properties = permission["Properties"]
+        assert properties["Principal"] == "apigateway.amazonaws.com"
+        assert {"Ref": api} in properties["SourceArn"]["Fn::Join"][1]
+
+
+# -- HTTP API --------------------------------------------------------------------------
+
+
+def test_routes_go_to_their_function_with_the_jwt_authorizer_only_where_designed(
+    synthesized: Synthesized,
+) -> None:
+    functions = {lid: service for service, (lid, _) in functions_by_service(synthesized).items()}
+    integrations = synthesized.of_type("AWS::ApiGatewayV2::Integration")
+    integration_target = {
+        lid: functions[ref_or_getatt(i["Properties"]["IntegrationUri"]) or ""]
+        for lid, i in integrations.items()
+    }
+    (authorizer_id,) = synthesized.of_type("AWS::ApiGatewayV2::Authorizer")
+    routes = {}
+    for route in synthesized.of_type("AWS::ApiGatewayV2::Route").values():
+        properties = route["Properties"]
+        target = properties["Target"]["Fn::Join"][1][1]["Ref"]
+        routes[properties["RouteKey"]] = (
+            integration_target[target],
+            properties["AuthorizationType"],
+        )
+        if properties["AuthorizationType"] == "JWT":
+            assert properties["AuthorizerId"] == {"Ref": authorizer_id}
+        else:
+            assert "AuthorizerId" not in properties
+    assert routes == EXPECTED_ROUTES
+
+
+def test_integrations_use_the_v2_payload_the_resolver_expects(synthesized: Synthesized) -> None:
+    integrations = synthesized.of_type("AWS::ApiGatewayV2::Integration").values()
+    assert len(integrations) == 2
+    for integration in integrations:
+        assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
+        assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+
+
+def test_jwt_authorizer_takes_issuer_and_audience_from_context(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Authorizer",
+        {
+            "AuthorizerType": "JWT",
+            "IdentitySource": ["$request.header.Authorization"],
+            "JwtConfiguration": {"Issuer": "https://idp.example.com/", "Audience": ["callpay"]},
+        },
+    )
+
+
+def test_http_stage_is_throttled_and_access_logged_as_json(synthesized: Synthesized) -> None:
+    api = synthesized.logical_id(synthesized.stack.http_api.api)
+    logs = synthesized.logical_id(synthesized.stack.http_api.access_logs)
+    (stage,) = [
+        s["Properties"]
+        for s in synthesized.of_type("AWS::ApiGatewayV2::Stage").values()
+        if s["Properties"]["ApiId"] == {"Ref": api}
+    ]
+    assert stage["StageName"] == "$default"
+    assert stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
+    assert ref_or_getatt(stage["AccessLogSettings"]["DestinationArn"]) == logs
+    fields = json.loads(stage["AccessLogSettings"]["Format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["status"] == "$context.status"
+    assert not any("querystring" in value.lower() for value in fields.values())
+
+
+def test_cors_allows_the_configured_origins_and_the_headers_clients_send(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Api",
+        {
+            "ProtocolType": "HTTP",
+            "CorsConfiguration": {
+                "AllowOrigins": ["http://localhost:5173"],
+                "AllowHeaders": Match.array_with(["authorization", "idempotency-key"]),
+                "ExposeHeaders": Match.array_with(["location"]),
+                "AllowCredentials": False,
+            },
+        },
+    )
+
+
+# -- realtime --------------------------------------------------------------------------
+
+
+def test_websocket_api_has_an_auto_deployed_throttled_logged_stage(
+    synthesized: Synthesized,
+) -> None:
+    api = synthesized.logical_id(synthesized.stack.realtime.api)
+    assert synthesized.resources[api]["Properties"]["ProtocolType"] == "WEBSOCKET"
+    assert synthesized.resources[api]["Properties"]["RouteSelectionExpression"] == (
+        "$request.body.action"
+    )
+    (stage,) = [
+        s["Properties"]
+        for s in synthesized.of_type("AWS::ApiGatewayV2::Stage").values()
+        if s["Properties"]["ApiId"] == {"Ref": api}
+    ]
+    assert stage["StageName"] == "dev"
+    assert stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 50
+    logs = synthesized.logical_id(synthesized.stack.realtime.access_logs)
+    assert ref_or_getatt(stage["AccessLogSettings"]["DestinationArn"]) == logs
+
+
+def test_websocket_logging_has_the_account_role_it_needs(synthesized: Synthesized) -> None:
+    (account,) = synthesized.of_type("AWS::ApiGateway::Account").values()
+    role = synthesized.logical_id(synthesized.stack.realtime.logs_role)
+    assert ref_or_getatt(account["Properties"]["CloudWatchRoleArn"]) == role
+    assert synthesized.resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0][
+        "Principal"
+    ] == {"Service": "apigateway.amazonaws.com"}
+
+
+# -- receipts --------------------------------------------------------------------------
+
+
+def test_receipt_queue_redrives_to_an_encrypted_dead_letter_queue(
+    synthesized: Synthesized,
+) -> None:
+    queue = synthesized.resources[synthesized.logical_id(synthesized.stack.receipts.queue)]
+    dlq_id = synthesized.logical_id(synthesized.stack.receipts.dead_letters)
+    dlq = synthesized.resources[dlq_id]
+    assert queue["Properties"]["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert dlq["Properties"]["SqsManagedSseEnabled"] is True
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert queue["Properties"]["VisibilityTimeout"] == 180
+
+
+def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
+    policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
+    assert len(policies) == 2
+    for policy in policies:
+        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Effect"] == "Deny"
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_ses_identity_sends_through_the_receipts_configuration_set(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SES::ConfigurationSet",
+        {
+            "Name": "callpay-dev-receipts",
+            "DeliveryOptions": {"TlsPolicy": "REQUIRE"},
+            "ReputationOptions": {"ReputationMetricsEnabled": True},
+            "SendingOptions": {"SendingEnabled": True},
+            "SuppressionOptions": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SES::EmailIdentity",
+        {
+            "EmailIdentity": "receipts@example.com",
+            "ConfigurationSetAttributes": {"ConfigurationSetName": Match.any_value()},
+        },
+    )
+
+
+# -- secrets ---------------------------------------------------------------------------
+
+
+def test_secret_is_generated_with_the_json_shape_the_functions_read(
+    synthesized: Synthesized,
+) -> None:
+    secret = synthesized.resources[synthesized.logical_id(synthesized.stack.secrets.secret)]
+    generated = secret["Properties"]["GenerateSecretString"]
+    placeholders = json.loads(generated["SecretStringTemplate"])
+    assert set(placeholders) | {generated["GenerateStringKey"]} == set(Secrets.model_fields)
+    assert generated["GenerateStringKey"] == "patient_token_key"
+    assert generated["PasswordLength"] >= 32
+    # Stripe values stay empty until an operator fills them: no fake key in the template.
+    assert all(not value for value in placeholders.values())
+    assert secret["Properties"]["Name"] == "callpay/dev/app"
+
+
+# -- monitoring ------------------------------------------------------------------------
+
+
+def alarms_by_metric(synthesized: Synthesized) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for alarm in synthesized.of_type("AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        found.setdefault((properties["Namespace"], properties["MetricName"]), []).append(properties)
+    return found
+
+
+def test_alarms_cover_5xx_errors_throttles_dead_letters_and_bad_signatures(
+    synthesized: Synthesized,
+) -> None:
+    alarms = alarms_by_metric(synthesized)
+    api = synthesized.logical_id(synthesized.stack.http_api.api)
+    (server_errors,) = alarms[("AWS/ApiGateway", "5xx")]
+    assert server_errors["Dimensions"] == [{"Name": "ApiId", "Value": {"Ref": api}}]
+
+    functions = {lid for lid, _ in functions_by_service(synthesized).values()}
+    for metric in ("Errors", "Throttles"):
+        watched = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms[("AWS/Lambda", metric)]}
+        assert watched == functions, metric
+
+    dlq = synthesized.logical_id(synthesized.stack.receipts.dead_letters)
+    (depth,) = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+    assert depth["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}
+    ]
+    assert depth["Threshold"] == 1
+    assert depth["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+    (signatures,) = alarms[("callpay", "WebhookSignatureFailures")]
+    assert signatures["Dimensions"] == [{"Name": "service", "Value": "stripe_webhook"}]
+    assert signatures["Statistic"] == "Sum"
+    assert signatures["Threshold"] == 10
+
+
+def test_every_alarm_notifies_the_encrypted_alarm_topic(synthesized: Synthesized) -> None:
+    topic = synthesized.logical_id(synthesized.stack.monitoring.topic)
+    alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
+    assert len(alarms) == 7
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+    key = synthesized.logical_id(synthesized.stack.monitoring.key)
+    assert ref_or_getatt(synthesized.resources[topic]["Properties"]["KmsMasterKeyId"]) == key
+    key_policy = synthesized.resources[key]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(
+        s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+        and set(s["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+        for s in key_policy
+    )
+
+
+def test_dashboard_shows_api_functions_dead_letters_and_signatures(
+    synthesized: Synthesized,
+) -> None:
+    (dashboard,) = synthesized.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for title in (
+        "HttpApi: requests and errors",
+        "request_payment: invocations",
+        "stripe_webhook: invocations",
+        "ReceiptDeadLetters: messages",
+        "Stripe webhook signature failures",
+    ):
+        assert title in body
+
+
+def test_outputs_tell_the_operator_what_to_configure(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    for name in (
+        "HttpApiUrl",
+        "StripeWebhookUrl",
+        "WebSocketUrl",
+        "TableName",
+        "SecretId",
+        "ReceiptQueueUrl",
+        "AlarmTopicArn",
+    ):
+        assert name in outputs
