@@ -24,7 +24,9 @@ from callpay.domain.receipt_job import ReceiptJob
 
 logger = Logger(service="send_receipt")
 metrics = Metrics(namespace="callpay", service="send_receipt")
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every message failed is reported like any other, not raised: the answer
+# names the failures and SQS retries just those (here, all of them).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def send(record: SQSRecord) -> None:

@@ -31,10 +31,23 @@ def functions_by_service(synthesized: Synthesized) -> dict[str, tuple[str, dict[
     return found
 
 
+def referenced_ids(value: Any) -> set[str]:
+    """Every logical id a property refers to, however deeply nested."""
+    if isinstance(value, list):
+        return set().union(*(referenced_ids(item) for item in value))
+    if isinstance(value, dict):
+        direct = ref_or_getatt(value)
+        if direct:
+            return {direct}
+        return set().union(*(referenced_ids(item) for item in value.values()))
+    return set()
+
+
 def ref_or_getatt(value: Any) -> str | None:
+    """The logical id a Ref or GetAtt names (pseudo parameters like AWS::Region are not)."""
     if isinstance(value, dict):
         if "Ref" in value:
-            return str(value["Ref"])
+            return None if value["Ref"].startswith("AWS::") else str(value["Ref"])
         if "Fn::GetAtt" in value:
             return str(value["Fn::GetAtt"][0])
     return None
@@ -108,13 +121,15 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
     synthesized: Synthesized,
 ) -> None:
     functions = functions_by_service(synthesized)
-    assert set(functions) == {"request_payment", "stripe_webhook"}
+    assert set(functions) == {"request_payment", "stripe_webhook", "realtime", "send_receipt"}
     for service, (_, properties) in functions.items():
         assert properties["Handler"] == f"{service}.handler.lambda_handler"
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == ["x86_64"]
         assert properties["MemorySize"] == 512
-        assert properties["Timeout"] == 10
+        # API-facing functions answer well inside API Gateway's 30 s; the queue worker
+        # gets longer, and the queue's visibility timeout is six times that.
+        assert properties["Timeout"] == (30 if service == "send_receipt" else 10)
         # No Tracer in the handlers, so no X-Ray tracing.
         assert "TracingConfig" not in properties
 
@@ -141,14 +156,43 @@ def test_functions_get_settings_and_the_secret_id_but_no_secret_values(
         assert secretish == ["CALLPAY_SECRET_ID"], secretish
 
 
-def test_request_payment_verifies_clinician_jwts_against_the_configured_issuer(
+def test_functions_that_check_clinician_jwts_get_the_configured_issuer(
     synthesized: Synthesized,
 ) -> None:
-    _, properties = functions_by_service(synthesized)["request_payment"]
-    variables = properties["Environment"]["Variables"]
-    assert variables["JWT_ISSUER"] == "https://idp.example.com/"
-    assert variables["JWT_AUDIENCE"] == "callpay"
-    assert variables["JWKS_URL"] == "https://idp.example.com/.well-known/jwks.json"
+    for service, (_, properties) in functions_by_service(synthesized).items():
+        variables = properties["Environment"]["Variables"]
+        if service in {"request_payment", "realtime"}:
+            assert variables["JWT_ISSUER"] == "https://idp.example.com/"
+            assert variables["JWT_AUDIENCE"] == "callpay"
+            assert variables["JWKS_URL"] == "https://idp.example.com/.well-known/jwks.json"
+        else:
+            assert "JWT_ISSUER" not in variables
+
+
+def test_functions_that_push_updates_get_this_stages_connections_endpoint(
+    synthesized: Synthesized,
+) -> None:
+    api = synthesized.logical_id(synthesized.stack.realtime.api)
+    for service, (_, properties) in functions_by_service(synthesized).items():
+        variables = properties["Environment"]["Variables"]
+        if service == "send_receipt":
+            assert "WEBSOCKET_CALLBACK_URL" not in variables
+            continue
+        url = variables["WEBSOCKET_CALLBACK_URL"]["Fn::Join"][1]
+        assert url[0] == "https://"
+        assert url[1] == {"Ref": api}
+        assert url[-1] == "/dev"
+
+
+def test_receipt_settings_go_to_the_functions_that_use_them(synthesized: Synthesized) -> None:
+    functions = functions_by_service(synthesized)
+    webhook = functions["stripe_webhook"][1]["Environment"]["Variables"]
+    queue = synthesized.logical_id(synthesized.stack.receipts.queue)
+    assert webhook["RECEIPT_QUEUE_URL"] == {"Ref": queue}
+    sender = functions["send_receipt"][1]["Environment"]["Variables"]
+    assert sender["RECEIPT_SENDER"] == "receipts@example.com"
+    configuration_set = synthesized.logical_id(synthesized.stack.receipts.configuration_set)
+    assert sender["SES_CONFIGURATION_SET"] == {"Ref": configuration_set}
 
 
 def test_each_function_logs_to_its_own_group_kept_one_month(synthesized: Synthesized) -> None:
@@ -181,8 +225,8 @@ def resource_ids(resource: Any) -> set[str]:
     if isinstance(resource, str):
         return {resource}
     direct = ref_or_getatt(resource)
-    if direct:
-        return {direct}
+    if direct or "Ref" in resource:
+        return {direct} if direct else set()
     joined = resource.get("Fn::Join", [None, []])[1]
     return set().union(*(resource_ids(part) for part in joined if not isinstance(part, str)))
 
@@ -199,33 +243,82 @@ def permissions_of(synthesized: Synthesized, role_id: str) -> dict[str, set[str]
     return allowed
 
 
-def test_functions_may_use_their_table_secret_and_logs_and_nothing_else(
-    synthesized: Synthesized,
-) -> None:
+def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -> None:
     stack = synthesized.stack
     table = synthesized.logical_id(stack.data.table)
     key = synthesized.logical_id(stack.data.key)
     secret = synthesized.logical_id(stack.secrets.secret)
-    for handler in (stack.request_payment, stack.stripe_webhook):
+    websocket = synthesized.logical_id(stack.realtime.api)
+    queue = synthesized.logical_id(stack.receipts.queue)
+    identity = synthesized.logical_id(stack.receipts.identity)
+    configuration_set = synthesized.logical_id(stack.receipts.configuration_set)
+    shared = {
+        "dynamodb:GetItem": {table},
+        "dynamodb:Query": {table},
+        "dynamodb:PutItem": {table},
+        "dynamodb:UpdateItem": {table},
+        "dynamodb:DeleteItem": {table},
+        "dynamodb:ConditionCheckItem": {table},
+        "kms:Decrypt": {key},
+        "kms:DescribeKey": {key},
+        "kms:Encrypt": {key},
+        "kms:ReEncrypt*": {key},
+        "kms:GenerateDataKey*": {key},
+        "secretsmanager:GetSecretValue": {secret},
+        "secretsmanager:DescribeSecret": {secret},
+    }
+    pushes = {"execute-api:ManageConnections": {websocket}}
+    extra = {
+        stack.request_payment: pushes,
+        stack.realtime_handler: pushes,
+        stack.stripe_webhook: {
+            **pushes,
+            "sqs:SendMessage": {queue},
+            "sqs:GetQueueAttributes": {queue},
+            "sqs:GetQueueUrl": {queue},
+        },
+        stack.send_receipt: {
+            "sqs:ReceiveMessage": {queue},
+            "sqs:ChangeMessageVisibility": {queue},
+            "sqs:DeleteMessage": {queue},
+            "sqs:GetQueueAttributes": {queue},
+            "sqs:GetQueueUrl": {queue},
+            "ses:SendEmail": {identity, configuration_set},
+            "ses:SendRawEmail": {identity, configuration_set},
+        },
+    }
+    assert set(extra) == set(stack.handlers)
+    for handler, own in extra.items():
         logs = synthesized.logical_id(handler.log_group)
         permissions = permissions_of(synthesized, synthesized.logical_id(handler.role))
         assert permissions == {
             "logs:CreateLogStream": {logs},
             "logs:PutLogEvents": {logs},
-            "dynamodb:GetItem": {table},
-            "dynamodb:Query": {table},
-            "dynamodb:PutItem": {table},
-            "dynamodb:UpdateItem": {table},
-            "dynamodb:DeleteItem": {table},
-            "dynamodb:ConditionCheckItem": {table},
-            "kms:Decrypt": {key},
-            "kms:DescribeKey": {key},
-            "kms:Encrypt": {key},
-            "kms:ReEncrypt*": {key},
-            "kms:GenerateDataKey*": {key},
-            "secretsmanager:GetSecretValue": {secret},
-            "secretsmanager:DescribeSecret": {secret},
-        }
+            **shared,
+            **own,
+        }, handler.service
+
+
+def test_connections_permission_is_post_on_this_stage_only(synthesized: Synthesized) -> None:
+    websocket = synthesized.logical_id(synthesized.stack.realtime.api)
+    role = synthesized.logical_id(synthesized.stack.stripe_webhook.role)
+    (statement,) = [
+        s
+        for s in statements_of(synthesized, role)
+        if s["Action"] == "execute-api:ManageConnections"
+    ]
+    parts = statement["Resource"]["Fn::Join"][1]
+    assert parts[parts.index({"Ref": websocket}) + 1] == "/dev/POST/@connections/*"
+    assert parts[:3] == ["arn:", {"Ref": "AWS::Partition"}, ":execute-api:"]
+
+
+def test_ses_permission_names_the_identity_and_configuration_set(
+    synthesized: Synthesized,
+) -> None:
+    role = synthesized.logical_id(synthesized.stack.send_receipt.role)
+    (statement,) = [s for s in statements_of(synthesized, role) if "ses:SendEmail" in s["Action"]]
+    resources = [part["Fn::Join"][1] for part in statement["Resource"]]
+    assert [r[-2] for r in resources] == [":identity/", ":configuration-set/"]
 
 
 def test_table_wildcards_cover_only_this_tables_indexes(synthesized: Synthesized) -> None:
@@ -255,16 +348,25 @@ def test_only_the_api_gateway_logs_role_uses_a_managed_policy(synthesized: Synth
     assert with_managed == {synthesized.logical_id(synthesized.stack.realtime.logs_role)}
 
 
-def test_api_gateway_may_invoke_each_function_only_from_this_api(
+def test_api_gateway_may_invoke_functions_only_from_this_stacks_apis(
     synthesized: Synthesized,
 ) -> None:
-    api = synthesized.logical_id(synthesized.stack.http_api.api)
-    permissions = synthesized.of_type("AWS::Lambda::Permission").values()
-    assert permissions
-    for permission in permissions:
+    http = synthesized.logical_id(synthesized.stack.http_api.api)
+    websocket = synthesized.logical_id(synthesized.stack.realtime.api)
+    functions = {lid: service for service, (lid, _) in functions_by_service(synthesized).items()}
+    invokers: dict[str, set[str]] = {}
+    for permission in synthesized.of_type("AWS::Lambda::Permission").values():
         properties = permission["Properties"]
         assert properties["Principal"] == "apigateway.amazonaws.com"
-        assert {"Ref": api} in properties["SourceArn"]["Fn::Join"][1]
+        source = properties["SourceArn"]["Fn::Join"][1]
+        (api,) = [part["Ref"] for part in source if part in ({"Ref": http}, {"Ref": websocket})]
+        service = functions[ref_or_getatt(properties["FunctionName"]) or ""]
+        invokers.setdefault(service, set()).add(api)
+    assert invokers == {
+        "request_payment": {http},
+        "stripe_webhook": {http},
+        "realtime": {websocket},
+    }
 
 
 # -- HTTP API --------------------------------------------------------------------------
@@ -276,13 +378,16 @@ def test_routes_go_to_their_function_with_the_jwt_authorizer_only_where_designed
     functions = {lid: service for service, (lid, _) in functions_by_service(synthesized).items()}
     integrations = synthesized.of_type("AWS::ApiGatewayV2::Integration")
     integration_target = {
-        lid: functions[ref_or_getatt(i["Properties"]["IntegrationUri"]) or ""]
+        lid: functions[(referenced_ids(i["Properties"]["IntegrationUri"]) & set(functions)).pop()]
         for lid, i in integrations.items()
     }
     (authorizer_id,) = synthesized.of_type("AWS::ApiGatewayV2::Authorizer")
+    http = synthesized.logical_id(synthesized.stack.http_api.api)
     routes = {}
     for route in synthesized.of_type("AWS::ApiGatewayV2::Route").values():
         properties = route["Properties"]
+        if properties["ApiId"] != {"Ref": http}:
+            continue
         target = properties["Target"]["Fn::Join"][1][1]["Ref"]
         routes[properties["RouteKey"]] = (
             integration_target[target],
@@ -296,7 +401,12 @@ def test_routes_go_to_their_function_with_the_jwt_authorizer_only_where_designed
 
 
 def test_integrations_use_the_v2_payload_the_resolver_expects(synthesized: Synthesized) -> None:
-    integrations = synthesized.of_type("AWS::ApiGatewayV2::Integration").values()
+    http = synthesized.logical_id(synthesized.stack.http_api.api)
+    integrations = [
+        i
+        for i in synthesized.of_type("AWS::ApiGatewayV2::Integration").values()
+        if i["Properties"]["ApiId"] == {"Ref": http}
+    ]
     assert len(integrations) == 2
     for integration in integrations:
         assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
@@ -372,6 +482,22 @@ def test_websocket_api_has_an_auto_deployed_throttled_logged_stage(
     assert ref_or_getatt(stage["AccessLogSettings"]["DestinationArn"]) == logs
 
 
+def test_websocket_routes_all_go_to_the_realtime_function(synthesized: Synthesized) -> None:
+    api = synthesized.logical_id(synthesized.stack.realtime.api)
+    realtime = synthesized.logical_id(synthesized.stack.realtime_handler.function)
+    integrations = synthesized.of_type("AWS::ApiGatewayV2::Integration")
+    routes = {}
+    for route in synthesized.of_type("AWS::ApiGatewayV2::Route").values():
+        properties = route["Properties"]
+        if properties["ApiId"] != {"Ref": api}:
+            continue
+        integration = integrations[properties["Target"]["Fn::Join"][1][1]["Ref"]]["Properties"]
+        (target,) = referenced_ids(integration["IntegrationUri"])
+        routes[properties["RouteKey"]] = target
+        assert properties["AuthorizationType"] == "NONE"
+    assert routes == {"$connect": realtime, "$disconnect": realtime, "$default": realtime}
+
+
 def test_websocket_logging_has_the_account_role_it_needs(synthesized: Synthesized) -> None:
     (account,) = synthesized.of_type("AWS::ApiGateway::Account").values()
     role = synthesized.logical_id(synthesized.stack.realtime.logs_role)
@@ -407,6 +533,17 @@ def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
         (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Effect"] == "Deny"
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_send_receipt_consumes_the_queue_reporting_failures_per_message(
+    synthesized: Synthesized,
+) -> None:
+    queue = synthesized.logical_id(synthesized.stack.receipts.queue)
+    function = synthesized.logical_id(synthesized.stack.send_receipt.function)
+    (mapping,) = synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}
+    assert mapping["Properties"]["FunctionName"] == {"Ref": function}
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_ses_identity_sends_through_the_receipts_configuration_set(template: Template) -> None:
@@ -487,7 +624,7 @@ def test_alarms_cover_5xx_errors_throttles_dead_letters_and_bad_signatures(
 def test_every_alarm_notifies_the_encrypted_alarm_topic(synthesized: Synthesized) -> None:
     topic = synthesized.logical_id(synthesized.stack.monitoring.topic)
     alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 7
+    assert len(alarms) == 3 + 2 * len(synthesized.stack.handlers)
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
@@ -510,6 +647,8 @@ def test_dashboard_shows_api_functions_dead_letters_and_signatures(
         "HttpApi: requests and errors",
         "request_payment: invocations",
         "stripe_webhook: invocations",
+        "realtime: invocations",
+        "send_receipt: invocations",
         "ReceiptDeadLetters: messages",
         "Stripe webhook signature failures",
     ):
@@ -524,6 +663,7 @@ def test_outputs_tell_the_operator_what_to_configure(template: Template) -> None
         "WebSocketUrl",
         "TableName",
         "SecretId",
+        "SesIdentity",
         "ReceiptQueueUrl",
         "AlarmTopicArn",
     ):

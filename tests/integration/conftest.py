@@ -18,7 +18,9 @@ from callpay import runtime
 from callpay.adapters.table_schema import create_table_request
 from callpay.domain.clinic import Clinic
 from devtools.local_gateway import LocalWebSocketGateway
+from devtools.sqs_worker import SqsWorker
 from realtime.handler import lambda_handler as realtime_handler
+from send_receipt.handler import lambda_handler as send_receipt_handler
 from stripe_webhook.handler import lambda_handler as webhook_handler
 from tests.support.events import LambdaContext
 from tests.support.identity_provider import AUDIENCE, ISSUER, IdentityProvider
@@ -33,6 +35,8 @@ ACCOUNT_SECRET = "whsec_account_endpoint"
 CONNECT_SECRET = "whsec_connect_endpoint"
 TABLE = "callpay-test"
 SECRET_ID = "callpay/test"
+QUEUE = "callpay-test-receipts"
+SENDER = "receipts@callpay.test"
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Stack:
     receiver: WebhookReceiver
     identity: IdentityProvider
     gateway: LocalWebSocketGateway
+    receipt_worker: SqsWorker
 
     def stripe(self) -> stripe.StripeClient:
         return stripe.StripeClient("sk_test_local", base_addresses={"api": self.stripe_base})
@@ -85,6 +90,11 @@ def stack() -> Iterator[Stack]:
         }.items():
             mp.setenv(name, value)
         boto3.client("dynamodb").create_table(**create_table_request(TABLE))
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        mp.setenv("RECEIPT_QUEUE_URL", queue_url)
+        mp.setenv("RECEIPT_SENDER", SENDER)
+        boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
         boto3.client("secretsmanager").create_secret(
             Name=SECRET_ID,
             SecretString=json.dumps(
@@ -100,7 +110,8 @@ def stack() -> Iterator[Stack]:
         receiver = WebhookReceiver(deliver)
         register_webhook(stripe_base, receiver.url, ACCOUNT_SECRET)
         try:
-            yield Stack(aws, stripe_base, receiver, identity, gateway)
+            worker = SqsWorker(sqs, queue_url, send_receipt_handler)
+            yield Stack(aws, stripe_base, receiver, identity, gateway, worker)
         finally:
             receiver.close()
             identity.close()

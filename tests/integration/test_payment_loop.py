@@ -44,7 +44,9 @@ def request_payment(clinic: Clinic, call_id: str) -> dict[str, Any]:
     return created
 
 
-def patient_checkout(clinic: Clinic, call_id: str, pr_id: str) -> dict[str, Any]:
+def patient_checkout(
+    clinic: Clinic, call_id: str, pr_id: str, email: str = "patient@example.com"
+) -> dict[str, Any]:
     status, access = api(
         http_event(
             "POST", f"/calls/{call_id}/patient-access", {"clinic_id": clinic.clinic_id},
@@ -59,7 +61,7 @@ def patient_checkout(clinic: Clinic, call_id: str, pr_id: str) -> dict[str, Any]
     status, checkout = api(
         http_event(
             "POST", f"/payment-requests/{pr_id}/checkout",
-            {"email": "patient@example.com", "locale": "en-AU"}, token=access["token"],
+            {"email": email, "locale": "en-AU"}, token=access["token"],
         )
     )  # fmt: skip
     assert status == 200, checkout

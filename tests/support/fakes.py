@@ -9,8 +9,8 @@ from callpay.adapters.patient_tokens import SignedPatientTokens
 from callpay.domain.clinic import Clinic
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
-from callpay.domain.transitions import Transition
 from callpay.domain.receipt_job import Claim, ReceiptJob
+from callpay.domain.transitions import Transition
 from callpay.ports import (
     ChargeDetails,
     DuplicateEvent,

@@ -1,0 +1,90 @@
+"""Sending receipts exactly once, over in-memory ports (the real renderer)."""
+
+from __future__ import annotations
+
+import pytest
+
+from callpay.api_models import PaymentRequestIn
+from callpay.domain.access import Clinician
+from callpay.domain.payment_request import Status
+from callpay.domain.receipt_job import ReceiptJob
+from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.logic.receipts import ReceiptInFlight, Receipts, Sent
+from callpay.receipts.locales import resolve_locale
+from callpay.receipts.render import render
+from tests.support.fakes import FakeMailer, InMemoryLedger
+from tests.support.stripe_events import intent_event
+from tests.unit.conftest import World
+
+CLINICIAN = Clinician(
+    sub="clin-1", org_id="org-1", role="team_member", clinic_ids=frozenset({"clinic-1"})
+)
+
+
+def receipts(world: World) -> tuple[Receipts, FakeMailer, InMemoryLedger]:
+    mailer, ledger = FakeMailer(), InMemoryLedger()
+    service = Receipts(
+        store=world.store, gateway=world.gateway, ledger=ledger, mailer=mailer,
+        clock=world.clock, render=render, resolve_locale=resolve_locale,
+    )  # fmt: skip
+    return service, mailer, ledger
+
+
+def paid(world: World, email: str | None = "patient@example.com", locale: str = "de") -> str:
+    body = PaymentRequestIn(
+        clinic_id="clinic-1", amount=12345, currency="eur", description="Beratung"
+    )
+    request, _ = world.service.create(CLINICIAN, "call-1", body, None)
+    if email:
+        world.store.requests[request.id] = request.model_copy(
+            update={"receipt_email": email, "locale": locale}
+        )
+    event = intent_event("payment_intent.succeeded", "pi_1", request.id, amount=12345)
+    world.events.apply(StripeEvent.model_validate(event))
+    return request.id
+
+
+def test_a_succeeded_webhook_queues_a_receipt_job(world: World) -> None:
+    pr_id = paid(world)
+    assert world.queue.jobs == [ReceiptJob(payment_request_id=pr_id)]
+
+
+def test_one_email_however_often_the_job_comes(world: World) -> None:
+    service, mailer, _ = receipts(world)
+    job = ReceiptJob(payment_request_id=paid(world))
+    assert service.send(job) is Sent.SENT
+    assert service.send(job) is Sent.ALREADY_SENT
+    assert len(mailer.outbox) == 1
+    email = mailer.outbox[0]
+    assert email["to"] == "patient@example.com"
+    assert "zahlungsbeleg" in email["subject"].lower()
+    assert "123,45" in email["text"] and "4242" in email["text"]
+
+
+def test_a_refused_send_is_released_and_retried_once(world: World) -> None:
+    service, mailer, ledger = receipts(world)
+    job = ReceiptJob(payment_request_id=paid(world))
+    mailer.fail_next = True
+    with pytest.raises(RuntimeError):
+        service.send(job)
+    assert ledger.states == {}  # nothing marked sent, the claim given back
+    assert service.send(job) is Sent.SENT
+    assert len(mailer.outbox) == 1
+
+
+def test_a_receipt_being_sent_elsewhere_is_retried_later(world: World) -> None:
+    service, _, ledger = receipts(world)
+    job = ReceiptJob(payment_request_id=paid(world))
+    ledger.states[job.key] = "sending"
+    with pytest.raises(ReceiptInFlight):
+        service.send(job)
+
+
+def test_nothing_is_sent_without_an_address_or_before_payment(world: World) -> None:
+    service, mailer, _ = receipts(world)
+    assert service.send(ReceiptJob(payment_request_id=paid(world, email=None))) is Sent.NO_ADDRESS
+    body = PaymentRequestIn(clinic_id="clinic-1", amount=5000, currency="eur", description="x")
+    unpaid, _ = world.service.create(CLINICIAN, "call-2", body, None)
+    assert unpaid.status is Status.REQUESTED
+    assert service.send(ReceiptJob(payment_request_id=unpaid.id)) is Sent.NOT_PAID
+    assert mailer.outbox == []
