@@ -83,7 +83,7 @@ def checkout(payment_request_id: str) -> Response[str]:
 @app.get("/payment-requests/<payment_request_id>/receipt")
 def receipt(payment_request_id: str) -> Response[str]:
     """The receipt as an HTML page, in `?locale=`, else Accept-Language, else the patient's."""
-    from callpay.receipts.locales import from_accept_language  # noqa: PLC0415
+    from callpay.receipts.locales import from_accept_language, language_tag  # noqa: PLC0415
 
     request = runtime.payment_requests().get(caller(), path_id(payment_request_id, "id"))
     event = app.current_event
@@ -95,7 +95,10 @@ def receipt(payment_request_id: str) -> Response[str]:
         status_code=200,
         content_type="text/html; charset=utf-8",
         body=page.html,
-        headers={"Content-Language": page.locale, "Cache-Control": "private, no-store"},
+        headers={
+            "Content-Language": language_tag(page.locale),
+            "Cache-Control": "private, no-store",
+        },
     )
 
 
