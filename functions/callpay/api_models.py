@@ -32,6 +32,13 @@ class PaymentRequestIn(Body):
     line_items: Annotated[list[LineItemIn], Field(max_length=100)] = []
 
 
+class RefundIn(Body):
+    # Default: whatever is left to refund.
+    amount: Annotated[StrictInt, Field(gt=0)] | None = None
+    # Stripe's reasons; kept in our audit trail, not sent to Stripe (it does not need it).
+    reason: Literal["requested_by_customer", "duplicate", "fraudulent"]
+
+
 class PatientAccessIn(Body):
     clinic_id: Id
 

@@ -88,6 +88,14 @@ class ChargeDetails:
     card_last4: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    refund_id: str
+    amount: int
+    # The charge's total refunded after this refund: absolute, so order does not matter.
+    charge_amount_refunded: int
+
+
 class PaymentGateway(Protocol):
     def create_intent(
         self, request: PaymentRequest, stripe_account: str, share_description: bool
@@ -100,6 +108,10 @@ class PaymentGateway(Protocol):
     ) -> Intent: ...
 
     def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails: ...
+
+    def refund(
+        self, request: PaymentRequest, amount: int, idempotency_key: str
+    ) -> RefundResult: ...
 
 
 class PatientTokens(Protocol):

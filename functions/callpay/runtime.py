@@ -97,6 +97,7 @@ def payment_requests() -> PaymentRequests:
         gateway=StripeGateway(stripe_client),
         tokens=patient_tokens(),
         notifier=notifier(),
+        receipts=receipt_queue(),
         publishable_key=lambda: secrets().stripe_publishable_key,
         clock=now,
     )

@@ -13,7 +13,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callpay import runtime
-from callpay.api_models import CheckoutIn, PatientAccessIn, PaymentRequestIn, PaymentRequestOut
+from callpay.api_models import (
+    CheckoutIn,
+    PatientAccessIn,
+    PaymentRequestIn,
+    PaymentRequestOut,
+    RefundIn,
+)
 from callpay.domain.access import Principal
 from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
 from callpay.principals import principal_of
@@ -78,6 +84,18 @@ def checkout(payment_request_id: str) -> Response[str]:
     body = parse_body(app.current_event.decoded_body, CheckoutIn)
     result = runtime.payment_requests().checkout(principal, path_id(payment_request_id, "id"), body)
     return json_response(200, result)
+
+
+@app.post("/payment-requests/<payment_request_id>/refunds")
+def refund(payment_request_id: str) -> Response[str]:
+    principal = caller()
+    body = parse_body(app.current_event.decoded_body, RefundIn)
+    key = app.current_event.headers.get("idempotency-key") or None
+    request = runtime.payment_requests().refund(
+        principal, path_id(payment_request_id, "id"), body, key
+    )
+    metrics.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
+    return json_response(200, PaymentRequestOut.of(request))
 
 
 @app.get("/payment-requests/<payment_request_id>/receipt")

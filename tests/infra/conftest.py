@@ -20,6 +20,18 @@ from infra.stack import CallpayStack
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+PROD_CONTEXT = {
+    "stage": "prod",
+    "jwt_issuer": "https://login.videoplatform.test/",
+    "jwt_audience": "callpay-api",
+    "sender_email": "receipts@callpay.test",
+    "sender_domain": "callpay.test",
+    "stripe_secret_name": "callpay/prod/stripe",
+    "cors_origins": "https://app.videoplatform.test,https://admin.videoplatform.test",
+    "alarm_email": "oncall@callpay.test",
+}
+
+
 @dataclass(frozen=True)
 class Synthesized:
     stack: CallpayStack
@@ -67,3 +79,9 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesize
 @pytest.fixture(scope="session")
 def template(synthesized: Synthesized) -> Template:
     return synthesized.template
+
+
+@pytest.fixture(scope="session")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """A second synthesis, the prod stage: retention, an imported secret, a domain."""
+    yield synthesize(tmp_path_factory.mktemp("cdk.out.prod"), context=PROD_CONTEXT)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,17 +140,9 @@ def test_native_wheels_are_built_for_the_lambda_python_on_x86_64(asset_dir: Path
     assert list(asset_dir.glob("cryptography/hazmat/bindings/_rust.*.so"))
 
 
-def test_each_handler_imports_from_the_asset_in_a_clean_lambda_python(
-    synthesized: Synthesized, asset_dir: Path, tmp_path: Path
-) -> None:
-    handlers = handler_modules(synthesized)
-    assert "request_payment.handler" in handlers
-    python = lambda_python()
-    if python is None:
-        pytest.skip(
-            f"no Python {LAMBDA_PYTHON_VERSION} on this machine: the asset's wheels are "
-            "built for it, so another interpreter cannot load its compiled modules"
-        )
+def import_everything(
+    python: str, path: Path, handlers: list[str], *, isolated: bool
+) -> dict[str, Any]:
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -162,22 +155,52 @@ def test_each_handler_imports_from_the_asset_in_a_clean_lambda_python(
         [
             python,
             "-I",  # isolated: no PYTHON* variables, no user site, no script directory
-            "-S",  # no site-packages at all: only the standard library and the asset
+            # -S: no site-packages at all, only the standard library and the asset.
+            *(["-S"] if isolated else []),
             "-c",
             IMPORT_EVERYTHING,
-            str(asset_dir),
+            str(path),
             json.dumps(PACKAGES),
             json.dumps(handlers),
         ],
         env=environment,
-        cwd=tmp_path,
+        cwd=path.parent,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["python"] == [int(part) for part in LAMBDA_PYTHON_VERSION.split(".")]
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(handlers) <= set(report["imported"])
     assert "callpay.adapters.dynamodb_store" in report["imported"]
+    return report
+
+
+def test_each_handler_imports_from_the_asset_in_a_clean_lambda_python(
+    synthesized: Synthesized, asset_dir: Path
+) -> None:
+    handlers = handler_modules(synthesized)
+    assert "request_payment.handler" in handlers
+    python = lambda_python()
+    if python is None:
+        pytest.skip(
+            f"no Python {LAMBDA_PYTHON_VERSION} here: the fallback test below checks the "
+            "asset's own packages with this interpreter instead"
+        )
+    report = import_everything(python, asset_dir, handlers, isolated=True)
+    assert report["python"] == [int(part) for part in LAMBDA_PYTHON_VERSION.split(".")]
+
+
+def test_asset_packages_import_with_the_local_python_when_3_13_is_missing(
+    synthesized: Synthesized, asset_dir: Path, tmp_path: Path
+) -> None:
+    """The issue's fallback: the asset's compiled wheels need 3.13, so another interpreter
+    imports the asset's own packages with this environment's copies of the dependencies."""
+    if lambda_python() is not None:
+        pytest.skip(f"Python {LAMBDA_PYTHON_VERSION} is here: the full check above ran")
+    own = tmp_path / "asset-packages"
+    own.mkdir()
+    for package in PACKAGES:
+        (own / package).symlink_to(asset_dir / package)
+    import_everything(sys.executable, own, handler_modules(synthesized), isolated=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from cfnlint.api import lint
 
 from tests.infra.conftest import Synthesized
@@ -85,9 +86,11 @@ def test_unauthorised_routes_are_exactly_the_ones_the_lambda_authenticates(
     }
 
 
+@pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_cfn_lint_finds_no_errors_and_only_the_documented_warnings(
-    synthesized: Synthesized,
+    stage: str, request: pytest.FixtureRequest
 ) -> None:
+    synthesized: Synthesized = request.getfixturevalue("synthesized" if stage == "dev" else "prod")
     template = synthesized.outdir / f"{synthesized.stack.artifact_id}.template.json"
     matches = lint(template.read_text(), regions=LINT_REGIONS)
     unexpected = [

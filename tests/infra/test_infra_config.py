@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from infra.app import cdk_json_context
 from infra.config import CallpayConfig, ConfigurationError
-from tests.infra.conftest import Synthesized, synthesize
-
-PROD_CONTEXT = {
-    "stage": "prod",
-    "jwt_issuer": "https://login.videoplatform.test/",
-    "jwt_audience": "callpay-api",
-    "sender_email": "receipts@callpay.test",
-    "sender_domain": "callpay.test",
-    "stripe_secret_name": "callpay/prod/stripe",
-    "cors_origins": "https://app.videoplatform.test,https://admin.videoplatform.test",
-    "alarm_email": "oncall@callpay.test",
-}
+from tests.infra.conftest import PROD_CONTEXT, Synthesized
 
 
 class FakeNode:
@@ -73,12 +61,6 @@ def test_bad_context_is_refused_with_the_setting_named(
 ) -> None:
     with pytest.raises(ConfigurationError, match=mentioned):
         config_of(**overrides)
-
-
-@pytest.fixture(scope="module")
-def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    """A second, prod-stage synthesis: retention, an imported secret, a verified domain."""
-    yield synthesize(tmp_path_factory.mktemp("cdk.out.prod"), context=PROD_CONTEXT)
 
 
 def test_prod_keeps_data_on_delete_and_protects_the_table(prod: Synthesized) -> None:

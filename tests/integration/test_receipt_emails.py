@@ -143,3 +143,29 @@ def test_no_receipt_page_before_payment(stack: Stack, clinic: Clinic) -> None:
         http_event("GET", f"/payment-requests/{created['id']}/receipt", claims=claims_for(clinic))
     )
     assert status == 409 and body["error"]["code"] == "not_paid"
+
+
+def test_two_partial_refunds_on_stripe_send_two_refund_receipts(
+    stack: Stack, clinic_with_details: Clinic
+) -> None:
+    email = f"patient-{uuid.uuid4().hex[:6]}@example.com"
+    pr_id, intent_id = paid_request(stack, clinic_with_details, email)
+    admin = claims_for(clinic_with_details, sub="admin-1", role="team_admin")
+    for amount, expected in ((3000, "partially_refunded"), (5000, "refunded")):
+        status, body = api(
+            http_event(
+                "POST", f"/payment-requests/{pr_id}/refunds",
+                {"amount": amount, "reason": "requested_by_customer"}, claims=admin,
+            )
+        )  # fmt: skip
+        assert status == 200 and body["status"] == expected
+    charge = (
+        stack.stripe()
+        .v1.payment_intents.retrieve(intent_id, params={"expand": ["latest_charge"]})
+        .latest_charge
+    )
+    assert charge.amount_refunded == 8000  # type: ignore[union-attr]
+    stack.receipt_worker.drain()
+    subjects = sorted(m["subject"] for m in emails_to(stack, email))
+    assert len(subjects) == 3  # the payment receipt and one per refund
+    assert sum("RF-" in s for s in subjects) == 2

@@ -16,6 +16,7 @@ from callpay.ports import (
     DuplicateEvent,
     IdempotencyClaim,
     Intent,
+    RefundResult,
     VersionConflict,
 )
 
@@ -89,6 +90,8 @@ class FakeGateway:
     canceled: list[str] = field(default_factory=list)
     fail_with: Exception | None = None
     status: str = "requires_payment_method"
+    refunded: dict[str, int] = field(default_factory=dict)  # intent id -> total refunded
+    refund_keys: dict[str, str] = field(default_factory=dict)  # refund id -> idempotency key
 
     def _maybe_fail(self) -> None:
         if self.fail_with is not None:
@@ -128,6 +131,18 @@ class FakeGateway:
     def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails:
         self._maybe_fail()
         return ChargeDetails(charge_id=f"ch_{intent_id}", card_brand="visa", card_last4="4242")
+
+    def refund(self, request: PaymentRequest, amount: int, idempotency_key: str) -> RefundResult:
+        self._maybe_fail()
+        assert request.payment_intent_id
+        for refund_id, key in self.refund_keys.items():
+            if key == idempotency_key:  # Stripe replays the first answer
+                return RefundResult(refund_id, amount, self.refunded[request.payment_intent_id])
+        total = self.refunded.get(request.payment_intent_id, 0) + amount
+        self.refunded[request.payment_intent_id] = total
+        refund_id = f"re_{len(self.refund_keys) + 1}"
+        self.refund_keys[refund_id] = idempotency_key
+        return RefundResult(refund_id=refund_id, amount=amount, charge_amount_refunded=total)
 
 
 @dataclass

@@ -60,16 +60,16 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     store.clinics["clinic-x"] = READY_CLINIC.model_copy(
         update={"clinic_id": "clinic-x", "org_id": "org-2", "stripe_account_id": "acct_x"}
     )
-    gateway, clock, notifier = FakeGateway(), Clock(), RecordingNotifier()
+    gateway, clock, notifier, queue = FakeGateway(), Clock(), RecordingNotifier(), RecordingQueue()
     service = PaymentRequests(
         store=store,
         gateway=gateway,
         tokens=tokens(),
         notifier=notifier,
+        receipts=queue,
         publishable_key=lambda: "pk_test_unit",
         clock=clock,
     )
-    queue = RecordingQueue()
     events = StripeEvents(store=store, notifier=notifier, receipts=queue, clock=clock)
     monkeypatch.setattr(runtime, "payment_requests", lambda: service)
     monkeypatch.setattr(runtime, "patient_tokens", tokens)

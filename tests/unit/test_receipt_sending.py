@@ -88,3 +88,27 @@ def test_nothing_is_sent_without_an_address_or_before_payment(world: World) -> N
     assert unpaid.status is Status.REQUESTED
     assert service.send(ReceiptJob(payment_request_id=unpaid.id)) is Sent.NOT_PAID
     assert mailer.outbox == []
+
+
+def test_each_refund_gets_its_own_receipt_once(world: World) -> None:
+    service, mailer, _ = receipts(world)
+    pr_id = paid(world, locale="en")
+    stored = world.store.requests[pr_id]
+    world.store.requests[pr_id] = stored.model_copy(
+        update={"status": Status.PARTIALLY_REFUNDED, "amount_refunded": 5000}
+    )
+    first = ReceiptJob(
+        payment_request_id=pr_id, kind="refund", refund_id="re_A1", refunded_total=2000,
+        refunded_at=world.clock.now,
+    )  # fmt: skip
+    second = first.model_copy(update={"refund_id": "re_B2", "refunded_total": 5000})
+    assert [service.send(job) for job in (first, second, first)] == [
+        Sent.SENT,
+        Sent.SENT,
+        Sent.ALREADY_SENT,
+    ]
+    assert len(mailer.outbox) == 2
+    assert all("refund" in email["subject"].lower() for email in mailer.outbox)
+    number = f"RF-{world.clock.now:%Y%m%d}-{pr_id[3:11].upper()}-RE_A1"
+    assert number in mailer.outbox[0]["subject"] and number in mailer.outbox[0]["text"]
+    assert "€20.00" in mailer.outbox[0]["text"] and "€50.00" in mailer.outbox[1]["text"]

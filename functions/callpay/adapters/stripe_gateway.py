@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from callpay.domain.errors import Conflict, PaymentDeclined, UpstreamUnavailable
 from callpay.domain.payment_request import PaymentRequest
-from callpay.ports import ChargeDetails, Intent
+from callpay.ports import ChargeDetails, Intent, RefundResult
 
 if TYPE_CHECKING:
     import stripe
@@ -104,4 +104,26 @@ class StripeGateway:
             charge_id=charge if isinstance(charge, str) else getattr(charge, "id", None),
             card_brand=getattr(card, "brand", None),
             card_last4=getattr(card, "last4", None),
+        )
+
+    def refund(self, request: PaymentRequest, amount: int, idempotency_key: str) -> RefundResult:
+        assert request.payment_intent_id and request.stripe_account
+        options: Any = {"stripe_account": request.stripe_account}
+        with stripe_errors():
+            client = self._client_factory()
+            refund = client.v1.refunds.create(
+                params={
+                    "payment_intent": request.payment_intent_id,
+                    "amount": amount,
+                    "metadata": {"payment_request_id": request.id},
+                },
+                options=options | {"idempotency_key": idempotency_key},
+            )
+            intent = client.v1.payment_intents.retrieve(
+                request.payment_intent_id, params={"expand": ["latest_charge"]}, options=options
+            )
+        return RefundResult(
+            refund_id=refund.id,
+            amount=refund.amount,
+            charge_amount_refunded=intent.latest_charge.amount_refunded,  # type: ignore[union-attr]
         )

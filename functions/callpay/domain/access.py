@@ -51,6 +51,14 @@ def require_clinician(principal: Principal) -> Clinician:
     return principal
 
 
+def require_admin(principal: Principal) -> Clinician:
+    """Refunds and clinic settings: clinic admins and organisation admins only."""
+    clinician = require_clinician(principal)
+    if clinician.role not in ADMIN_ROLES:
+        raise Forbidden("admin_only", "Only a clinic or organisation admin can do this.")
+    return clinician
+
+
 def require_patient(principal: Principal) -> Patient:
     if not isinstance(principal, Patient):
         raise Forbidden("patient_only", "Only the patient of this call can do this.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -15,21 +16,30 @@ class ReceiptJob(BaseModel):
 
     payment_request_id: str
     kind: ReceiptKind = "payment"
+    # Refund receipts: which refund, and the total refunded once it went through.
+    refund_id: str | None = None
+    refunded_total: int | None = None
+    refunded_at: datetime | None = None
 
     @property
     def key(self) -> str:
-        """One email per payment request and receipt kind, however often the job arrives."""
-        return f"{self.payment_request_id}#{self.kind}"
+        """One email per payment, and one per refund, however often the job arrives."""
+        if self.kind == "refund":
+            return f"{self.payment_request_id}#refund#{self.refund_id}"
+        return f"{self.payment_request_id}#payment"
 
 
-def receipt_number(payment_request_id: str, kind: ReceiptKind, paid_on: str) -> str:
+def receipt_number(payment_request_id: str, on_date: str, refund_id: str | None = None) -> str:
     """Stable, so a resend or the downloadable copy shows the same number.
 
-    `paid_on` is the payment date as YYYYMMDD; the suffix is the request id's first
-    eight hex digits, unique per clinic in practice and traceable to the request.
+    `on_date` is the payment (or refund) date as YYYYMMDD; then the request id's first
+    eight hex digits, unique per clinic in practice and traceable to the request; a
+    refund receipt adds the end of the refund id, as one payment may be refunded twice.
     """
-    prefix = "RF" if kind == "refund" else "R"
-    return f"{prefix}-{paid_on}-{payment_request_id.removeprefix('pr_')[:8].upper()}"
+    number = f"{on_date}-{payment_request_id.removeprefix('pr_')[:8].upper()}"
+    if refund_id:
+        return f"RF-{number}-{refund_id[-6:].upper()}"
+    return f"R-{number}"
 
 
 class Claim(StrEnum):

@@ -46,6 +46,7 @@ RANK: dict[Status, int] = {
 TERMINAL = frozenset(s for s, nexts in FORWARD.items() if not nexts)
 PAYABLE = frozenset({S.REQUESTED, S.FAILED, S.REQUIRES_ACTION})
 CANCELABLE = frozenset({S.REQUESTED, S.FAILED, S.REQUIRES_ACTION, S.AUTHORIZED})
+REFUNDABLE = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from callpay.api_models import CheckoutIn, CheckoutOut, PatientAccessOut, PaymentRequestIn
+from callpay.api_models import (
+    CheckoutIn,
+    CheckoutOut,
+    PatientAccessOut,
+    PaymentRequestIn,
+    RefundIn,
+)
 from callpay.domain.access import (
     Clinician,
     Patient,
     Principal,
     check_call,
     check_clinic,
+    require_admin,
     require_clinician,
     require_patient,
 )
@@ -22,9 +29,11 @@ from callpay.domain.clinic import Clinic
 from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from callpay.domain.money import Money, check_chargeable
 from callpay.domain.payment_request import AuditEntry, Cause, LineItem, PaymentRequest, Status
+from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.transitions import (
     CANCELABLE,
     PAYABLE,
+    REFUNDABLE,
     StatusChange,
     Transition,
     created,
@@ -36,6 +45,7 @@ from callpay.ports import (
     PatientTokens,
     PaymentGateway,
     PaymentStore,
+    ReceiptQueue,
     VersionConflict,
 )
 
@@ -69,6 +79,7 @@ class PaymentRequests:
     gateway: PaymentGateway
     tokens: PatientTokens
     notifier: Notifier
+    receipts: ReceiptQueue
     publishable_key: Callable[[], str]
     clock: Callable[[], datetime]
     new_id: Callable[[], str] = lambda: f"pr_{uuid.uuid4().hex}"
@@ -222,6 +233,50 @@ class PaymentRequests:
         )
         self.notifier.payment_request_updated(canceled)
         return canceled
+
+    def refund(
+        self, principal: Principal, payment_request_id: str, body: RefundIn, key: str | None
+    ) -> PaymentRequest:
+        """Refund all or part of a payment; the patient gets a refund receipt."""
+        admin = require_admin(principal)
+        request = self._visible(admin, self.store.get(payment_request_id))
+        if request.status not in REFUNDABLE:
+            raise Conflict(
+                "not_refundable", f"A {request.status.value} payment cannot be refunded."
+            )
+        remaining = request.amount_captured - request.amount_refunded
+        amount = body.amount or remaining
+        if amount > remaining:
+            left = Money(remaining, request.currency).display()
+            raise InvalidInput("refund_too_large", f"At most {left} is left to refund.")
+        # Without the client's key, the refund is identified by what it changes: a retry of
+        # the same refund reuses Stripe's key, a later identical refund does not.
+        stripe_key = f"{request.id}:refund:{key or f'{request.amount_refunded}+{amount}'}"
+        result = self.gateway.refund(request, amount, stripe_key)
+        total = result.charge_amount_refunded
+        change = StatusChange(
+            status=Status.REFUNDED
+            if total >= request.amount_captured
+            else Status.PARTIALLY_REFUNDED,
+            cause=Cause(
+                actor="clinician", subject=admin.sub, detail=f"{result.refund_id} {body.reason}"
+            ),
+            amount_refunded=total,
+        )
+        refunded = self._save_with_retry(
+            request.id, lambda current: transition(current, change, self.clock())
+        )
+        self.notifier.payment_request_updated(refunded)
+        self.receipts.enqueue(
+            ReceiptJob(
+                payment_request_id=request.id,
+                kind="refund",
+                refund_id=result.refund_id,
+                refunded_total=total,
+                refunded_at=self.clock(),
+            )
+        )
+        return refunded
 
     def _save_with_retry(
         self, payment_request_id: str, change_of: Callable[[PaymentRequest], Transition | None]

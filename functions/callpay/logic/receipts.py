@@ -49,15 +49,24 @@ class Receipts:
     render: Callable[[Receipt, str], RenderedReceipt]
     resolve_locale: Callable[[str | None, str | None], str]
 
-    def receipt_of(self, request: PaymentRequest, clinic: Clinic | None) -> Receipt:
+    def receipt_of(
+        self, request: PaymentRequest, clinic: Clinic | None, job: ReceiptJob | None = None
+    ) -> Receipt:
+        """The payment receipt, or with a refund job, that refund's receipt."""
         if request.status not in PAID or request.paid_at is None:
             raise Conflict("not_paid", "There is no receipt before the payment is made.")
         assert request.payment_intent_id and request.stripe_account
         charge = self.gateway.charge_details(request.payment_intent_id, request.stripe_account)
+        refund = job if job is not None and job.kind == "refund" else None
+        issued_at = (refund.refunded_at if refund else None) or request.paid_at
+        number = receipt_number(
+            request.id, f"{issued_at:%Y%m%d}", refund.refund_id if refund else None
+        )
         return Receipt(
-            receipt_number=receipt_number(request.id, "payment", f"{request.paid_at:%Y%m%d}"),
-            kind="payment",
-            issued_at=request.paid_at,
+            receipt_number=number,
+            kind="refund" if refund else "payment",
+            refunded_amount=refund.refunded_total if refund else None,
+            issued_at=issued_at,
             payment_request_id=request.id,
             amount=request.amount_captured or request.amount,
             currency=request.currency,
@@ -69,12 +78,14 @@ class Receipts:
             charge_reference=charge.charge_id,
         )
 
-    def rendered(self, request: PaymentRequest, locale: str | None) -> RenderedReceipt:
+    def rendered(
+        self, request: PaymentRequest, locale: str | None, job: ReceiptJob | None = None
+    ) -> RenderedReceipt:
         clinic = self.store.get_clinic(request.clinic_id)
         chosen = self.resolve_locale(
             locale or request.locale, clinic.default_locale if clinic else None
         )
-        return self.render(self.receipt_of(request, clinic), chosen)
+        return self.render(self.receipt_of(request, clinic, job), chosen)
 
     def send(self, job: ReceiptJob) -> Sent:
         request = self.store.get(job.payment_request_id)
@@ -88,7 +99,7 @@ class Receipts:
         if claim is Claim.BUSY:
             raise ReceiptInFlight(job.key)
         try:
-            email = self.rendered(request, None)
+            email = self.rendered(request, None, job)
             message_id = self.mailer.send(
                 request.receipt_email, email.subject, email.html, email.text
             )
