@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install test check lint typecheck unit integration format clean
+.PHONY: install test check lint typecheck unit integration format clean synth deploy infra
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,23 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
+
+infra: $(STAMP)
+	$(BIN)/pytest tests/infra
+
+# The CloudFormation template in cdk.out/, offline and with no AWS credentials.
+synth: $(STAMP)
+	rm -rf cdk.out
+	$(BIN)/python -m infra.app
+	@echo "wrote cdk.out/ ($$(ls cdk.out/*.template.json))"
+
+# The pinned CDK CLI (package.json); pass context as CDK_ARGS (docs/deploy.md).
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deploy: $(STAMP) node_modules/.package-lock.json
+	npx --no-install cdk deploy --all $(CDK_ARGS)
 
 test: check
 	$(BIN)/pytest

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, StringConstraints
 
+from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import Failure, LineItem, PaymentRequest
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -37,6 +38,75 @@ class RefundIn(Body):
     amount: Annotated[StrictInt, Field(gt=0)] | None = None
     # Stripe's reasons; kept in our audit trail, not sent to Stripe (it does not need it).
     reason: Literal["requested_by_customer", "duplicate", "fraudulent"]
+
+
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None
+
+
+class ClinicSettingsIn(Body):
+    """A partial update: fields left out stay as they are; null (or "") clears a detail."""
+
+    enabled: bool | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] | None = None
+    default_currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = None
+    minimum_amount: Annotated[StrictInt, Field(gt=0)] | None = None
+    maximum_amount: Annotated[StrictInt, Field(gt=0)] | None = None
+    time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    default_locale: Locale | None = None
+    share_description_with_stripe: bool | None = None
+    legal_name: OptionalText = None
+    address: OptionalText = None
+    tax_id: OptionalText = None
+    tax_id_label: OptionalText = None
+    provider_name: OptionalText = None
+    provider_number: OptionalText = None
+    tax_statement: OptionalText = None
+
+
+class ClinicSettingsOut(BaseModel):
+    clinic_id: str
+    org_id: str
+    enabled: bool
+    country: str | None
+    default_currency: str
+    minimum_amount: int | None
+    maximum_amount: int | None
+    time_zone: str
+    default_locale: str | None
+    share_description_with_stripe: bool
+    legal_name: str | None
+    address: str | None
+    tax_id: str | None
+    tax_id_label: str | None
+    provider_name: str | None
+    provider_number: str | None
+    tax_statement: str | None
+    stripe_account_linked: bool
+
+    @classmethod
+    def of(cls, clinic: Clinic) -> ClinicSettingsOut:
+        values = clinic.model_dump(include=set(cls.model_fields) - {"stripe_account_linked"})
+        return cls.model_validate(
+            values | {"stripe_account_linked": bool(clinic.stripe_account_id)}
+        )
+
+
+class StripeAccountOut(BaseModel):
+    linked: bool
+    stripe_account_id: str | None
+    charges_enabled: bool
+    details_submitted: bool
+    requirements_due: list[str]
+
+    @classmethod
+    def of(cls, clinic: Clinic) -> StripeAccountOut:
+        return cls(
+            linked=bool(clinic.stripe_account_id),
+            stripe_account_id=clinic.stripe_account_id,
+            charges_enabled=clinic.charges_enabled,
+            details_submitted=clinic.details_submitted,
+            requirements_due=list(clinic.requirements_due),
+        )
 
 
 class PatientAccessIn(Body):

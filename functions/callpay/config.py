@@ -37,6 +37,11 @@ class Settings(BaseModel):
     receipt_queue_url: str | None = None
     receipt_sender: str | None = None
     ses_configuration_set: str | None = None
+    # Connect onboarding: where Stripe sends the clinic admin back ({clinic_id} is filled
+    # in). LOCAL_ONBOARDING_URL replaces Stripe Connect in the local stack only.
+    connect_return_url: str | None = None
+    connect_refresh_url: str | None = None
+    local_onboarding_url: str | None = None
     secret_max_age_seconds: Annotated[int, Field(ge=0)] = 300
 
     ENV: ClassVar[dict[str, str]] = {
@@ -52,6 +57,9 @@ class Settings(BaseModel):
         "receipt_queue_url": "RECEIPT_QUEUE_URL",
         "receipt_sender": "RECEIPT_SENDER",
         "ses_configuration_set": "SES_CONFIGURATION_SET",
+        "connect_return_url": "CONNECT_RETURN_URL",
+        "connect_refresh_url": "CONNECT_REFRESH_URL",
+        "local_onboarding_url": "LOCAL_ONBOARDING_URL",
     }
 
     @classmethod

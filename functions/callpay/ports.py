@@ -5,11 +5,12 @@ Adapters implement them; unit tests use in-memory fakes of the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from callpay.domain.clinic import Clinic
+from callpay.domain.clinic import Clinic, ClinicAuditEntry
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob
@@ -160,3 +161,35 @@ class ReceiptLedger(Protocol):
     def mark_sent(self, receipt_key: str, message_id: str, now: datetime) -> None: ...
 
     def release(self, receipt_key: str) -> None: ...
+
+
+class ClinicStore(Protocol):
+    def get_clinic(self, clinic_id: str) -> Clinic | None: ...
+
+    def save_clinic(
+        self,
+        clinic: Clinic,
+        audit: ClinicAuditEntry,
+        expected_version: int,
+        *,
+        account_linked: str | None = None,
+        account_removed: str | None = None,
+        event: tuple[str, datetime] | None = None,
+    ) -> None:
+        """Raises VersionConflict if the clinic changed since `expected_version`, and
+        DuplicateEvent if `event` (a Stripe event id and its expiry) was processed."""
+        ...
+
+    def clinic_by_account(self, stripe_account_id: str) -> Clinic | None: ...
+
+    def clinic_audit(self, clinic_id: str) -> list[ClinicAuditEntry]: ...
+
+    def payments(
+        self, clinic_id: str, start: datetime, end: datetime
+    ) -> Iterator[PaymentRequest]: ...
+
+
+class ConnectOnboarding(Protocol):
+    def create_account(self, clinic_id: str, country: str | None, idempotency_key: str) -> str: ...
+
+    def onboarding_link(self, stripe_account_id: str, clinic_id: str) -> str: ...

@@ -12,15 +12,19 @@ if TYPE_CHECKING:
     import stripe
 
     from callpay.adapters.clinician_tokens import IdentityProviderTokens
+    from callpay.adapters.dynamodb_clinics import DynamoDBClinicStore
     from callpay.adapters.dynamodb_connections import DynamoDBConnectionStore
     from callpay.adapters.dynamodb_store import DynamoDBPaymentStore
     from callpay.adapters.patient_tokens import SignedPatientTokens
     from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue
     from callpay.adapters.websocket_notifier import WebSocketNotifier
+    from callpay.logic.clinics import ClinicAdmin
+    from callpay.logic.connect_events import ConnectEvents
     from callpay.logic.payment_requests import PaymentRequests
     from callpay.logic.realtime import Realtime
     from callpay.logic.receipts import Receipts
     from callpay.logic.stripe_events import StripeEvents
+    from callpay.ports import ConnectOnboarding
 
 
 def now() -> datetime:
@@ -185,11 +189,48 @@ def realtime() -> Realtime:
     return Realtime(store=store(), connections=connections(), clock=now)
 
 
+@cache
+def clinic_store() -> DynamoDBClinicStore:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.dynamodb_clinics import DynamoDBClinicStore  # noqa: PLC0415
+
+    return DynamoDBClinicStore(boto3.client("dynamodb"), settings().table_name)
+
+
+def connect_onboarding() -> ConnectOnboarding:
+    from callpay.adapters.stripe_connect import LocalConnect, StripeConnect  # noqa: PLC0415
+
+    config = settings()
+    if config.local_onboarding_url:
+        return LocalConnect(config.local_onboarding_url)
+    return StripeConnect(
+        stripe_client,
+        required(config.connect_return_url, "CONNECT_RETURN_URL"),
+        required(config.connect_refresh_url, "CONNECT_REFRESH_URL"),
+    )
+
+
+@cache
+def clinic_admin() -> ClinicAdmin:
+    from callpay.logic.clinics import ClinicAdmin  # noqa: PLC0415
+
+    return ClinicAdmin(clinics=clinic_store(), connect=connect_onboarding(), clock=now)
+
+
+@cache
+def connect_events() -> ConnectEvents:
+    from callpay.logic.connect_events import ConnectEvents  # noqa: PLC0415
+
+    return ConnectEvents(clinics=clinic_store(), events=store(), clock=now)
+
+
 def reset() -> None:
     """Forget everything built so far (tests change the environment between cases)."""
     for built in (
         settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
-        stripe_events, connections, notifier, realtime, receipt_queue, receipts,
+        stripe_events, connections, notifier, realtime, receipt_queue, receipts, clinic_store,
+        clinic_admin, connect_events,
     ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415

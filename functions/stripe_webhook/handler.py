@@ -69,7 +69,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except ValidationError:
         return refuse(400, "malformed_event", "The body is not a Stripe event.")
 
-    applied = runtime.stripe_events().apply(stripe_event)
+    if stripe_event.type.startswith("account."):
+        applied = runtime.connect_events().apply(stripe_event)
+    else:
+        applied = runtime.stripe_events().apply(stripe_event)
     logger.info(
         "stripe event handled",
         extra={

@@ -29,6 +29,8 @@ PROD_CONTEXT = {
     "stripe_secret_name": "callpay/prod/stripe",
     "cors_origins": "https://app.videoplatform.test,https://admin.videoplatform.test",
     "alarm_email": "oncall@callpay.test",
+    "connect_return_url": "https://app.videoplatform.test/clinics/{clinic_id}/stripe-return",
+    "connect_refresh_url": "https://app.videoplatform.test/clinics/{clinic_id}/stripe-refresh",
 }
 
 

@@ -79,6 +79,7 @@ def test_unauthorised_routes_are_exactly_the_ones_the_lambda_authenticates(
         "GET /calls/{call_id}/payment-requests",
         "GET /payment-requests/{id}",
         "POST /payment-requests/{id}/checkout",
+        "GET /payment-requests/{id}/receipt",
         "POST /webhooks/stripe",
         "$connect",
         "$disconnect",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
 from callpay.adapters import table_schema
 from callpay.config import Secrets
+from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, Route
+from infra.paths import FUNCTIONS_DIR
 from tests.infra.conftest import Synthesized
 
 # DESIGN.md's routes that exist so far, and whether API Gateway checks the clinician JWT.
@@ -19,7 +24,15 @@ EXPECTED_ROUTES = {
     "GET /payment-requests/{id}": ("request_payment", "NONE"),
     "POST /payment-requests/{id}/checkout": ("request_payment", "NONE"),
     "POST /payment-requests/{id}/cancel": ("request_payment", "JWT"),
+    "POST /payment-requests/{id}/refunds": ("request_payment", "JWT"),
+    "GET /payment-requests/{id}/receipt": ("request_payment", "NONE"),
     "POST /webhooks/stripe": ("stripe_webhook", "NONE"),
+    "GET /clinics/{clinic_id}/settings": ("clinic_admin", "JWT"),
+    "PUT /clinics/{clinic_id}/settings": ("clinic_admin", "JWT"),
+    "POST /clinics/{clinic_id}/stripe-account/link": ("clinic_admin", "JWT"),
+    "GET /clinics/{clinic_id}/stripe-account": ("clinic_admin", "JWT"),
+    "DELETE /clinics/{clinic_id}/stripe-account": ("clinic_admin", "JWT"),
+    "GET /clinics/{clinic_id}/payments": ("clinic_admin", "JWT"),
 }
 
 
@@ -121,7 +134,13 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
     synthesized: Synthesized,
 ) -> None:
     functions = functions_by_service(synthesized)
-    assert set(functions) == {"request_payment", "stripe_webhook", "realtime", "send_receipt"}
+    assert set(functions) == {
+        "request_payment",
+        "stripe_webhook",
+        "realtime",
+        "send_receipt",
+        "clinic_admin",
+    }
     for service, (_, properties) in functions.items():
         assert properties["Handler"] == f"{service}.handler.lambda_handler"
         assert properties["Runtime"] == "python3.13"
@@ -161,7 +180,7 @@ def test_functions_that_check_clinician_jwts_get_the_configured_issuer(
 ) -> None:
     for service, (_, properties) in functions_by_service(synthesized).items():
         variables = properties["Environment"]["Variables"]
-        if service in {"request_payment", "realtime"}:
+        if service in {"request_payment", "realtime", "clinic_admin"}:
             assert variables["JWT_ISSUER"] == "https://idp.example.com/"
             assert variables["JWT_AUDIENCE"] == "callpay"
             assert variables["JWKS_URL"] == "https://idp.example.com/.well-known/jwks.json"
@@ -175,7 +194,7 @@ def test_functions_that_push_updates_get_this_stages_connections_endpoint(
     api = synthesized.logical_id(synthesized.stack.realtime.api)
     for service, (_, properties) in functions_by_service(synthesized).items():
         variables = properties["Environment"]["Variables"]
-        if service == "send_receipt":
+        if service in {"send_receipt", "clinic_admin"}:
             assert "WEBSOCKET_CALLBACK_URL" not in variables
             continue
         url = variables["WEBSOCKET_CALLBACK_URL"]["Fn::Join"][1]
@@ -185,14 +204,36 @@ def test_functions_that_push_updates_get_this_stages_connections_endpoint(
 
 
 def test_receipt_settings_go_to_the_functions_that_use_them(synthesized: Synthesized) -> None:
-    functions = functions_by_service(synthesized)
-    webhook = functions["stripe_webhook"][1]["Environment"]["Variables"]
     queue = synthesized.logical_id(synthesized.stack.receipts.queue)
-    assert webhook["RECEIPT_QUEUE_URL"] == {"Ref": queue}
-    sender = functions["send_receipt"][1]["Environment"]["Variables"]
-    assert sender["RECEIPT_SENDER"] == "receipts@example.com"
     configuration_set = synthesized.logical_id(synthesized.stack.receipts.configuration_set)
-    assert sender["SES_CONFIGURATION_SET"] == {"Ref": configuration_set}
+    for service, (_, properties) in functions_by_service(synthesized).items():
+        variables = properties["Environment"]["Variables"]
+        if service in {"request_payment", "stripe_webhook"}:
+            assert variables["RECEIPT_QUEUE_URL"] == {"Ref": queue}
+        else:
+            assert "RECEIPT_QUEUE_URL" not in variables
+        if service in {"request_payment", "send_receipt"}:
+            assert variables["RECEIPT_SENDER"] == "receipts@example.com"
+            assert variables["SES_CONFIGURATION_SET"] == {"Ref": configuration_set}
+        else:
+            assert "RECEIPT_SENDER" not in variables
+
+
+def resolver_routes(handler_file: Path) -> set[str]:
+    """The routes a Powertools resolver declares, path parameters written as {}."""
+    declared = re.findall(r'@app\.(get|post|put|delete|patch)\("([^"]+)"', handler_file.read_text())
+    return {f"{method.upper()} {re.sub(r'<[^>]+>', '{}', path)}" for method, path in declared}
+
+
+@pytest.mark.parametrize(
+    ("routes", "function"),
+    [(PAYMENT_REQUEST_ROUTES, "request_payment"), (CLINIC_ROUTES, "clinic_admin")],
+)
+def test_api_gateway_routes_exactly_what_each_function_resolves(
+    routes: tuple[Route, ...], function: str
+) -> None:
+    routed = {re.sub(r"{[^}]+}", "{}", route.key) for route in routes}
+    assert routed == resolver_routes(FUNCTIONS_DIR / function / "handler.py")
 
 
 def test_each_function_logs_to_its_own_group_kept_one_month(synthesized: Synthesized) -> None:
@@ -269,7 +310,12 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
     }
     pushes = {"execute-api:ManageConnections": {websocket}}
     extra = {
-        stack.request_payment: pushes,
+        stack.request_payment: {
+            **pushes,
+            "sqs:SendMessage": {queue},
+            "sqs:GetQueueAttributes": {queue},
+            "sqs:GetQueueUrl": {queue},
+        },
         stack.realtime_handler: pushes,
         stack.stripe_webhook: {
             **pushes,
@@ -277,6 +323,7 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
             "sqs:GetQueueAttributes": {queue},
             "sqs:GetQueueUrl": {queue},
         },
+        stack.clinic_admin: {},
         stack.send_receipt: {
             "sqs:ReceiveMessage": {queue},
             "sqs:ChangeMessageVisibility": {queue},
@@ -365,6 +412,7 @@ def test_api_gateway_may_invoke_functions_only_from_this_stacks_apis(
     assert invokers == {
         "request_payment": {http},
         "stripe_webhook": {http},
+        "clinic_admin": {http},
         "realtime": {websocket},
     }
 
@@ -407,7 +455,7 @@ def test_integrations_use_the_v2_payload_the_resolver_expects(synthesized: Synth
         for i in synthesized.of_type("AWS::ApiGatewayV2::Integration").values()
         if i["Properties"]["ApiId"] == {"Ref": http}
     ]
-    assert len(integrations) == 2
+    assert len(integrations) == 3  # request_payment, stripe_webhook, clinic_admin
     for integration in integrations:
         assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
         assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
@@ -668,3 +716,13 @@ def test_outputs_tell_the_operator_what_to_configure(template: Template) -> None
         "AlarmTopicArn",
     ):
         assert name in outputs
+
+
+def test_clinic_admin_gets_the_connect_return_and_refresh_urls(synthesized: Synthesized) -> None:
+    for service, (_, properties) in functions_by_service(synthesized).items():
+        variables = properties["Environment"]["Variables"]
+        if service == "clinic_admin":
+            assert "{clinic_id}" in variables["CONNECT_RETURN_URL"]
+            assert "{clinic_id}" in variables["CONNECT_REFRESH_URL"]
+        else:
+            assert "CONNECT_RETURN_URL" not in variables

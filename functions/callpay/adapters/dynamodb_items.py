@@ -31,3 +31,20 @@ def epoch(moment: datetime) -> int:
 
 def is_condition_failure(error: ClientError) -> bool:
     return bool(error.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+def processed_event_put(table: str, event_id: str, expires: datetime) -> dict[str, Any]:
+    """The transaction item that records a Stripe event as processed, once only."""
+    item = {
+        "PK": f"EVENT#{event_id}",
+        "SK": "EVENT",
+        "kind": "stripe_event",
+        "expires_at": epoch(expires),
+    }
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": to_item(item),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }

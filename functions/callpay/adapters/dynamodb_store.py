@@ -14,9 +14,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from callpay.adapters.dynamodb_clinics import clinic_item, read_clinic
 from callpay.adapters.dynamodb_items import epoch as _epoch
 from callpay.adapters.dynamodb_items import from_item as _from_item
-from callpay.adapters.dynamodb_items import is_condition_failure
+from callpay.adapters.dynamodb_items import is_condition_failure, processed_event_put
 from callpay.adapters.dynamodb_items import key as _key
 from callpay.adapters.dynamodb_items import to_item as _to_item
 from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
@@ -71,16 +72,11 @@ class DynamoDBPaymentStore:
     # -- clinics and calls ---------------------------------------------------------------
 
     def get_clinic(self, clinic_id: str) -> Clinic | None:
-        item = self._get(f"CLINIC#{clinic_id}", "SETTINGS")
-        return Clinic.model_validate(item) if item else None
+        return read_clinic(self._db, self._table, clinic_id)
 
     def put_clinic(self, clinic: Clinic) -> None:
-        values = clinic.model_dump(mode="json") | {
-            "PK": f"CLINIC#{clinic.clinic_id}",
-            "SK": "SETTINGS",
-            "kind": "clinic",
-        }
-        self._db.put_item(TableName=self._table, Item=_to_item(values))
+        """Seed a clinic as is (tests and the local stack); admins go through ClinicStore."""
+        self._db.put_item(TableName=self._table, Item=clinic_item(clinic))
 
     def bind_call(self, call_id: str, clinic_id: str) -> str:
         try:
@@ -235,21 +231,7 @@ class DynamoDBPaymentStore:
     # -- plumbing ------------------------------------------------------------------------
 
     def _event_put(self, event_id: str) -> dict[str, Any]:
-        expires = _epoch(self._clock() + EVENT_RETENTION)
-        return {
-            "Put": {
-                "TableName": self._table,
-                "Item": _to_item(
-                    {
-                        "PK": f"EVENT#{event_id}",
-                        "SK": "EVENT",
-                        "kind": "stripe_event",
-                        TTL_ATTRIBUTE: expires,
-                    }
-                ),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        }
+        return processed_event_put(self._table, event_id, self._clock() + EVENT_RETENTION)
 
     def _get(self, pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
         item = self._db.get_item(

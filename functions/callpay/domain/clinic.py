@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from callpay.domain.errors import Conflict
@@ -15,7 +18,15 @@ class Clinic(BaseModel):
     enabled: bool = False
     stripe_account_id: str | None = None
     charges_enabled: bool = False
+    # Stripe's view of the linked account, kept current by `account.updated` events.
+    details_submitted: bool = False
+    requirements_due: tuple[str, ...] = ()
+    # Stripe's `created` of the newest account event applied: older ones are stale.
+    account_event_at: int = 0
+    # ISO 3166-1 alpha-2, for creating the Stripe account; Stripe asks when absent.
+    country: str | None = None
     default_currency: str = "aud"
+    minimum_amount: int | None = None
     maximum_amount: int | None = None
     # The clinician's description is clinical information: Stripe sees it only on opt-in.
     share_description_with_stripe: bool = False
@@ -29,6 +40,7 @@ class Clinic(BaseModel):
     tax_statement: str | None = None
     time_zone: str = "UTC"
     default_locale: str | None = None
+    version: int = 0  # 0: never stored
 
     def check_can_take_payments(self) -> str:
         """The connected account to charge, or a Conflict saying why there is none."""
@@ -41,3 +53,24 @@ class Clinic(BaseModel):
                 "stripe_account_not_ready", "The clinic's Stripe account cannot take charges yet."
             )
         return self.stripe_account_id
+
+
+class ClinicAuditEntry(BaseModel):
+    """Who changed a clinic's settings or Stripe account, when, and what changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    clinic_id: str
+    version: int
+    at: datetime
+    action: Literal["settings", "stripe_account.linked", "stripe_account.updated",
+                    "stripe_account.removed", "stripe_account.deauthorized"]  # fmt: skip
+    actor: Literal["admin", "stripe"]
+    subject: str
+    changes: dict[str, tuple[Any, Any]]  # field -> (before, after)
+
+
+def changes_between(before: Clinic, after: Clinic) -> dict[str, tuple[Any, Any]]:
+    skip = {"version", "account_event_at"}
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return {k: (old[k], new[k]) for k in new if k not in skip and old[k] != new[k]}

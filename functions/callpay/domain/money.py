@@ -226,8 +226,10 @@ class Money:
         return f"{whole}.{fraction:0{exponent}d} {self.currency.upper()}"
 
 
-def check_chargeable(money: Money, clinic_maximum: int | None = None) -> None:
-    """Refuse an amount Stripe would refuse, or one above the clinic's own maximum."""
+def check_chargeable(
+    money: Money, clinic_maximum: int | None = None, clinic_minimum: int | None = None
+) -> None:
+    """Refuse an amount Stripe would refuse, or one outside the clinic's own limits."""
     minimum = STRIPE_MINIMUM.get(money.currency, DEFAULT_MINIMUM)
     if money.amount < minimum:
         raise InvalidInput(
@@ -237,6 +239,11 @@ def check_chargeable(money: Money, clinic_maximum: int | None = None) -> None:
         )
     if money.amount > STRIPE_MAXIMUM:
         raise InvalidInput("amount_too_large", "The amount is above what Stripe can charge.")
+    if clinic_minimum is not None and money.amount < clinic_minimum:
+        raise InvalidInput(
+            "amount_below_clinic_minimum",
+            f"The clinic's minimum is {Money(clinic_minimum, money.currency).display()}.",
+        )
     if clinic_maximum is not None and money.amount > clinic_maximum:
         raise InvalidInput(
             "amount_above_clinic_maximum",

@@ -130,7 +130,11 @@ class PaymentRequests:
         clinic = self.store.get_clinic(body.clinic_id)
         check_clinic(clinician, body.clinic_id, clinic.org_id if clinic else None)
         money = Money.of(body.amount, body.currency)
-        check_chargeable(money, clinic.maximum_amount if clinic else None)
+        check_chargeable(
+            money,
+            clinic.maximum_amount if clinic else None,
+            clinic.minimum_amount if clinic else None,
+        )
         if body.line_items and sum(item.amount for item in body.line_items) != money.amount:
             raise InvalidInput("line_items_mismatch", "Line items must add up to the amount.")
         if clinic is None:
@@ -200,6 +204,12 @@ class PaymentRequests:
         request = self._visible(patient, self.store.get(payment_request_id))
         if request.status not in PAYABLE:
             raise Conflict(*NOT_PAYABLE[request.status])
+        clinic = self.store.get_clinic(request.clinic_id)
+        if clinic is None or clinic.stripe_account_id != request.stripe_account:
+            raise Conflict(
+                "stripe_account_removed",
+                "The clinic's Stripe account was removed: this request can no longer be paid.",
+            )
         assert request.payment_intent_id and request.stripe_account
         intent = self.gateway.retrieve_intent(request.payment_intent_id, request.stripe_account)
         if intent.client_secret is None:

@@ -1,0 +1,179 @@
+"""Clinic setup: settings, the clinic's Stripe account (link, status, remove), and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from callpay.api_models import ClinicSettingsIn
+from callpay.domain.access import Clinician, Principal, acts_for_clinic, require_admin
+from callpay.domain.clinic import Clinic, ClinicAuditEntry, changes_between
+from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from callpay.domain.money import SUPPORTED
+from callpay.domain.payment_request import PaymentRequest, Status
+from callpay.ports import ClinicStore, ConnectOnboarding, VersionConflict
+
+SAVE_ATTEMPTS = 5
+# Empty strings clear a receipt detail, like null.
+CLEARABLE = ("legal_name", "address", "tax_id", "tax_id_label", "provider_name",
+             "provider_number", "tax_statement", "default_locale", "minimum_amount",
+             "maximum_amount", "country")  # fmt: skip
+
+
+def check_settings(clinic: Clinic) -> None:
+    if clinic.default_currency not in SUPPORTED:
+        raise InvalidInput("unsupported_currency", "The default currency is not supported.")
+    if (
+        clinic.minimum_amount
+        and clinic.maximum_amount
+        and clinic.minimum_amount > clinic.maximum_amount
+    ):
+        raise InvalidInput("invalid_limits", "The minimum amount is above the maximum.")
+    try:
+        ZoneInfo(clinic.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput("unknown_time_zone", "time_zone must be an IANA name.") from None
+
+
+@dataclass
+class ClinicAdmin:
+    clinics: ClinicStore
+    connect: ConnectOnboarding
+    clock: Callable[[], datetime]
+
+    def _admin_of(self, principal: Principal, clinic_id: str) -> tuple[Clinician, Clinic | None]:
+        """The admin and the clinic, if they act for it. A clinic not set up yet can only
+        be set up by an org admin whose token names it (the identity provider vouches it
+        belongs to their organisation)."""
+        admin = require_admin(principal)
+        clinic = self.clinics.get_clinic(clinic_id)
+        if clinic is None:
+            if admin.role == "org_admin" and clinic_id in admin.clinic_ids:
+                return admin, None
+            if clinic_id in admin.clinic_ids:
+                raise NotFound(
+                    "clinic_not_set_up", "An organisation admin must enable payments first."
+                )
+            raise Forbidden("not_your_clinic", "You are not an admin of this clinic.")
+        if not acts_for_clinic(admin, clinic_id, clinic.org_id):
+            raise Forbidden("not_your_clinic", "You are not an admin of this clinic.")
+        return admin, clinic
+
+    def _existing(self, principal: Principal, clinic_id: str) -> tuple[Clinician, Clinic]:
+        admin, clinic = self._admin_of(principal, clinic_id)
+        if clinic is None:
+            raise NotFound("clinic_not_set_up", "Payments have not been set up for this clinic.")
+        return admin, clinic
+
+    def settings(self, principal: Principal, clinic_id: str) -> Clinic:
+        return self._existing(principal, clinic_id)[1]
+
+    def update_settings(
+        self, principal: Principal, clinic_id: str, body: ClinicSettingsIn
+    ) -> Clinic:
+        admin, _ = self._admin_of(principal, clinic_id)
+        given = body.model_dump(include=body.model_fields_set)
+        if "enabled" in given and admin.role != "org_admin":
+            raise Forbidden("org_admin_only", "Only an organisation admin enables payments.")
+        updates = {k: (None if v == "" and k in CLEARABLE else v) for k, v in given.items()}
+        for name, normalise in (("default_currency", str.lower), ("country", str.upper)):
+            value = updates.get(name)
+            if isinstance(value, str):
+                updates[name] = normalise(value)
+        return self._change(
+            admin, clinic_id, "settings", lambda clinic: clinic.model_copy(update=updates)
+        )
+
+    def link_account(self, principal: Principal, clinic_id: str) -> str:
+        """The URL of Stripe's onboarding for the clinic's account, creating the account first."""
+        admin, clinic = self._existing(principal, clinic_id)
+        if not clinic.enabled:
+            raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
+        account_id = clinic.stripe_account_id
+        if account_id is None:
+            # Keyed on the clinic's version: a retry reuses the account, a re-link after
+            # removal makes a new one.
+            key = f"clinic:{clinic_id}:account:{clinic.version}"
+            account_id = self.connect.create_account(clinic_id, clinic.country, key)
+            self._change(
+                admin, clinic_id, "stripe_account.linked",
+                lambda c: c.model_copy(update={"stripe_account_id": account_id,
+                                               "charges_enabled": False,
+                                               "details_submitted": False,
+                                               "requirements_due": ()}),
+                account_linked=account_id,
+            )  # fmt: skip
+        return self.connect.onboarding_link(account_id, clinic_id)
+
+    def account(self, principal: Principal, clinic_id: str) -> Clinic:
+        return self._existing(principal, clinic_id)[1]
+
+    def unlink_account(self, principal: Principal, clinic_id: str) -> Clinic:
+        """Forget the clinic's account: history stays, unpaid requests can no longer be paid."""
+        admin, clinic = self._existing(principal, clinic_id)
+        if clinic.stripe_account_id is None:
+            raise Conflict("stripe_account_not_linked", "The clinic has no linked Stripe account.")
+        return self._change(
+            admin, clinic_id, "stripe_account.removed", unlinked,
+            account_removed=clinic.stripe_account_id,
+        )  # fmt: skip
+
+    def payments(
+        self, principal: Principal, clinic_id: str, start: datetime, end: datetime,
+        status: Status | None,
+    ) -> Iterator[PaymentRequest]:  # fmt: skip
+        self._existing(principal, clinic_id)
+        if end <= start:
+            raise InvalidInput("invalid_period", "'to' must be after 'from'.")
+        for request in self.clinics.payments(clinic_id, start, end):
+            if status is None or request.status is status:
+                yield request
+
+    def _change(
+        self,
+        admin: Clinician,
+        clinic_id: str,
+        action: str,
+        change: Callable[[Clinic], Clinic],
+        *,
+        account_linked: str | None = None,
+        account_removed: str | None = None,
+    ) -> Clinic:
+        for _ in range(SAVE_ATTEMPTS):
+            before = self.clinics.get_clinic(clinic_id) or Clinic(
+                clinic_id=clinic_id, org_id=admin.org_id
+            )
+            after = change(before).model_copy(update={"version": before.version + 1})
+            after = Clinic.model_validate(after.model_dump())  # re-validate the whole record
+            check_settings(after)
+            audit = ClinicAuditEntry(
+                clinic_id=clinic_id,
+                version=after.version,
+                at=self.clock(),
+                action=action,
+                actor="admin",
+                subject=admin.sub,
+                changes=changes_between(before, after),
+            )
+            try:
+                self.clinics.save_clinic(
+                    after, audit, before.version,
+                    account_linked=account_linked, account_removed=account_removed,
+                )  # fmt: skip
+            except VersionConflict:
+                continue
+            return after
+        raise Conflict("concurrent_update", "The clinic is changing; try again.")
+
+
+def unlinked(clinic: Clinic) -> Clinic:
+    return clinic.model_copy(
+        update={
+            "stripe_account_id": None,
+            "charges_enabled": False,
+            "details_submitted": False,
+            "requirements_due": (),
+        }
+    )

@@ -1,0 +1,1 @@
+"""Lambda: clinic setup routes (settings, Stripe account, reports)."""

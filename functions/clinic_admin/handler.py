@@ -1,0 +1,140 @@
+"""Clinic routes: settings, the clinic's Stripe account (link, status, remove), payments report.
+
+All are for clinic admins (`team_admin`) and organisation admins; enabling payments is
+for organisation admins only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from callpay import runtime
+from callpay.api_models import (
+    ClinicSettingsIn,
+    ClinicSettingsOut,
+    PaymentRequestOut,
+    StripeAccountOut,
+)
+from callpay.domain.access import Principal
+from callpay.domain.errors import BadRequest
+from callpay.domain.payment_request import PaymentRequest, Status
+from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
+from callpay.principals import principal_of
+
+logger = Logger(service="clinic_admin")
+metrics = Metrics(namespace="callpay", service="clinic_admin")
+app = APIGatewayHttpResolver()
+install_error_handlers(app, logger)
+
+REPORT_COLUMNS = ("id", "created_at", "paid_at", "call_id", "status", "currency", "amount",
+                  "amount_captured", "amount_refunded", "description")  # fmt: skip
+DEFAULT_REPORT_DAYS = 31
+
+
+def caller() -> Principal:
+    return principal_of(
+        app.current_event.raw_event, runtime.patient_tokens(), runtime.clinician_tokens()
+    )
+
+
+@app.get("/clinics/<clinic_id>/settings")
+def get_settings(clinic_id: str) -> Response[str]:
+    clinic = runtime.clinic_admin().settings(caller(), path_id(clinic_id, "clinic_id"))
+    return json_response(200, ClinicSettingsOut.of(clinic))
+
+
+@app.put("/clinics/<clinic_id>/settings")
+def put_settings(clinic_id: str) -> Response[str]:
+    principal = caller()
+    body = parse_body(app.current_event.decoded_body, ClinicSettingsIn)
+    clinic = runtime.clinic_admin().update_settings(
+        principal, path_id(clinic_id, "clinic_id"), body
+    )
+    return json_response(200, ClinicSettingsOut.of(clinic))
+
+
+@app.post("/clinics/<clinic_id>/stripe-account/link")
+def link_account(clinic_id: str) -> Response[str]:
+    url = runtime.clinic_admin().link_account(caller(), path_id(clinic_id, "clinic_id"))
+    return json_response(200, {"url": url})
+
+
+@app.get("/clinics/<clinic_id>/stripe-account")
+def get_account(clinic_id: str) -> Response[str]:
+    clinic = runtime.clinic_admin().account(caller(), path_id(clinic_id, "clinic_id"))
+    return json_response(200, StripeAccountOut.of(clinic))
+
+
+@app.delete("/clinics/<clinic_id>/stripe-account")
+def remove_account(clinic_id: str) -> Response[str]:
+    clinic = runtime.clinic_admin().unlink_account(caller(), path_id(clinic_id, "clinic_id"))
+    return json_response(200, StripeAccountOut.of(clinic))
+
+
+def moment(name: str, default: datetime) -> datetime:
+    """An ISO 8601 query parameter (a date, or a date and time; UTC unless it says)."""
+    raw = app.current_event.get_query_string_value(name)
+    if not raw:
+        return default
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest("invalid_date", f"'{name}' must be an ISO 8601 date or time.") from None
+    return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
+
+
+@app.get("/clinics/<clinic_id>/payments")
+def payments(clinic_id: str) -> Response[str]:
+    end = moment("to", datetime.now(UTC))
+    start = moment("from", end - timedelta(days=DEFAULT_REPORT_DAYS))
+    raw_status = app.current_event.get_query_string_value("status")
+    try:
+        status = Status(raw_status) if raw_status else None
+    except ValueError:
+        raise BadRequest("invalid_status", f"Unknown status {raw_status!r}.") from None
+    rows = list(
+        runtime.clinic_admin().payments(
+            caller(), path_id(clinic_id, "clinic_id"), start, end, status
+        )
+    )
+    if app.current_event.get_query_string_value("format") == "csv":
+        return Response(
+            status_code=200,
+            content_type="text/csv; charset=utf-8",
+            body=as_csv(rows),
+            headers={"Content-Disposition": f'attachment; filename="payments-{clinic_id}.csv"'},
+        )
+    return json_response(
+        200, {"payments": [PaymentRequestOut.of(r).model_dump(mode="json") for r in rows]}
+    )
+
+
+def as_csv(rows: list[PaymentRequest]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(REPORT_COLUMNS)
+    for request in rows:
+        values = request.model_dump(mode="json")
+        # A leading = + - @ would make spreadsheets run the cell as a formula.
+        values["description"] = neutralise(values["description"])
+        writer.writerow(
+            [values[column] if values[column] is not None else "" for column in REPORT_COLUMNS]
+        )
+    return out.getvalue()
+
+
+def neutralise(text: str) -> str:
+    return f"'{text}" if text[:1] in {"=", "+", "-", "@"} else text
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

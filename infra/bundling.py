@@ -1,0 +1,185 @@
+"""Lambda code bundled without Docker: manylinux wheels for the runtime plus functions/.
+
+Every handler ships in one asset (the shared domain package, each handler package and
+the runtime dependencies). The dependencies are the ones pyproject.toml pins, so the
+bundle never drifts from what the tests ran against. pip downloads wheels for the
+Lambda's platform, not this machine's, so no Docker and no compiler are needed; the
+installed wheels are cached by a hash of what was asked for, so repeated synths copy
+instead of downloading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+from infra.paths import FUNCTIONS_DIR, PYPROJECT
+
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
+LAMBDA_PYTHON_VERSION = "3.13"
+# x86_64: see docs/deploy.md. The wheel tags must match the function's architecture.
+LAMBDA_ARCHITECTURE = lambda_.Architecture.X86_64
+# The Lambda python3.13 image is Amazon Linux 2023 (glibc 2.34): both tags load there.
+WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+# Bump when the bundle's layout changes, so cached assets and wheels are rebuilt.
+BUNDLE_FORMAT = "1"
+
+SKIPPED_NAMES = ("__pycache__", "*.pyc", "*.egg-info", ".mypy_cache", ".pytest_cache")
+
+
+class BundlingError(RuntimeError):
+    """The Lambda asset could not be built."""
+
+
+def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
+    """The pinned requirements from [project].dependencies."""
+    with pyproject.open("rb") as file:
+        dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
+    return dependencies
+
+
+def source_packages(functions_dir: Path = FUNCTIONS_DIR) -> list[Path]:
+    """The shared domain package and every handler package under functions/."""
+    return sorted(
+        path
+        for path in functions_dir.iterdir()
+        if path.is_dir() and (path / "__init__.py").is_file() and "." not in path.name
+    )
+
+
+def _source_files(packages: Sequence[Path]) -> Iterator[tuple[str, Path]]:
+    """(name inside the bundle, file) for every file the bundle copies from functions/."""
+    for package in packages:
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                yield path.relative_to(package.parent).as_posix(), path
+
+
+def _wheels_key(dependencies: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for part in (BUNDLE_FORMAT, LAMBDA_PYTHON_VERSION, *WHEEL_PLATFORMS, *dependencies):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def asset_hash(dependencies: Sequence[str], packages: Sequence[Path]) -> str:
+    """Changes exactly when the bundle would: a dependency, the platform or a source file."""
+    digest = hashlib.sha256(_wheels_key(dependencies).encode())
+    for name, path in _source_files(packages):
+        digest.update(name.encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    configured = os.environ.get("CALLPAY_BUNDLE_CACHE")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "callpay" / "lambda-wheels"
+
+
+@jsii.implements(ILocalBundling)
+class LocalPythonBundling:
+    """Bundles on this machine with pip; CDK never falls back to its Docker image."""
+
+    def __init__(
+        self,
+        dependencies: Sequence[str],
+        packages: Sequence[Path],
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.dependencies = list(dependencies)
+        self.packages = list(packages)
+        self.cache_dir = cache_dir or default_cache_dir()
+
+    def try_bundle(self, output_dir: str, options: Any) -> bool:
+        shutil.copytree(self.installed_wheels(), output_dir, dirs_exist_ok=True)
+        for package in self.packages:
+            shutil.copytree(
+                package,
+                Path(output_dir) / package.name,
+                ignore=shutil.ignore_patterns(*SKIPPED_NAMES),
+                dirs_exist_ok=True,
+            )
+        return True
+
+    def installed_wheels(self) -> Path:
+        """The dependencies installed for the Lambda platform, from the cache when present."""
+        target = self.cache_dir / _wheels_key(self.dependencies)
+        if target.is_dir():
+            return target
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".installing-", dir=self.cache_dir))
+        try:
+            self._pip_install(staging)
+            # Console scripts are useless in a Lambda and name this machine's interpreter.
+            shutil.rmtree(staging / "bin", ignore_errors=True)
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # Another synth finished the same install first: use theirs.
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+    def _pip_install(self, target: Path) -> None:
+        platforms = [arg for tag in WHEEL_PLATFORMS for arg in ("--platform", tag)]
+        result = subprocess.run(  # noqa: S603  (fixed arguments, no shell)
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                *platforms,
+                "--only-binary=:all:",
+                "--implementation",
+                "cp",
+                "--python-version",
+                LAMBDA_PYTHON_VERSION,
+                "--target",
+                str(target),
+                *self.dependencies,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise BundlingError(
+                f"pip could not install the Lambda dependencies:\n{result.stdout}{result.stderr}"
+            )
+
+
+def function_code() -> lambda_.Code:
+    """One asset holding every handler, the shared package and the dependencies."""
+    dependencies = runtime_dependencies()
+    packages = source_packages()
+    return lambda_.Code.from_asset(
+        str(FUNCTIONS_DIR),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=asset_hash(dependencies, packages),
+        bundling=BundlingOptions(
+            # Required by the API, never pulled: local bundling always succeeds or raises.
+            image=DockerImage.from_registry("unused"),
+            # jsii hands the options over as one positional struct, which its typing
+            # stub (keyword arguments) does not describe.
+            local=cast(ILocalBundling, LocalPythonBundling(dependencies, packages)),
+        ),
+    )

@@ -1,0 +1,133 @@
+"""The deployment's settings: CDK context read once into a typed, validated model.
+
+Defaults live in cdk.json's "context"; `cdk deploy -c key=value` overrides any of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from constructs import Node
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PRODUCTION_STAGE = "prod"
+PLACEHOLDER = re.compile(r"(^|[./@])example\.(com|org|net)\b")
+
+
+class ConfigurationError(ValueError):
+    """The CDK context does not describe a deployable stack."""
+
+
+def _listed(value: object) -> object:
+    """Lists arrive as JSON lists from cdk.json and as strings from `-c key=a,b`."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class CallpayConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Names the stack (callpay-<stage>) and its resources; "prod" retains data on delete.
+    stage: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
+    # The video platform's identity provider, checked by the HTTP API's JWT authorizer.
+    jwt_issuer: Annotated[str, Field(pattern=r"^https://\S+$")]
+    jwt_audience: Annotated[str, Field(min_length=1)]
+    # Where request_payment fetches the issuer's signing keys for the routes it checks
+    # itself; default: the issuer's /.well-known/jwks.json (Cognito, Auth0, Okta...).
+    jwks_url: Annotated[str | None, Field(pattern=r"^https://\S+$")] = None
+    # Receipts are sent from this address; verify the domain instead when it is given.
+    sender_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    sender_domain: str | None = None
+    # Where Stripe sends a clinic admin back after Connect onboarding ({clinic_id} is
+    # filled in): the video platform's clinic settings page.
+    connect_return_url: Annotated[str, Field(pattern=r"^https://\S+$")]
+    connect_refresh_url: Annotated[str, Field(pattern=r"^https://\S+$")]
+    # Import an existing secret by name; without it the stack creates one to fill in.
+    stripe_secret_name: str | None = None
+    cors_origins: Annotated[list[str], Field(min_length=1)]
+    # Optional address subscribed to the alarm topic (confirm the subscription e-mail).
+    alarm_email: str | None = None
+    api_rate_limit: Annotated[int, Field(gt=0)] = 50
+    api_burst_limit: Annotated[int, Field(gt=0)] = 100
+    webhook_signature_failure_threshold: Annotated[int, Field(gt=0)] = 10
+    # WebSocket access logs need the region's API Gateway CloudWatch role (one per account).
+    manage_apigateway_logs_role: bool = True
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def split_lists(cls, value: object) -> object:
+        return _listed(value)
+
+    @field_validator(
+        "sender_domain", "stripe_secret_name", "alarm_email", "jwks_url", mode="before"
+    )
+    @classmethod
+    def empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def sender_is_in_its_domain(self) -> CallpayConfig:
+        domain = self.sender_domain
+        if domain and not self.sender_email.lower().endswith(f"@{domain.lower()}"):
+            raise ValueError(f"sender_email must be an address at sender_domain ({domain})")
+        return self
+
+    @model_validator(mode="after")
+    def production_has_real_values(self) -> CallpayConfig:
+        if not self.is_production:
+            return self
+        placeholders = [
+            name
+            for name in (
+                "jwt_issuer",
+                "jwt_audience",
+                "jwks_url",
+                "sender_email",
+                "sender_domain",
+                "cors_origins",
+                "connect_return_url",
+                "connect_refresh_url",
+            )
+            if PLACEHOLDER.search(json.dumps(getattr(self, name)))
+        ]
+        if placeholders:
+            raise ValueError(
+                f"the prod stage still has example values for {', '.join(placeholders)}"
+            )
+        if "*" in self.cors_origins:
+            raise ValueError("the prod stage must list its CORS origins, not '*'")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage == PRODUCTION_STAGE
+
+    @property
+    def jwks_endpoint(self) -> str:
+        return self.jwks_url or f"{self.jwt_issuer.rstrip('/')}/.well-known/jwks.json"
+
+    @property
+    def log_level(self) -> str:
+        return "INFO" if self.is_production else "DEBUG"
+
+    @classmethod
+    def from_context(cls, node: Node) -> CallpayConfig:
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            value = node.try_get_context(name)
+            if value is not None:
+                values[name] = value
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc']) or 'context'}: {e['msg']}"
+                for e in error.errors()
+            )
+            raise ConfigurationError(f"Invalid CDK context: {problems}") from None

@@ -1,0 +1,184 @@
+"""The HTTP API: DESIGN.md's routes, the JWT authorizer where API Gateway can use it.
+
+Which routes carry the JWT authorizer, and why some do not:
+
+* Clinician-only routes carry it: API Gateway rejects a missing, expired or foreign
+  token before the Lambda runs, and the Lambda then applies the role and clinic rules.
+* Routes that clinicians *and* patients call (viewing a call's payment requests, one
+  request or its receipt, the patient's checkout) have no gateway authorizer. A patient presents a
+  call-scoped token that callpay signed itself, which the identity provider's JWT
+  authorizer would reject; the Lambda authenticates both kinds of bearer token and
+  refuses anything else with 401.
+* The Stripe webhook has none: Stripe does not send a bearer token, and the Lambda
+  checks the Stripe-Signature of the raw body (a bad signature is a 400).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jsii
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import CallpayConfig
+from infra.nag import acknowledge
+
+GET = apigwv2.HttpMethod.GET
+POST = apigwv2.HttpMethod.POST
+PUT = apigwv2.HttpMethod.PUT
+DELETE = apigwv2.HttpMethod.DELETE
+
+
+@dataclass(frozen=True)
+class Route:
+    method: apigwv2.HttpMethod
+    path: str
+    # True: the JWT authorizer guards it. False: the Lambda authenticates (see above).
+    clinician_jwt: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.method.value} {self.path}"
+
+
+# Handled by request_payment (the infra tests check this list against its resolver).
+PAYMENT_REQUEST_ROUTES = (
+    Route(POST, "/calls/{call_id}/patient-access", clinician_jwt=True),
+    Route(POST, "/calls/{call_id}/payment-requests", clinician_jwt=True),
+    Route(GET, "/calls/{call_id}/payment-requests", clinician_jwt=False),
+    Route(GET, "/payment-requests/{id}", clinician_jwt=False),
+    Route(POST, "/payment-requests/{id}/checkout", clinician_jwt=False),
+    Route(POST, "/payment-requests/{id}/cancel", clinician_jwt=True),
+    # Admins only: the authorizer admits the IdP's JWT, the Lambda checks the role.
+    Route(POST, "/payment-requests/{id}/refunds", clinician_jwt=True),
+    Route(GET, "/payment-requests/{id}/receipt", clinician_jwt=False),
+)
+STRIPE_WEBHOOK_ROUTES = (Route(POST, "/webhooks/stripe", clinician_jwt=False),)
+# Handled by clinic_admin: admins only, so all behind the JWT authorizer.
+CLINIC_ROUTES = (
+    Route(GET, "/clinics/{clinic_id}/settings", clinician_jwt=True),
+    Route(PUT, "/clinics/{clinic_id}/settings", clinician_jwt=True),
+    Route(POST, "/clinics/{clinic_id}/stripe-account/link", clinician_jwt=True),
+    Route(GET, "/clinics/{clinic_id}/stripe-account", clinician_jwt=True),
+    Route(DELETE, "/clinics/{clinic_id}/stripe-account", clinician_jwt=True),
+    Route(GET, "/clinics/{clinic_id}/payments", clinician_jwt=True),
+)
+
+# One JSON line per request. No query strings or bodies: those may carry tokens.
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "sourceIp": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+}
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class AccessLogSettings:
+    """apigatewayv2.IAccessLogSettings for a CloudWatch log group and a JSON format."""
+
+    def __init__(self, log_group: logs.ILogGroup, fields: dict[str, str]) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+        self._format = apigw.AccessLogFormat.custom(json.dumps(fields))
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return self._format
+
+
+class PaymentsHttpApi(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: CallpayConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.api = apigwv2.HttpApi(
+            self,
+            "Api",
+            api_name=f"callpay-{config.stage}-http",
+            description="callpay: payment requests and the Stripe webhook",
+            cors_preflight=apigwv2.CorsPreflightOptions(
+                allow_origins=config.cors_origins,
+                allow_methods=[
+                    apigwv2.CorsHttpMethod.GET,
+                    apigwv2.CorsHttpMethod.POST,
+                    apigwv2.CorsHttpMethod.PUT,
+                    apigwv2.CorsHttpMethod.DELETE,
+                ],
+                allow_headers=["authorization", "content-type", "idempotency-key"],
+                expose_headers=["location", "idempotent-replayed"],
+                # Bearer tokens, not cookies: browsers need not send credentials.
+                allow_credentials=False,
+                max_age=Duration.hours(1),
+            ),
+            create_default_stage=False,
+        )
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=(
+                RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
+            ),
+        )
+        self.stage = self.api.add_stage(
+            "DefaultStage",
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=config.api_rate_limit, burst_limit=config.api_burst_limit
+            ),
+            access_log_settings=AccessLogSettings(self.access_logs, ACCESS_LOG_FORMAT),
+        )
+        self.jwt_authorizer = authorizers.HttpJwtAuthorizer(
+            "ClinicianJwt",
+            config.jwt_issuer,
+            jwt_audience=[config.jwt_audience],
+            authorizer_name="clinician-jwt",
+        )
+        self.routes: dict[str, apigwv2.HttpRoute] = {}
+
+    @property
+    def url(self) -> str:
+        return self.stage.url
+
+    def add_routes(self, name: str, routes: Sequence[Route], handler: lambda_.IFunction) -> None:
+        """Send routes to one function, each with the authorizer its Route says."""
+        integration = integrations.HttpLambdaIntegration(f"{name}Integration", handler)
+        for route in routes:
+            authorizer: apigwv2.IHttpRouteAuthorizer = (
+                self.jwt_authorizer if route.clinician_jwt else apigwv2.HttpNoneAuthorizer()
+            )
+            (created,) = self.api.add_routes(
+                path=route.path,
+                methods=[route.method],
+                integration=integration,
+                authorizer=authorizer,
+            )
+            self.routes[route.key] = created
+            if not route.clinician_jwt:
+                acknowledge(
+                    created.node.default_child,  # type: ignore[arg-type]
+                    "AwsSolutions-APIG4",
+                    f"{route.key} authenticates in the Lambda: a callpay-signed patient "
+                    "token or a clinician JWT, or for Stripe the webhook signature "
+                    "(see infra/http_api.py).",
+                )

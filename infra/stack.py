@@ -1,0 +1,193 @@
+"""The callpay stack: the constructs wired together, one function per handler.
+
+A new handler is a HandlerFunction here, given only the grants it uses from the
+constructs below (table, secret, receipt queue, SES, @connections), routed, and watched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack, Tags
+from constructs import Construct
+
+from infra.app_secrets import AppSecrets
+from infra.bundling import function_code
+from infra.config import CallpayConfig
+from infra.data import PaymentData
+from infra.functions import HandlerFunction
+from infra.http_api import (
+    CLINIC_ROUTES,
+    PAYMENT_REQUEST_ROUTES,
+    STRIPE_WEBHOOK_ROUTES,
+    PaymentsHttpApi,
+)
+from infra.monitoring import Monitoring
+from infra.realtime import RealtimeApi
+from infra.receipts import CONSUMER_TIMEOUT_SECONDS, Receipts
+
+API_TIMEOUT = Duration.seconds(10)
+
+
+class CallpayStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: CallpayConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Tags.of(self).add("project", "callpay")
+        Tags.of(self).add("stage", config.stage)
+
+        self.data = PaymentData(self, "Data", config=config)
+        self.secrets = AppSecrets(self, "Secrets", config=config)
+        self.realtime = RealtimeApi(self, "Realtime", config=config)
+        self.receipts = Receipts(self, "Receipts", config=config)
+        self.http_api = PaymentsHttpApi(self, "HttpApi", config=config)
+        self.monitoring = Monitoring(self, "Monitoring", config=config)
+
+        code = function_code()
+        common = {
+            "TABLE_NAME": self.data.table.table_name,
+            # The secret's id, never its value: functions fetch it at run time and cache it.
+            "CALLPAY_SECRET_ID": self.secrets.secret_id,
+        }
+        # For the functions that authenticate clinicians themselves: the HTTP routes
+        # shared with patients, and the WebSocket $connect. Same issuer and audience as
+        # the HTTP API's JWT authorizer.
+        clinician_jwt = {
+            "JWT_ISSUER": config.jwt_issuer,
+            "JWT_AUDIENCE": config.jwt_audience,
+            "JWKS_URL": config.jwks_endpoint,
+        }
+        # For the functions that push payment updates to the call's sockets.
+        pushes_updates = {"WEBSOCKET_CALLBACK_URL": self.realtime.callback_url}
+        # For the functions that queue receipt e-mails (payments, refunds).
+        queues_receipts = {"RECEIPT_QUEUE_URL": self.receipts.queue.queue_url}
+        # For the functions that build receipts: send_receipt mails them, request_payment
+        # renders the receipt page with the same sender details.
+        receipt_mail = {
+            "RECEIPT_SENDER": self.receipts.sender_email,
+            "SES_CONFIGURATION_SET": self.receipts.configuration_set_name,
+        }
+
+        self.request_payment = HandlerFunction(
+            self,
+            "RequestPayment",
+            config=config,
+            code=code,
+            handler="request_payment.handler.lambda_handler",
+            service="request_payment",
+            description="callpay: payment requests (create, view, pay, cancel, refund, receipt)",
+            environment={
+                **common,
+                **clinician_jwt,
+                **pushes_updates,
+                **queues_receipts,
+                **receipt_mail,
+            },
+            timeout=API_TIMEOUT,
+        )
+        self.stripe_webhook = HandlerFunction(
+            self,
+            "StripeWebhook",
+            config=config,
+            code=code,
+            handler="stripe_webhook.handler.lambda_handler",
+            service="stripe_webhook",
+            description="callpay: Stripe webhook events to payment state, pop-ups, receipts",
+            environment={**common, **pushes_updates, **queues_receipts},
+            timeout=API_TIMEOUT,
+        )
+        self.realtime_handler = HandlerFunction(
+            self,
+            "RealtimeHandler",
+            config=config,
+            code=code,
+            handler="realtime.handler.lambda_handler",
+            service="realtime",
+            description="callpay: WebSocket connect, disconnect, sync and ping",
+            environment={**common, **clinician_jwt, **pushes_updates},
+            timeout=API_TIMEOUT,
+        )
+        self.send_receipt = HandlerFunction(
+            self,
+            "SendReceipt",
+            config=config,
+            code=code,
+            handler="send_receipt.handler.lambda_handler",
+            service="send_receipt",
+            description="callpay: receipt e-mails from the receipt queue through SES",
+            environment={**common, **receipt_mail},
+            timeout=Duration.seconds(CONSUMER_TIMEOUT_SECONDS),
+        )
+        self.clinic_admin = HandlerFunction(
+            self,
+            "ClinicAdmin",
+            config=config,
+            code=code,
+            handler="clinic_admin.handler.lambda_handler",
+            service="clinic_admin",
+            description="callpay: clinic settings, Stripe account link/status/removal, reports",
+            environment={
+                **common,
+                **clinician_jwt,
+                "CONNECT_RETURN_URL": config.connect_return_url,
+                "CONNECT_REFRESH_URL": config.connect_refresh_url,
+            },
+            timeout=API_TIMEOUT,
+        )
+        self.handlers = (
+            self.request_payment,
+            self.stripe_webhook,
+            self.realtime_handler,
+            self.send_receipt,
+            self.clinic_admin,
+        )
+
+        # Least privilege: each grant names the one resource, and only users get it.
+        for handler in self.handlers:
+            self.data.grant_read_write(handler)
+            self.secrets.grant_read(handler)
+            self.monitoring.watch_function(handler.service, handler.function)
+        for handler in (self.request_payment, self.stripe_webhook, self.realtime_handler):
+            self.realtime.grant_post_to_connections(handler)
+        for handler in (self.request_payment, self.stripe_webhook):
+            self.receipts.grant_enqueue(handler.function)
+        self.receipts.add_consumer(self.send_receipt.function)
+        self.receipts.grant_send_receipts(self.send_receipt.function)
+
+        self.http_api.add_routes(
+            "RequestPayment", PAYMENT_REQUEST_ROUTES, self.request_payment.function
+        )
+        self.http_api.add_routes(
+            "StripeWebhook", STRIPE_WEBHOOK_ROUTES, self.stripe_webhook.function
+        )
+        self.http_api.add_routes("ClinicAdmin", CLINIC_ROUTES, self.clinic_admin.function)
+        self.realtime.add_routes(self.realtime_handler.function)
+
+        self.monitoring.watch_http_api("HttpApi", self.http_api.api)
+        self.monitoring.watch_dead_letters("ReceiptDeadLetters", self.receipts.dead_letters)
+        self.monitoring.watch_webhook_signatures()
+
+        CfnOutput(self, "HttpApiUrl", value=self.http_api.url)
+        CfnOutput(
+            self,
+            "StripeWebhookUrl",
+            value=f"{self.http_api.url.rstrip('/')}/webhooks/stripe",
+            description="Register this endpoint in Stripe twice: account events and Connect events",
+        )
+        CfnOutput(self, "WebSocketUrl", value=self.realtime.url)
+        CfnOutput(self, "TableName", value=self.data.table.table_name)
+        CfnOutput(
+            self,
+            "SecretId",
+            value=self.secrets.secret_id,
+            description="Fill stripe_api_key, stripe_publishable_key and webhook_secrets",
+        )
+        CfnOutput(
+            self,
+            "SesIdentity",
+            value=self.receipts.identity.email_identity_name,
+            description="Verify it (and leave the SES sandbox) before receipts can be sent",
+        )
+        CfnOutput(self, "ReceiptQueueUrl", value=self.receipts.queue.queue_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
