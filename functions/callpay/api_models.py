@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import Failure, LineItem, PaymentRequest
@@ -46,14 +54,14 @@ OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 class ClinicSettingsIn(Body):
     """A partial update: fields left out stay as they are; null (or "") clears a detail."""
 
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] | None = None
     default_currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = None
     minimum_amount: Annotated[StrictInt, Field(gt=0)] | None = None
     maximum_amount: Annotated[StrictInt, Field(gt=0)] | None = None
     time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
     default_locale: Locale | None = None
-    share_description_with_stripe: bool | None = None
+    share_description_with_stripe: StrictBool | None = None
     legal_name: OptionalText = None
     address: OptionalText = None
     tax_id: OptionalText = None

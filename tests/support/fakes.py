@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from callpay.adapters.patient_tokens import SignedPatientTokens
-from callpay.domain.clinic import Clinic
+from callpay.domain.clinic import Clinic, ClinicAuditEntry
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob
@@ -31,6 +32,49 @@ class InMemoryStore:
     audits: dict[str, list[AuditEntry]] = field(default_factory=dict)
     events: set[str] = field(default_factory=set)
     claims: dict[str, IdempotencyClaim] = field(default_factory=dict)
+    clinic_audits: dict[str, list[ClinicAuditEntry]] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)  # Stripe account -> clinic
+
+    # -- ClinicStore ---------------------------------------------------------------------
+
+    def save_clinic(
+        self,
+        clinic: Clinic,
+        audit: ClinicAuditEntry,
+        expected_version: int,
+        *,
+        account_linked: str | None = None,
+        account_removed: str | None = None,
+        event: tuple[str, datetime] | None = None,
+    ) -> None:
+        current = self.clinics.get(clinic.clinic_id)
+        if (current.version if current else 0) != expected_version:
+            raise VersionConflict(clinic.clinic_id)
+        if event and event[0] in self.events:
+            raise DuplicateEvent(event[0])
+        self.clinics[clinic.clinic_id] = clinic
+        self.clinic_audits.setdefault(clinic.clinic_id, []).append(audit)
+        if account_removed:
+            self.accounts.pop(account_removed, None)
+        if account_linked:
+            self.accounts[account_linked] = clinic.clinic_id
+        if event:
+            self.events.add(event[0])
+
+    def clinic_by_account(self, stripe_account_id: str) -> Clinic | None:
+        clinic_id = self.accounts.get(stripe_account_id)
+        return self.clinics.get(clinic_id) if clinic_id else None
+
+    def clinic_audit(self, clinic_id: str) -> list[ClinicAuditEntry]:
+        return list(self.clinic_audits.get(clinic_id, []))
+
+    def payments(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[PaymentRequest]:
+        found = [r for r in self.requests.values() if r.clinic_id == clinic_id]
+        yield from (
+            r for r in sorted(found, key=lambda r: r.created_at) if start <= r.created_at < end
+        )
+
+    # -- PaymentStore --------------------------------------------------------------------
 
     def get_clinic(self, clinic_id: str) -> Clinic | None:
         return self.clinics.get(clinic_id)
@@ -143,6 +187,23 @@ class FakeGateway:
         refund_id = f"re_{len(self.refund_keys) + 1}"
         self.refund_keys[refund_id] = idempotency_key
         return RefundResult(refund_id=refund_id, amount=amount, charge_amount_refunded=total)
+
+
+@dataclass
+class FakeConnect:
+    """Connect onboarding as Stripe would answer it; records the accounts it created."""
+
+    created: list[tuple[str, str]] = field(default_factory=list)  # (clinic, idempotency key)
+
+    def create_account(self, clinic_id: str, country: str | None, idempotency_key: str) -> str:
+        for index, (_, key) in enumerate(self.created):
+            if key == idempotency_key:
+                return f"acct_{index + 1}"
+        self.created.append((clinic_id, idempotency_key))
+        return f"acct_{len(self.created)}"
+
+    def onboarding_link(self, stripe_account_id: str, clinic_id: str) -> str:
+        return f"https://connect.stripe.test/setup/{stripe_account_id}?clinic={clinic_id}"
 
 
 @dataclass

@@ -10,12 +10,21 @@ import urllib3  # noqa: F401 - probes IPv6 with a socket at import; do it before
 from pytest_socket import disable_socket, enable_socket
 
 from callpay import runtime
+from callpay.config import Secrets
 from callpay.domain.clinic import Clinic
+from callpay.logic.clinics import ClinicAdmin
+from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.payment_requests import PaymentRequests
+from callpay.logic.receipts import Receipts
+from callpay.receipts.locales import resolve_locale
+from callpay.receipts.render import render
 from callpay.logic.stripe_events import StripeEvents
 from tests.support.fakes import (
     Clock,
+    FakeConnect,
     FakeGateway,
+    FakeMailer,
+    InMemoryLedger,
     InMemoryStore,
     RecordingNotifier,
     RecordingQueue,
@@ -39,7 +48,18 @@ class World:
     events: StripeEvents
     notifier: RecordingNotifier
     queue: RecordingQueue
+    connect: FakeConnect
+    clinics: ClinicAdmin
+    mailer: FakeMailer
 
+
+WEBHOOK_SECRET = "whsec_unit"
+UNIT_SECRETS = Secrets(
+    stripe_api_key="sk_test_unit",
+    stripe_publishable_key="pk_test_unit",
+    webhook_secrets=[WEBHOOK_SECRET],
+    patient_token_key="k" * 32,
+)
 
 READY_CLINIC = Clinic(
     clinic_id="clinic-1",
@@ -60,6 +80,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     store.clinics["clinic-x"] = READY_CLINIC.model_copy(
         update={"clinic_id": "clinic-x", "org_id": "org-2", "stripe_account_id": "acct_x"}
     )
+    store.accounts = {c.stripe_account_id or "": c.clinic_id for c in store.clinics.values()}
     gateway, clock, notifier, queue = FakeGateway(), Clock(), RecordingNotifier(), RecordingQueue()
     service = PaymentRequests(
         store=store,
@@ -71,8 +92,20 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
         clock=clock,
     )
     events = StripeEvents(store=store, notifier=notifier, receipts=queue, clock=clock)
+    connect, mailer = FakeConnect(), FakeMailer()
+    clinics = ClinicAdmin(clinics=store, connect=connect, clock=clock)
+    receipts = Receipts(
+        store=store, gateway=gateway, ledger=InMemoryLedger(), mailer=mailer, clock=clock,
+        render=render, resolve_locale=resolve_locale,
+    )  # fmt: skip
+    monkeypatch.setattr(runtime, "clinic_admin", lambda: clinics)
+    monkeypatch.setattr(
+        runtime, "connect_events", lambda: ConnectEvents(clinics=store, events=store, clock=clock)
+    )
+    monkeypatch.setattr(runtime, "receipts", lambda: receipts)
+    monkeypatch.setattr(runtime, "secrets", lambda: UNIT_SECRETS)
     monkeypatch.setattr(runtime, "payment_requests", lambda: service)
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
     monkeypatch.setattr(runtime, "stripe_events", lambda: events)
-    return World(store, gateway, clock, service, events, notifier, queue)
+    return World(store, gateway, clock, service, events, notifier, queue, connect, clinics, mailer)

@@ -54,14 +54,15 @@ class DynamoDBClinicStore:
     ) -> None:
         """Write `clinic` if still at `expected_version`; with `event` (id, expiry), record
         that Stripe event as processed in the same transaction."""
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(PK)"}
-            if expected_version == 0
-            else {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-            }
-        )
+        # Version 0 is a clinic never saved by an admin (absent, or seeded as is).
+        condition: dict[str, Any] = {
+            "ConditionExpression": (
+                "attribute_not_exists(PK) OR version = :expected"
+                if expected_version == 0
+                else "version = :expected"
+            ),
+            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+        }
         items: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": clinic_item(clinic), **condition}},
             {"Put": {"TableName": self._table, "Item": self._audit_item(audit)}},

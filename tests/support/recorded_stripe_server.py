@@ -1,0 +1,68 @@
+"""Stripe's Connect endpoints answered from recorded responses, over real HTTP.
+
+localstripe has no Connect, so account creation and Account Links are tested against
+responses recorded from Stripe's API (recorded_stripe/), served by this small server,
+which also keeps every request it received so tests can check what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+RECORDED = Path(__file__).parent / "recorded_stripe"
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    form: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+class RecordedStripe:
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                form = parse_qs(self.rfile.read(length).decode())
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                recorder.received.append(Received("POST", self.path, form, headers))
+                name = f"post_{self.path.strip('/').replace('/', '_')}.json"
+                recorded = RECORDED / name
+                if not recorded.exists():
+                    self._answer(404, {"error": {"type": "invalid_request_error",
+                                                 "message": f"Unrecorded {self.path}"}})  # fmt: skip
+                    return
+                self._answer(200, json.loads(recorded.read_text()))
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Request-Id", "req_recorded")
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def to(self, path: str) -> list[Received]:
+        return [r for r in self.received if r.path == path]
+
+    def close(self) -> None:
+        self._server.shutdown()

@@ -1,0 +1,144 @@
+"""Every route x every kind of caller, with the status each must get.
+
+The table of routes below is checked against the API's route tables, so a new route
+cannot be added without saying here who may call it. Calls go through the real handlers
+(as the Lambda sees them: at the gateway, a JWT-authorized route would refuse a missing
+or non-IdP token with 401 even before the Lambda).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from callpay.api_models import PaymentRequestIn
+from callpay.domain.access import Clinician
+from callpay.domain.stripe_outcomes import StripeEvent
+from clinic_admin.handler import lambda_handler as clinic_admin
+from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, STRIPE_WEBHOOK_ROUTES
+from request_payment.handler import lambda_handler as request_payment
+from stripe_webhook.handler import lambda_handler as stripe_webhook
+from tests.support.events import LambdaContext, clinician_claims, http_event
+from tests.support.fakes import tokens
+from tests.support.stripe_events import intent_event
+from tests.unit.conftest import World
+
+
+@dataclass(frozen=True)
+class RouteCase:
+    key: str  # "METHOD /path/{param}" as in the route tables
+    who: str  # the policy: see expected()
+    success: int
+    body: Any = None
+    target: str = "open"  # which payment request {id} names: "open" or "paid"
+    variant: str = ""
+
+
+ROUTES = [
+    RouteCase("POST /calls/{call_id}/patient-access", "clinician", 201, {"clinic_id": "clinic-1"}),
+    RouteCase("POST /calls/{call_id}/payment-requests", "clinician", 201,
+              {"clinic_id": "clinic-1", "amount": 5000, "currency": "aud", "description": "x"}),
+    RouteCase("GET /calls/{call_id}/payment-requests", "viewer", 200),
+    RouteCase("GET /payment-requests/{id}", "viewer", 200),
+    RouteCase("POST /payment-requests/{id}/checkout", "patient", 200, {"email": "p@example.com"}),
+    RouteCase("POST /payment-requests/{id}/cancel", "clinician", 200),
+    RouteCase("POST /payment-requests/{id}/refunds", "admin", 200, {"reason": "duplicate"},
+              target="paid"),
+    RouteCase("GET /payment-requests/{id}/receipt", "viewer", 200, target="paid"),
+    RouteCase("POST /webhooks/stripe", "stripe", 400, {"id": "evt_1"}),
+    RouteCase("GET /clinics/{clinic_id}/settings", "admin", 200),
+    RouteCase("PUT /clinics/{clinic_id}/settings", "admin", 200, {"legal_name": "Harbour"}),
+    RouteCase("PUT /clinics/{clinic_id}/settings", "org_admin", 200, {"enabled": True},
+              variant="enable"),
+    RouteCase("POST /clinics/{clinic_id}/stripe-account/link", "admin", 200),
+    RouteCase("GET /clinics/{clinic_id}/stripe-account", "admin", 200),
+    RouteCase("DELETE /clinics/{clinic_id}/stripe-account", "admin", 200),
+    RouteCase("GET /clinics/{clinic_id}/payments", "admin", 200),
+]  # fmt: skip
+
+# Callers: role and where they stand relative to clinic-1 (org-1), which owns call-1.
+CLINICIANS = {
+    f"{role}/{place}": clinician_claims(sub=f"{role}-{place}", role=role, org_id=org, clinics=clinic)
+    for role in ("team_member", "team_admin", "org_admin")
+    for place, org, clinic in (("own", "org-1", "clinic-1"), ("other_clinic", "org-1", "clinic-2"),
+                               ("other_org", "org-2", "clinic-x"))
+}  # fmt: skip
+CALLERS = [*CLINICIANS, "patient", "patient/other_call", "no_token"]
+
+
+def expected(case: RouteCase, caller: str) -> int:
+    if case.who == "stripe":
+        return case.success  # no signature: 400 whoever calls
+    if caller == "no_token":
+        return 401
+    if caller.startswith("patient"):
+        if case.who not in {"patient", "viewer"}:
+            return 403
+        if caller == "patient":
+            return case.success
+        # another call's patient: a request of this call is "not found" for them
+        return 404 if "/payment-requests/{id}" in case.key else 403
+    role, place = caller.split("/")
+    acts_for_clinic_1 = place == "own" or (role == "org_admin" and place == "other_clinic")
+    allowed = {
+        "clinician": True,
+        "viewer": True,
+        "patient": False,
+        "admin": role in {"team_admin", "org_admin"},
+        "org_admin": role == "org_admin",
+    }[case.who]
+    return case.success if allowed and acts_for_clinic_1 else 403
+
+
+def test_the_matrix_covers_every_route_of_the_api() -> None:
+    routed = {r.key for r in (*PAYMENT_REQUEST_ROUTES, *CLINIC_ROUTES, *STRIPE_WEBHOOK_ROUTES)}
+    assert {case.key for case in ROUTES} == routed
+
+
+def prepared(world: World) -> dict[str, str]:
+    """call-1 (clinic-1) with an open and a paid request; a token for call-1's patient."""
+    clinician = Clinician(
+        sub="c", org_id="org-1", role="team_member", clinic_ids=frozenset({"clinic-1"})
+    )
+    body = PaymentRequestIn(clinic_id="clinic-1", amount=8000, currency="aud", description="x")
+    open_request, _ = world.service.create(clinician, "call-1", body, None)
+    paid_request, _ = world.service.create(clinician, "call-1", body, None)
+    event = intent_event(
+        "payment_intent.succeeded", str(paid_request.payment_intent_id), paid_request.id
+    )
+    world.events.apply(StripeEvent.model_validate(event))
+    now = datetime.now(UTC)
+    return {
+        "open": open_request.id,
+        "paid": paid_request.id,
+        "patient": tokens().mint("call-1", "clinic-1", now)[0],
+        "patient/other_call": tokens().mint("call-2", "clinic-1", now)[0],
+    }
+
+
+def handler_for(key: str) -> Any:
+    if key.endswith("/webhooks/stripe"):
+        return stripe_webhook
+    return clinic_admin if " /clinics/" in key else request_payment
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("case", ROUTES, ids=lambda c: f"{c.key} {c.variant}".strip())
+def test_who_gets_what(world: World, case: RouteCase, caller: str) -> None:
+    ids = prepared(world)
+    method, template = case.key.split(" ")
+    path = (
+        template.replace("{call_id}", "call-1")
+        .replace("{clinic_id}", "clinic-1")
+        .replace("{id}", ids[case.target])
+    )
+    kw: dict[str, Any] = {}
+    if caller in CLINICIANS:
+        kw["claims"] = CLINICIANS[caller]
+    elif caller.startswith("patient"):
+        kw["token"] = ids[caller]
+    response = handler_for(case.key)(http_event(method, path, case.body, **kw), LambdaContext())
+    assert response["statusCode"] == expected(case, caller), response.get("body")
