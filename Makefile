@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
+.PHONY: dev demo e2e
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,17 @@ integration: $(STAMP)
 infra: $(STAMP)
 	$(BIN)/pytest tests/infra
 
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+# The whole stack on this machine, in the foreground (docs/local-development.md).
+dev: $(STAMP)
+	$(BIN)/callpay dev
+
+# A consultation played end to end on a fresh local stack; exit 0 only if every step happened.
+demo: $(STAMP)
+	$(BIN)/callpay demo
+
 # The CloudFormation template in cdk.out/, offline and with no AWS credentials.
 synth: $(STAMP)
 	rm -rf cdk.out
@@ -54,6 +66,7 @@ deploy: $(STAMP) node_modules/.package-lock.json
 
 test: check
 	$(BIN)/pytest
+	$(BIN)/callpay demo
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,27 +1,52 @@
-"""A local stand-in for API Gateway's WebSocket API, serving the real realtime handler.
+"""Local stand-ins for API Gateway, serving the real handlers unchanged.
 
-Sockets connect to `ws://host:port/?call_id=...&token=...`; each connection gets an id
-and becomes `$connect` / `$default` / `$disconnect` events for the handler, exactly as
-API Gateway would send them. The `@connections` management API is served on the same
-port (POST delivers a frame, DELETE closes the socket, GET describes it; 410 Gone for a
-socket that is closed or not yet open), so the notifier's boto3 client works unchanged
-when its endpoint points here.
+`LocalWebSocketGateway` is the WebSocket API: sockets connect to
+`ws://host:port/?call_id=...&token=...`; each connection gets an id and becomes
+`$connect` / `$default` / `$disconnect` events for the handler, exactly as API Gateway
+would send them. The `@connections` management API is served on the same port (POST
+delivers a frame, DELETE closes the socket, GET describes it; 410 Gone for a socket that
+is closed or not yet open), so the notifier's boto3 client works unchanged when its
+endpoint points here.
+
+`LocalApiGateway` adds the HTTP API on the same port: the routes of infra/http_api.py as
+payload-2.0 events for their functions, the JWT authorizer on the routes that carry it,
+CORS for local origins, and the local identity provider's JWKS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from multidict import CIMultiDict
 
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+from devtools.http_events import HttpAnswer, HttpRequest, http_answer, http_api_event
+from devtools.jwt_authorizer import JwtAuthorizer, Unauthorized
+from devtools.routes import HttpRoute, find_route
+
+Handler = Callable[[dict[str, Any], Any], Any]
+Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+access_log = logging.getLogger("callpay.gateway")
+
+# Each invocation holds a thread while the handler runs (and may call back into this
+# gateway: @connections, JWKS); enough for many sockets and requests at once.
+INVOCATION_THREADS = 32
+# API Gateway's HTTP API payload limit.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+# Hop-by-hop and length headers are the server's to set, not the handler's.
+NOT_FORWARDED = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
 class _Context:
@@ -50,18 +75,25 @@ class LocalWebSocketGateway:
         self._sockets: dict[str, web.WebSocketResponse] = {}
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
+        self._failure: BaseException | None = None
         self.port = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> LocalWebSocketGateway:
         started = threading.Event()
-        threading.Thread(target=self._serve, args=(started,), daemon=True).start()
+        threading.Thread(
+            target=self._serve, args=(started,), name="local-gateway", daemon=True
+        ).start()
         if not started.wait(10):
-            raise RuntimeError("local WebSocket gateway did not start")
+            raise RuntimeError("local gateway did not start")
+        if self._failure is not None:
+            raise RuntimeError(f"local gateway did not start: {self._failure}") from self._failure
         return self
 
     def stop(self) -> None:
+        if not self._loop.is_running():
+            return
         asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
 
@@ -76,18 +108,29 @@ class LocalWebSocketGateway:
 
     def _serve(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
-        app = web.Application()
+        self._loop.set_default_executor(
+            ThreadPoolExecutor(INVOCATION_THREADS, thread_name_prefix="invocation")
+        )
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        self._add_routes(app)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        try:
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, self._host, self._port)
+            self._loop.run_until_complete(site.start())
+        except OSError as error:  # the port is taken: say so to start(), not in a thread
+            self._failure = error
+            started.set()
+            return
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        started.set()
+        self._loop.run_forever()
+
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self._socket)
         app.router.add_post("/@connections/{connection_id}", self._post)
         app.router.add_delete("/@connections/{connection_id}", self._delete)
         app.router.add_get("/@connections/{connection_id}", self._describe)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, self._host, self._port)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        started.set()
-        self._loop.run_forever()
 
     async def _shutdown(self) -> None:
         for socket in list(self._sockets.values()):
@@ -120,9 +163,15 @@ class LocalWebSocketGateway:
         }
 
     async def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        return await asyncio.to_thread(self._handler, event, _Context())
+        answer: dict[str, Any] = await asyncio.to_thread(self._handler, event, _Context())
+        return answer
+
+    async def _not_a_socket(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=426, text="Upgrade to a WebSocket to connect.")
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return await self._not_a_socket(request)
         connection_id = uuid.uuid4().hex[:16]
         answer = await self._invoke(self._event(request, "$connect", connection_id, None))
         status = int(answer.get("statusCode", 500))
@@ -176,6 +225,164 @@ class LocalWebSocketGateway:
             return _gone(connection_id)
         now = datetime.now(UTC).isoformat()
         return web.json_response({"connectedAt": now, "lastActiveAt": now, "identity": {}})
+
+
+# Browsers on these origins may call the local HTTP API (any port): the dev servers of a
+# frontend (Vite, Next.js, CRA...) on this machine.
+LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$")
+
+
+@dataclass(frozen=True)
+class CorsPolicy:
+    """API Gateway's CORS for the HTTP API. Methods, headers and max age are those of
+    PaymentsHttpApi's cors_preflight in infra/http_api.py; origins are local ones."""
+
+    extra_origins: frozenset[str] = frozenset()
+    allow_methods: tuple[str, ...] = ("GET", "POST", "PUT", "DELETE")
+    allow_headers: tuple[str, ...] = ("authorization", "content-type", "idempotency-key")
+    expose_headers: tuple[str, ...] = ("location", "idempotent-replayed")
+    max_age_seconds: int = 3600
+
+    def allows(self, origin: str | None) -> bool:
+        return bool(origin) and (
+            origin in self.extra_origins or LOCAL_ORIGIN.match(origin or "") is not None
+        )
+
+    def preflight(self, origin: str | None) -> list[tuple[str, str]]:
+        if not self.allows(origin):
+            return []
+        return [
+            ("Access-Control-Allow-Origin", str(origin)),
+            ("Access-Control-Allow-Methods", ",".join(self.allow_methods)),
+            ("Access-Control-Allow-Headers", ",".join(self.allow_headers)),
+            ("Access-Control-Max-Age", str(self.max_age_seconds)),
+            ("Vary", "Origin"),
+        ]
+
+    def response(self, origin: str | None) -> list[tuple[str, str]]:
+        if not self.allows(origin):
+            return []
+        return [
+            ("Access-Control-Allow-Origin", str(origin)),
+            ("Access-Control-Expose-Headers", ",".join(self.expose_headers)),
+            ("Vary", "Origin"),
+        ]
+
+
+def _gateway_error(status: int, message: str, *extra: tuple[str, str]) -> HttpAnswer:
+    """An answer API Gateway itself gives (not the Lambda): `{"message": ...}`."""
+    body = json.dumps({"message": message}).encode()
+    return HttpAnswer(status, [("Content-Type", "application/json"), *extra], body)
+
+
+@dataclass
+class HttpApi:
+    """What LocalApiGateway serves over HTTP: routes, the functions behind them, auth."""
+
+    routes: Sequence[HttpRoute]
+    functions: Mapping[str, Handler]  # handler module -> function
+    authorizer: JwtAuthorizer
+    jwks: Mapping[str, Any]
+    cors: CorsPolicy = field(default_factory=CorsPolicy)
+    # Local-only pages (method, path, handler), e.g. the simulated Stripe onboarding.
+    pages: Sequence[tuple[str, str, Page]] = ()
+
+
+class LocalApiGateway(LocalWebSocketGateway):
+    """API Gateway for the local stack, on one port: the HTTP API at its routes, the
+    WebSocket API at `/` (a GET that upgrades), `@connections`, and the JWKS of the
+    local identity provider at /.well-known/jwks.json."""
+
+    def __init__(
+        self, api: HttpApi, realtime: Handler, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        missing = {route.function for route in api.routes} - set(api.functions)
+        if missing:
+            raise ValueError(f"no function loaded for {sorted(missing)}")
+        super().__init__(realtime, host, port)
+        self._api = api
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def _add_routes(self, app: web.Application) -> None:
+        super()._add_routes(app)
+        app.router.add_get("/.well-known/jwks.json", self._jwks)
+        for method, path, page in self._api.pages:
+            app.router.add_route(method, path, page)
+        # Last: everything else is the HTTP API's (aiohttp tries routes in this order).
+        app.router.add_route("*", "/{path:.*}", self._http)
+
+    async def _jwks(self, request: web.Request) -> web.Response:
+        return web.json_response(dict(self._api.jwks))
+
+    async def _not_a_socket(self, request: web.Request) -> web.StreamResponse:
+        return await self._http(request)
+
+    async def _http(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        origin = request.headers.get("Origin")
+        cors = self._api.cors
+        served_by = "-"  # for the access log: the function, or the gateway itself
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            # API Gateway answers CORS preflights itself, for every path, without auth.
+            answer = HttpAnswer(204, cors.preflight(origin))
+        else:
+            raw_path = request.rel_url.raw_path
+            found = find_route(self._api.routes, request.method, raw_path)
+            if found is None:
+                answer = _gateway_error(404, "Not Found")
+            else:
+                route, parameters = found
+                answer, served_by = await self._route(request, route, parameters)
+            answer.headers.extend(cors.response(origin))
+        elapsed = (time.perf_counter() - started) * 1000
+        access_log.info(
+            "%s %s -> %d  %s  %.0f ms",
+            request.method, request.rel_url.raw_path, answer.status, served_by, elapsed,
+        )  # fmt: skip
+        headers: CIMultiDict[str] = CIMultiDict()
+        for name, value in answer.headers:
+            if name.lower() not in NOT_FORWARDED:
+                headers.add(name, value)
+        return web.Response(status=answer.status, headers=headers, body=answer.body)
+
+    async def _route(
+        self, request: web.Request, route: HttpRoute, parameters: dict[str, str]
+    ) -> tuple[HttpAnswer, str]:
+        """The answer, and who gave it: the route's function or the JWT authorizer."""
+        claims = None
+        if route.clinician_jwt:
+            try:
+                claims = self._api.authorizer.authorize(request.headers.get("Authorization"))
+            except Unauthorized as refusal:
+                reason = refusal.www_authenticate
+                extra = [("www-authenticate", reason)] if reason else []
+                return _gateway_error(401, "Unauthorized", *extra), "jwt-authorizer"
+        event = http_api_event(
+            HttpRequest(
+                method=request.method,
+                raw_path=request.rel_url.raw_path,
+                raw_query=request.rel_url.raw_query_string,
+                headers=request.headers.items(),
+                body=await request.read(),
+                source_ip=request.remote or "127.0.0.1",
+            ),
+            route.key,
+            parameters,
+            claims,
+            request.host,
+        )
+        handler = self._api.functions[route.function]
+        function = route.function.partition(".")[0]
+        try:
+            return http_answer(await asyncio.to_thread(handler, event, None)), function
+        # A function that raises (or answers something unmappable) is a 500 from API
+        # Gateway, not a crash of the gateway; the traceback goes to the stack's log.
+        except Exception:
+            access_log.exception("%s raised; answering 500 as API Gateway would", route.key)
+            return _gateway_error(500, "Internal Server Error"), function
 
 
 def main() -> None:

@@ -4,14 +4,22 @@ On Stripe, a PaymentIntent whose card was declined goes back to
 `requires_payment_method` and the patient can pay it with another card. localstripe
 1.15 keeps the failed charge and refuses the second confirm; this launcher drops the
 failed charge when a new payment method is attached, which is what Stripe does.
-Usage: python devtools/localstripe_server.py --port 8420 --from-scratch
+
+It also listens on one address (localstripe's own launcher takes every interface) and
+ends with its parent process, so a killed stack leaves no localstripe behind.
+Usage: python devtools/localstripe_server.py --port 8420 --from-scratch [--host 127.0.0.1]
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 from typing import Any
 
+from aiohttp import web
 from localstripe import resources, server
+
+from devtools.processes import exit_with_parent
 
 _update = resources.PaymentIntent._update
 
@@ -25,5 +33,29 @@ def _update_allowing_retry(self: Any, **data: Any) -> None:
 
 resources.PaymentIntent._update = _update_allowing_retry
 
+
+def _keep_in_memory(self: Any) -> None:
+    """From scratch, nothing is read back: skip localstripe's pickling of its whole store
+    to /tmp/localstripe.pickle after every write (slow, and shared by every instance)."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="localstripe, as the local stack runs it")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8420)
+    parser.add_argument("--from-scratch", action="store_true")
+    args = parser.parse_args()
+    if args.from_scratch:
+        resources.Store.dump_to_disk = _keep_in_memory
+    else:
+        resources.store.try_load_from_disk()
+    exit_with_parent()
+    # localstripe reports webhook deliveries on this logger; keep them in the output.
+    access = logging.getLogger("aiohttp.access")
+    access.setLevel(logging.DEBUG)
+    access.addHandler(logging.StreamHandler())
+    web.run_app(server.app, host=args.host, port=args.port, access_log=access, print=None)
+
+
 if __name__ == "__main__":
-    server.start()
+    main()

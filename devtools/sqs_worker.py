@@ -2,16 +2,23 @@
 
 Messages are received in batches, handed over as an SQS event, and deleted unless the
 handler reports them in `batchItemFailures` (ReportBatchItemFailures); failed ones stay
-on the queue and come back after their visibility timeout, like in AWS.
+on the queue and come back after their visibility timeout, like in AWS. `run` long-polls
+until told to stop, as the local stack's receipt worker.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+logger = logging.getLogger("callpay.sqs_worker")
 
 
 class _Context:
@@ -87,3 +94,17 @@ class SqsWorker:
             if got == 0 or (bad == got and not retry_now):
                 break
         return handled, failed
+
+    def run(self, stop: threading.Event, wait_seconds: int = 1) -> None:
+        """Long-poll and hand over batches until `stop` is set."""
+        while not stop.is_set():
+            try:
+                self.poll_once(wait_seconds=wait_seconds)
+            except (BotoCoreError, ClientError):
+                logger.exception("cannot reach the queue; retrying in a second")
+                stop.wait(1)
+            # Lambda treats a handler that raises as a failed invocation: the batch stays
+            # on the queue and comes back after its visibility timeout. Same here, and the
+            # worker carries on with the next batch instead of dying.
+            except Exception:
+                logger.exception("the handler raised; the batch goes back to the queue")

@@ -63,8 +63,8 @@ def test_enable_link_onboard_take_a_payment_then_deauthorize(
     clinician = clinician_claims(sub="dr", clinics=clinic_id)
     path = f"/clinics/{clinic_id}"
 
-    status, settings = admin_call("PUT", f"{path}/settings", org_admin,
-                                  {"enabled": True, "country": "AU", "legal_name": "Harbour"})  # fmt: skip
+    enable = {"enabled": True, "country": "AU", "legal_name": "Harbour"}
+    status, settings = admin_call("PUT", f"{path}/settings", org_admin, enable)
     assert status == 200 and settings["enabled"] is True
 
     status, link = admin_call("POST", f"{path}/stripe-account/link", org_admin)

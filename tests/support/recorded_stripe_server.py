@@ -40,8 +40,8 @@ class RecordedStripe:
                 name = f"post_{self.path.strip('/').replace('/', '_')}.json"
                 recorded = RECORDED / name
                 if not recorded.exists():
-                    self._answer(404, {"error": {"type": "invalid_request_error",
-                                                 "message": f"Unrecorded {self.path}"}})  # fmt: skip
+                    error = {"type": "invalid_request_error", "message": f"Unrecorded {self.path}"}
+                    self._answer(404, {"error": error})
                     return
                 self._answer(200, json.loads(recorded.read_text()))
 

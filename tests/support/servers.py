@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import requests
+from devtools.local_client import register_webhook
+from devtools.processes import free_port, listening, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+__all__ = ["WebhookReceiver", "free_port", "localstripe_server", "moto_server",
+           "register_webhook", "wait_until"]  # fmt: skip
 
 
 @contextmanager
@@ -49,7 +26,7 @@ def moto_server() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    wait_until(lambda: _listening(port), what="moto server")
+    wait_until(lambda: listening(port), what="moto server")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -60,13 +37,14 @@ def moto_server() -> Iterator[str]:
 def localstripe_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own launcher, fixed arguments
-        [sys.executable, str(ROOT / "devtools" / "localstripe_server.py"), "--port", str(port),
+        [sys.executable, "-m", "devtools.localstripe_server", "--port", str(port),
          "--from-scratch"],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        wait_until(lambda: _listening(port), what="localstripe")
+        wait_until(lambda: listening(port), what="localstripe")
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -109,10 +87,3 @@ class WebhookReceiver:
 
     def close(self) -> None:
         self._server.shutdown()
-
-
-def register_webhook(stripe_base: str, url: str, secret: str) -> None:
-    response = requests.post(
-        f"{stripe_base}/_config/webhooks/callpay", json={"url": url, "secret": secret}, timeout=5
-    )
-    response.raise_for_status()

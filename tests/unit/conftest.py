@@ -16,9 +16,9 @@ from callpay.logic.clinics import ClinicAdmin
 from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.payment_requests import PaymentRequests
 from callpay.logic.receipts import Receipts
+from callpay.logic.stripe_events import StripeEvents
 from callpay.receipts.locales import resolve_locale
 from callpay.receipts.render import render
-from callpay.logic.stripe_events import StripeEvents
 from tests.support.fakes import (
     Clock,
     FakeConnect,

@@ -60,12 +60,13 @@ ROUTES = [
 ]  # fmt: skip
 
 # Callers: role and where they stand relative to clinic-1 (org-1), which owns call-1.
+PLACES = (("own", "org-1", "clinic-1"), ("other_clinic", "org-1", "clinic-2"),
+          ("other_org", "org-2", "clinic-x"))  # fmt: skip
 CLINICIANS = {
-    f"{role}/{place}": clinician_claims(sub=f"{role}-{place}", role=role, org_id=org, clinics=clinic)
+    f"{role}/{place}": clinician_claims(sub=f"{role}-{place}", role=role, org_id=org, clinics=c)
     for role in ("team_member", "team_admin", "org_admin")
-    for place, org, clinic in (("own", "org-1", "clinic-1"), ("other_clinic", "org-1", "clinic-2"),
-                               ("other_org", "org-2", "clinic-x"))
-}  # fmt: skip
+    for place, org, c in PLACES
+}
 CALLERS = [*CLINICIANS, "patient", "patient/other_call", "no_token"]
 
 

@@ -137,6 +137,10 @@ class PaymentRequests:
         )
         if body.line_items and sum(item.amount for item in body.line_items) != money.amount:
             raise InvalidInput("line_items_mismatch", "Line items must add up to the amount.")
+        bound = self.store.call_clinic(call_id)
+        if bound is not None and bound != body.clinic_id:
+            # Before the clinic's own state: nobody outside the call's clinic learns anything.
+            raise Forbidden("call_of_another_clinic", "This call belongs to another clinic.")
         if clinic is None:
             raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
         stripe_account = clinic.check_can_take_payments()

@@ -1,0 +1,145 @@
+"""`callpay`: the local stack's command line (installed by `make install`).
+
+callpay dev     run the whole stack in the foreground (what `make dev` runs)
+callpay token   print a clinician JWT the local stack accepts
+callpay pay     pay a checkout on localstripe with a test card (the patient's card step)
+callpay demo    start the stack, play a consultation end to end, stop it
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from devtools.identity import ROLES
+from devtools.stack import DEFAULT_PORTS, DEFAULT_STATE_DIR
+
+
+def _state_dir(value: str | None) -> Path:
+    return Path(value or os.environ.get("CALLPAY_STATE_DIR") or DEFAULT_STATE_DIR)
+
+
+def dev(args: argparse.Namespace) -> int:
+    from devtools.stack import StackFailed, StackOptions, run  # noqa: PLC0415
+
+    try:
+        options = StackOptions.from_env(
+            state_dir=args.state_dir and Path(args.state_dir),
+            host=args.host,
+            gateway_port=args.gateway_port,
+            stripe_port=args.stripe_port,
+            aws_port=args.aws_port,
+            exit_with_parent=args.exit_with_parent or None,
+        )
+    except StackFailed as failure:
+        print(f"callpay dev: {failure}", file=sys.stderr)
+        return 2
+    return run(options)
+
+
+def token(args: argparse.Namespace) -> int:
+    from devtools.identity import LocalIdentityProvider  # noqa: PLC0415
+
+    provider = LocalIdentityProvider.in_dir(_state_dir(args.state_dir))
+    print(
+        provider.token(
+            sub=args.sub,
+            org_id=args.org,
+            role=args.role,
+            clinic_ids=args.clinic,
+            expires_in=args.expires_in,
+        )
+    )
+    return 0
+
+
+def pay(args: argparse.Namespace) -> int:
+    import stripe  # noqa: PLC0415
+
+    from devtools.endpoints import Endpoints  # noqa: PLC0415
+    from devtools.local_client import PatientBrowser  # noqa: PLC0415
+
+    try:
+        endpoints = Endpoints.load(_state_dir(args.state_dir))
+    except FileNotFoundError:
+        print("callpay pay: no local stack is running (start it with `make dev`)", file=sys.stderr)
+        return 2
+    try:
+        intent = PatientBrowser(endpoints.stripe_api_base).pay(
+            args.client_secret, args.card.replace(" ", "")
+        )
+    except stripe.CardError as error:
+        print(f"declined: {error.user_message} ({error.code})")
+        return 1
+    print(f"{intent.id}: {intent.status}")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from devtools.demo import main as play  # noqa: PLC0415
+
+    return play(Path(args.state_dir))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="callpay", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    run_dev = commands.add_parser(
+        "dev", help="run the local stack in the foreground",
+        description="Run moto, localstripe, the local API gateway with the real handlers and "
+        "the receipt worker until Ctrl-C. Ports default to the CALLPAY_*_PORT variables, "
+        f"else {DEFAULT_PORTS}; 0 picks a free port.",
+    )  # fmt: skip
+    run_dev.add_argument("--state-dir", help="where local.json, the IdP key and logs go")
+    run_dev.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    for name in DEFAULT_PORTS:
+        run_dev.add_argument(f"--{name}-port", type=int, dest=f"{name}_port")
+    run_dev.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    run_dev.set_defaults(run=dev)
+
+    mint = commands.add_parser(
+        "token", help="print a clinician JWT for the local stack",
+        description="Print a JWT signed by the local identity provider's key (created in the "
+        "state directory on first use), as the video platform's IdP would issue it.",
+    )  # fmt: skip
+    mint.add_argument("--sub", required=True, help="the user's id")
+    mint.add_argument("--org", required=True, help="the organisation id (org_id claim)")
+    mint.add_argument("--role", choices=ROLES, default="team_member")
+    mint.add_argument("--clinic", action="append", default=[], help="a clinic id (repeat for more)")
+    mint.add_argument("--expires-in", type=int, default=3600, help="seconds (default 3600)")
+    mint.add_argument("--state-dir", help=f"default $CALLPAY_STATE_DIR or {DEFAULT_STATE_DIR}")
+    mint.set_defaults(run=token)
+
+    card = commands.add_parser(
+        "pay", help="pay a checkout with a test card on localstripe, as Stripe.js would",
+        description="Attach a test card to the PaymentIntent of a checkout's client_secret "
+        "and confirm it on the running stack's localstripe (whose fake Stripe.js cannot "
+        "collect a card for an existing PaymentIntent). 4000 0000 0000 0341 is declined.",
+    )  # fmt: skip
+    card.add_argument("client_secret", help="from POST /payment-requests/{id}/checkout")
+    card.add_argument("--card", default="4242 4242 4242 4242")
+    card.add_argument("--state-dir", help=f"default $CALLPAY_STATE_DIR or {DEFAULT_STATE_DIR}")
+    card.set_defaults(run=pay)
+
+    play = commands.add_parser(
+        "demo", help="play a consultation end to end on a fresh local stack",
+        description="Start a local stack of its own (free ports), play a narrated "
+        "consultation over HTTP and WebSocket, and stop the stack. Exit 0 only if every "
+        "step was observed.",
+    )  # fmt: skip
+    play.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR / "demo"))
+    play.set_defaults(run=demo)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

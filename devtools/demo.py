@@ -1,0 +1,363 @@
+"""`make demo`: a telehealth consultation, paid during the call, played end to end.
+
+A fresh local stack is started (free ports, state in `.callpay/demo/`), then the story is
+played only through what the apps around callpay would use: the HTTP API, the call's
+WebSocket feed, localstripe standing for Stripe.js in the patient's browser, and the
+mailbox moto keeps for SES. Every step waits (with a timeout) for what it must observe;
+the exit status is 0 only if all of them were, and the stack is stopped either way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import requests
+import stripe
+from websockets.exceptions import WebSocketException
+
+from callpay.domain.money import Money
+from devtools.endpoints import Endpoints
+from devtools.identity import LocalIdentityProvider
+from devtools.local_client import (
+    CallFeed,
+    CallpayApi,
+    PatientBrowser,
+    UnexpectedAnswer,
+    complete_onboarding,
+    expect,
+    html_as_text,
+    sent_emails,
+)
+from devtools.processes import TimedOut, wait_until
+from devtools.stack import DEMO_CLINIC_SETTINGS, StackFailed
+from devtools.stack_process import StackProcess
+
+GOOD_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0341"  # attaches, then the charge is declined
+PATIENT_EMAIL = "alex.morgan@example.com"
+CLINIC_ID = "clinic-harbour"
+# A webhook takes localstripe a second; the receipt then goes through SQS and SES.
+POP_UP_SECONDS = 15
+EMAIL_SECONDS = 20
+
+# What a step may run into that means "not observed" rather than a bug in the demo.
+NOT_OBSERVED = (
+    TimedOut,
+    UnexpectedAnswer,
+    requests.RequestException,
+    WebSocketException,
+    OSError,
+    stripe.StripeError,
+)
+
+
+class Narrator:
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self._out = out
+        color = out.isatty() and "NO_COLOR" not in os.environ
+        self._bold = ("\033[1m", "\033[0m") if color else ("", "")
+        self._green = ("\033[32m", "\033[0m") if color else ("", "")
+        self._red = ("\033[31m", "\033[0m") if color else ("", "")
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self._out, flush=True)
+
+    def title(self, text: str) -> None:
+        self.line(f"{self._bold[0]}{text}{self._bold[1]}")
+
+    def step(self, number: int, total: int, text: str) -> None:
+        self.line()
+        self.line(f"{self._bold[0]}[{number}/{total}] {text}{self._bold[1]}")
+
+    def detail(self, text: str) -> None:
+        for line in text.splitlines() or [""]:
+            self.line(f"      {line}")
+
+    def ok(self, text: str) -> None:
+        self.line(f"{self._green[0]}✓ {text}{self._green[1]}")
+
+    def failed(self, text: str) -> None:
+        self.line(f"{self._red[0]}✗ {text}{self._red[1]}")
+
+
+def money(amount: int, currency: str) -> str:
+    return Money(amount, currency).display()
+
+
+@dataclass
+class Consultation:
+    endpoints: Endpoints
+    identity: LocalIdentityProvider
+    say: Narrator
+    call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex[:8]}")
+    steps: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
+    current: int = 0
+
+    def __post_init__(self) -> None:
+        org = self.endpoints.demo_org_id
+        tokens = self.identity
+        api = CallpayApi(self.endpoints.http_url)
+        self.org_admin = api.as_(tokens.token("olivia-org-admin", org, "org_admin", [CLINIC_ID]))
+        self.clinic_admin = api.as_(tokens.token("casey-admin", org, "team_admin", [CLINIC_ID]))
+        self.clinician_token = tokens.token("dr-sam-lee", org, "team_member", [CLINIC_ID])
+        self.clinician = api.as_(self.clinician_token)
+        self.patient = api.as_(None)
+        self.browser = PatientBrowser(self.endpoints.stripe_api_base)
+        self.feeds: list[CallFeed] = []
+        self.first_request: dict[str, Any] = {}
+        self.second_request: dict[str, Any] = {}
+        self.steps = [
+            ("An organisation admin enables payments for the clinic", self.enable_payments),
+            ("The clinic admin links the clinic's Stripe account", self.link_stripe),
+            ("Dr Lee starts the video call and joins its live feed", self.clinician_joins),
+            ("Dr Lee lets the patient in; the patient's app joins the feed", self.patient_joins),
+            ("Dr Lee requests 80.00 AUD for a telehealth consultation", self.request_first),
+            ("The request appears on the patient's screen", self.patient_sees_first),
+            ("The patient presses Pay now and gives an e-mail for the receipt", self.checkout),
+            (f"The patient pays with the card {GOOD_CARD}", self.pay_first),
+            ("Dr Lee's pop-up: payment received", self.clinician_pop_up),
+            ("The receipt e-mail arrives", self.receipt),
+            ("Dr Lee requests 45.00 AUD for a prescription renewal", self.request_second),
+            (f"The patient's card {DECLINED_CARD} is declined", self.declined),
+            (f"The patient tries again with {GOOD_CARD}: paid", self.retry),
+        ]
+
+    def play(self) -> None:
+        try:
+            for number, (title, action) in enumerate(self.steps, start=1):
+                self.current = number
+                self.say.step(number, len(self.steps), title)
+                action()
+        finally:
+            for feed in self.feeds:
+                feed.close()
+
+    # -- the clinic ----------------------------------------------------------------------
+
+    def enable_payments(self) -> None:
+        settings = expect(
+            self.org_admin.request(
+                "PUT", f"/clinics/{CLINIC_ID}/settings", DEMO_CLINIC_SETTINGS | {"enabled": True}
+            ),
+            200,
+            "PUT /clinics/{id}/settings",
+        )
+        self.say.detail(
+            f"PUT /clinics/{CLINIC_ID}/settings -> 200: enabled={settings['enabled']}, "
+            f"{settings['legal_name']} ({settings['tax_id_label']} {settings['tax_id']}), "
+            f"currency {settings['default_currency'].upper()}, {settings['time_zone']}"
+        )
+        if not settings["enabled"]:
+            raise UnexpectedAnswer("the clinic is not enabled after the update")
+
+    def link_stripe(self) -> None:
+        link = expect(
+            self.clinic_admin.post(f"/clinics/{CLINIC_ID}/stripe-account/link"),
+            200,
+            "POST /clinics/{id}/stripe-account/link",
+        )
+        self.say.detail(f'"Go to Stripe" -> {link["url"]}')
+        self.say.detail("(local stack: the page stands for Stripe's onboarding and completes it)")
+        complete_onboarding(link["url"])
+        account = expect(
+            self.clinic_admin.get(f"/clinics/{CLINIC_ID}/stripe-account"),
+            200,
+            "GET /clinics/{id}/stripe-account",
+        )
+        self.say.detail(
+            f"Stripe account {account['stripe_account_id']}: "
+            f"charges_enabled={account['charges_enabled']}"
+        )
+        if not account["charges_enabled"]:
+            raise UnexpectedAnswer("the Stripe account cannot take charges after onboarding")
+
+    # -- the call ------------------------------------------------------------------------
+
+    def _feed(self, token: str, clinic_id: str | None = None) -> CallFeed:
+        feed = CallFeed(self.endpoints.ws_url, self.call_id, token, clinic_id).open()
+        self.feeds.append(feed)
+        return feed
+
+    def clinician_joins(self) -> None:
+        self.clinician_feed = self._feed(self.clinician_token, CLINIC_ID)
+        snapshot = self.clinician_feed.sync()
+        self.say.detail(
+            f"call {self.call_id}: WebSocket open; sync -> "
+            f"{len(snapshot['payment_requests'])} payment requests so far"
+        )
+
+    def patient_joins(self) -> None:
+        access = expect(
+            self.clinician.post(f"/calls/{self.call_id}/patient-access", {"clinic_id": CLINIC_ID}),
+            201,
+            "POST /calls/{id}/patient-access",
+        )
+        self.patient = self.patient.as_(access["token"])
+        self.say.detail(f"patient access token for this call only, until {access['expires_at']}")
+        self.patient_feed = self._feed(access["token"])
+        snapshot = self.patient_feed.sync()
+        self.say.detail(
+            f"patient's WebSocket open; sync -> {len(snapshot['payment_requests'])} requests"
+        )
+
+    def _request(self, amount: int, description: str) -> dict[str, Any]:
+        created: dict[str, Any] = expect(
+            self.clinician.post(
+                f"/calls/{self.call_id}/payment-requests",
+                {
+                    "clinic_id": CLINIC_ID,
+                    "amount": amount,
+                    "currency": "aud",
+                    "description": description,
+                },
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            ),
+            201,
+            "POST /calls/{id}/payment-requests",
+        )
+        self.say.detail(
+            f"201 Created {created['id']}: {money(created['amount'], created['currency'])} "
+            f'"{created["description"]}", status {created["status"]}'
+        )
+        return created
+
+    def request_first(self) -> None:
+        self.first_request = self._request(8000, "Telehealth consultation")
+
+    def patient_sees_first(self) -> None:
+        seen = self.patient_feed.update_of(self.first_request["id"], "requested")
+        self.say.detail(
+            f"payment_request.updated: {money(seen['amount'], seen['currency'])} "
+            f'"{seen["description"]}", status {seen["status"]} -> the app shows "Pay now"'
+        )
+
+    def _checkout(self, request: dict[str, Any]) -> str:
+        checkout = expect(
+            self.patient.post(
+                f"/payment-requests/{request['id']}/checkout",
+                {"email": PATIENT_EMAIL, "locale": "en-AU"},
+            ),
+            200,
+            "POST /payment-requests/{id}/checkout",
+        )
+        self.say.detail(
+            f"checkout -> client secret for Stripe.js, publishable key "
+            f"{checkout['publishable_key']}, account {checkout['stripe_account']}"
+        )
+        secret: str = checkout["client_secret"]
+        return secret
+
+    def checkout(self) -> None:
+        self.say.detail(f"receipt e-mail: {PATIENT_EMAIL}")
+        self.first_secret = self._checkout(self.first_request)
+
+    def pay_first(self) -> None:
+        intent = self.browser.pay(self.first_secret, GOOD_CARD.replace(" ", ""))
+        self.say.detail(f"Stripe (localstripe): PaymentIntent {intent.id} {intent.status}")
+        seen = self.patient_feed.update_of(self.first_request["id"], "succeeded", POP_UP_SECONDS)
+        self.say.detail(
+            f"the patient's screen: payment {seen['status']}, paid at {seen['paid_at']}"
+        )
+
+    def clinician_pop_up(self) -> None:
+        paid = self.clinician_feed.update_of(self.first_request["id"], "succeeded", POP_UP_SECONDS)
+        self.say.detail(
+            f"payment_request.updated on Dr Lee's socket: "
+            f"{money(paid['amount_captured'], paid['currency'])} received, status {paid['status']}"
+        )
+
+    def _emails(self, count: int) -> list[dict[str, Any]]:
+        def arrived() -> list[dict[str, Any]] | None:
+            found = sent_emails(self.endpoints.aws_endpoint_url, PATIENT_EMAIL)
+            return found if len(found) >= count else None
+
+        return wait_until(
+            arrived,
+            EMAIL_SECONDS,
+            f"receipt e-mail number {count} to {PATIENT_EMAIL} in SES (moto)",
+        )
+
+    def receipt(self) -> None:
+        email = self._emails(1)[0]
+        self.say.detail(f"From:    {email['source']}")
+        self.say.detail(f"To:      {', '.join(email['destinations']['ToAddresses'])}")
+        self.say.detail(f"Subject: {email['subject']}")
+        self.say.detail("")
+        for line in html_as_text(email["body"]).splitlines():
+            self.say.detail(f"  │ {line}")
+
+    def request_second(self) -> None:
+        self.second_request = self._request(4500, "Prescription renewal")
+        self.patient_feed.update_of(self.second_request["id"], "requested")
+        self.say.detail("the patient sees it and presses Pay now")
+        self.second_secret = self._checkout(self.second_request)
+
+    def declined(self) -> None:
+        try:
+            self.browser.pay(self.second_secret, DECLINED_CARD.replace(" ", ""))
+        except stripe.CardError as error:
+            self.say.detail(f"Stripe (localstripe) says: {error.user_message} ({error.code})")
+        else:
+            raise UnexpectedAnswer("the declined card was accepted")
+        for who, feed in (("patient", self.patient_feed), ("Dr Lee", self.clinician_feed)):
+            failed = feed.update_of(self.second_request["id"], "failed", POP_UP_SECONDS)
+            failure = failed.get("failure") or {}
+            self.say.detail(
+                f"{who}'s socket: status {failed['status']}, failure {failure.get('code')}"
+            )
+
+    def retry(self) -> None:
+        self.second_secret = self._checkout(self.second_request)
+        intent = self.browser.pay(self.second_secret, GOOD_CARD.replace(" ", ""))
+        self.say.detail(f"Stripe (localstripe): PaymentIntent {intent.id} {intent.status}")
+        paid = self.clinician_feed.update_of(self.second_request["id"], "succeeded", POP_UP_SECONDS)
+        self.say.detail(
+            f"Dr Lee's pop-up: {money(paid['amount_captured'], paid['currency'])} received"
+        )
+        email = self._emails(2)[-1]
+        self.say.detail(f"second receipt e-mail: {email['subject']}")
+
+
+def main(state_dir: Path) -> int:
+    say = Narrator()
+    say.title("callpay demo: a telehealth consultation, paid during the call")
+    say.line()
+    say.line(f"Starting a local stack on free ports (its log: {state_dir / 'stack.log'})")
+    started = time.monotonic()
+    stack = StackProcess(state_dir, on_progress=say.detail)
+    try:
+        endpoints = stack.start()
+    except StackFailed as failure:
+        say.failed(f"the local stack did not start: {failure}")
+        return 1
+    try:
+        say.detail(f"ready in {time.monotonic() - started:.1f}s: {endpoints.http_url}")
+        consultation = Consultation(endpoints, LocalIdentityProvider.in_dir(state_dir), say)
+        played = time.monotonic()
+        try:
+            consultation.play()
+        except NOT_OBSERVED as failure:
+            say.line()
+            say.failed(
+                f"step {consultation.current}/{len(consultation.steps)} was not observed: {failure}"
+            )
+            say.line(f"The end of the stack's log ({stack.log_path}):")
+            for line in stack.log_tail(15).splitlines():
+                say.detail(line if len(line) <= 160 else line[:157] + "...")
+            return 1
+        say.line()
+        say.ok(
+            f"All {len(consultation.steps)} steps observed in {time.monotonic() - played:.1f}s "
+            f"({time.monotonic() - started:.1f}s with the stack's start)."
+        )
+        return 0
+    finally:
+        stack.stop()
+        say.line("The local stack is stopped.")

@@ -1,0 +1,95 @@
+"""What the local stack takes from the CDK app (infra/), so the two never drift apart.
+
+infra/http_api.py is the single source of truth for the HTTP API's routes and which of
+them carry the JWT authorizer, infra/stack.py for the function behind each route group,
+and infra/receipts.py for the receipt queue's settings. Importing infra starts node
+(jsii) for the rest of the process, and a Ctrl-C in the terminal would kill that node
+under the running stack; so the tables are read by a short-lived child,
+`python -m devtools.infra_tables`, which prints them as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devtools.routes import HttpRoute
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class InfraUnreadable(RuntimeError):
+    """The CDK app could not be imported (or its tables have changed shape)."""
+
+
+@dataclass(frozen=True)
+class InfraTables:
+    routes: list[HttpRoute]
+    max_receive_count: int  # receives before a receipt job goes to the dead letters
+    consumer_timeout_seconds: int  # send_receipt's timeout; visibility is 6 times it
+
+
+class Reading:
+    """The child reading the tables, started early so it runs alongside other start-up."""
+
+    def __init__(self) -> None:
+        # The CDK app's node prints an end-of-life banner for the node version CI runs.
+        env = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"} | dict(os.environ)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "devtools.infra_tables"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self, timeout: float = 60) -> InfraTables:
+        out, err = self._process.communicate(timeout=timeout)
+        if self._process.returncode != 0:
+            raise InfraUnreadable(f"cannot read the CDK app's tables from infra/:\n{err}")
+        data = json.loads(out)
+        return InfraTables(
+            routes=[HttpRoute(**route) for route in data["routes"]],
+            max_receive_count=data["max_receive_count"],
+            consumer_timeout_seconds=data["consumer_timeout_seconds"],
+        )
+
+    def cancel(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+
+
+def _tables() -> dict[str, Any]:
+    from infra import http_api, receipts  # noqa: PLC0415
+
+    # As infra/stack.py wires them: one line per function.
+    groups: list[tuple[Any, str]] = [
+        (http_api.PAYMENT_REQUEST_ROUTES, "request_payment.handler"),
+        (http_api.STRIPE_WEBHOOK_ROUTES, "stripe_webhook.handler"),
+        (http_api.CLINIC_ROUTES, "clinic_admin.handler"),
+    ]
+    return {
+        "routes": [
+            {
+                "method": route.method.value,
+                "path": route.path,
+                "clinician_jwt": route.clinician_jwt,
+                "function": function,
+            }
+            for routes, function in groups
+            for route in routes
+        ],
+        "max_receive_count": receipts.MAX_RECEIVE_COUNT,
+        "consumer_timeout_seconds": receipts.CONSUMER_TIMEOUT_SECONDS,
+    }
+
+
+if __name__ == "__main__":
+    json.dump(_tables(), sys.stdout)

@@ -1,0 +1,107 @@
+"""Stripe Connect onboarding, simulated for the local stack (localstripe has no Connect).
+
+In the local stack clinic_admin's "Go to Stripe" link (LOCAL_ONBOARDING_URL) leads to the
+page served here. Opening it completes onboarding at once: the page sends the webhook
+Stripe would send after a real onboarding (`account.updated` with charges enabled),
+signed with the Connect endpoint's secret, to the local `/webhooks/stripe`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+PATH = "/_local/stripe-onboarding"
+# With Stripe's own test mode: where Stripe sends the clinic admin back after onboarding.
+RETURN_PATH = "/_local/stripe-return"
+
+
+def account_updated(account_id: str, clinic_id: str | None) -> dict[str, Any]:
+    """The event Stripe sends on the Connect endpoint once an account can take charges."""
+    return {
+        "id": f"evt_local_{uuid.uuid4().hex[:16]}",
+        "object": "event",
+        "type": "account.updated",
+        "created": int(time.time()),
+        "livemode": False,
+        "account": account_id,
+        "data": {
+            "object": {
+                "id": account_id,
+                "object": "account",
+                "charges_enabled": True,
+                "payouts_enabled": True,
+                "details_submitted": True,
+                "requirements": {"currently_due": [], "eventually_due": [], "past_due": []},
+                "metadata": {"clinic_id": clinic_id} if clinic_id else {},
+            }
+        },
+    }
+
+
+def signature_header(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """A Stripe-Signature header, computed as Stripe documents it."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={ts},v1={digest}"
+
+
+class LocalOnboarding:
+    def __init__(self, webhook_url: Callable[[], str], connect_secret: str) -> None:
+        self._webhook_url = webhook_url  # known once the gateway has its port
+        self._secret = connect_secret
+
+    def page_route(self) -> tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]]:
+        return ("GET", PATH + "/{account_id}", self.complete)
+
+    async def complete(self, request: web.Request) -> web.Response:
+        account_id = request.match_info["account_id"]
+        clinic_id = request.query.get("clinic_id")
+        payload = json.dumps(account_updated(account_id, clinic_id), indent=2).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": signature_header(payload, self._secret),
+        }
+        async with (
+            aiohttp.ClientSession(trust_env=False) as session,
+            session.post(self._webhook_url(), data=payload, headers=headers) as answer,
+        ):
+            outcome = await answer.text()
+            status = answer.status
+        done = 200 <= status < 300
+        title = "Stripe account linked" if done else "Onboarding could not be completed"
+        text = (
+            f"The local Stripe account {account_id} can now take payments"
+            f"{' for clinic ' + clinic_id if clinic_id else ''}."
+            if done
+            else f"The webhook answered {status}: {outcome}"
+        )
+        page = (
+            "<!doctype html><meta charset=utf-8>"
+            f"<title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>"
+            f"<p>{html.escape(text)}</p>"
+            "<p><small>Local stack only: localstripe has no Stripe Connect, so onboarding "
+            "is simulated and completes at once.</small></p>"
+        )
+        return web.Response(status=200 if done else 502, text=page, content_type="text/html")
+
+
+async def returned(request: web.Request) -> web.Response:
+    """The page Stripe's real onboarding returns to, with Stripe's test mode."""
+    clinic_id = html.escape(request.match_info["clinic_id"])
+    page = (
+        "<!doctype html><meta charset=utf-8><title>Back from Stripe</title>"
+        f"<h1>Back from Stripe</h1><p>Clinic {clinic_id}: the account's state arrives with "
+        "Stripe's <code>account.updated</code> webhook; forward Connect events with "
+        "<code>stripe listen --forward-connect-to</code>.</p>"
+    )
+    return web.Response(text=page, content_type="text/html")

@@ -1,0 +1,572 @@
+"""The whole of callpay on one machine: `make dev` (`callpay dev`).
+
+moto's server stands for AWS (DynamoDB, SQS, SES, Secrets Manager) and localstripe for
+Stripe, each a child process; the local gateway serves the real handlers over HTTP and
+WebSocket; a worker feeds the receipt queue to send_receipt. The table, queues, sender
+identity and secret are made from the definitions the deployed stack uses
+(callpay.adapters.table_schema, infra/ through devtools.infra_tables, and
+callpay.config.Secrets). When all is up, the endpoints are printed and written to
+`<state dir>/local.json`; Ctrl-C (or SIGTERM) stops every process the stack started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from devtools import endpoints
+from devtools.endpoints import Endpoints
+from devtools.identity import AUDIENCE, ISSUER, LocalIdentityProvider
+from devtools.infra_tables import InfraTables, InfraUnreadable, Reading
+from devtools.processes import ChildProcess, free_port, listening
+from devtools.routes import HttpRoute
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# In the checkout, wherever the commands run from, so `callpay token` and `make dev`
+# always share the identity provider's key.
+DEFAULT_STATE_DIR = REPO_ROOT / ".callpay"
+# Documented in docs/local-development.md; 0 means any free port.
+DEFAULT_PORTS = {"gateway": 8430, "stripe": 8420, "aws": 8440}
+
+REGION = "us-east-1"
+STAGE = "local"
+TABLE = f"callpay-{STAGE}"
+SECRET_ID = f"callpay/{STAGE}/app"
+RECEIPT_QUEUE = f"callpay-{STAGE}-receipts"
+RECEIPT_DEAD_LETTERS = f"callpay-{STAGE}-receipt-dead-letters"
+CONFIGURATION_SET = f"callpay-{STAGE}-receipts"  # as infra/receipts.py names it
+SENDER = "receipts@example.com"
+DEMO_ORG_ID = "org-demo"
+DEMO_CLINIC_ID = "clinic-demo"
+# localstripe accepts any key of the right shape.
+LOCALSTRIPE_KEYS = ("sk_test_local", "pk_test_local")
+# Retention as in infra/receipts.py (set inline there, so not importable).
+RECEIPT_RETENTION_SECONDS = 4 * 24 * 3600
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+PROGRESS = "» "
+
+if TYPE_CHECKING:
+    from devtools.local_gateway import LocalApiGateway
+
+
+class StackFailed(RuntimeError):
+    """The stack could not start, or one of its servers died."""
+
+
+def _port(environ: Mapping[str, str], name: str) -> int:
+    variable = f"CALLPAY_{name.upper()}_PORT"
+    raw = environ.get(variable)
+    if raw is None or raw == "":
+        return DEFAULT_PORTS[name]
+    try:
+        return int(raw)
+    except ValueError:
+        raise StackFailed(f"{variable} must be a port number, not {raw!r}") from None
+
+
+def _words(raw: str | None) -> tuple[str, ...]:
+    return tuple(part for part in (raw or "").replace(",", " ").split() if part)
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    state_dir: Path = DEFAULT_STATE_DIR
+    host: str = "127.0.0.1"
+    gateway_port: int = DEFAULT_PORTS["gateway"]
+    stripe_port: int = DEFAULT_PORTS["stripe"]
+    aws_port: int = DEFAULT_PORTS["aws"]
+    # The demo and the e2e tests run the stack as their child: it ends with them.
+    exit_with_parent: bool = False
+    # Browser origins allowed besides localhost / 127.0.0.1 on any port.
+    cors_origins: frozenset[str] = frozenset()
+    # More webhook signing secrets to accept, e.g. the one `stripe listen` prints.
+    extra_webhook_secrets: tuple[str, ...] = ()
+    # Stripe test mode itself instead of localstripe (with `stripe listen`).
+    stripe_secret_key: str | None = None
+    stripe_publishable_key: str | None = None
+    demo_stripe_account: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ, **given: Any) -> StackOptions:
+        """Options from CALLPAY_* variables; keyword arguments (set ones) take precedence."""
+        values: dict[str, Any] = {
+            "state_dir": Path(environ.get("CALLPAY_STATE_DIR") or DEFAULT_STATE_DIR),
+            "host": environ.get("CALLPAY_HOST") or "127.0.0.1",
+            "gateway_port": _port(environ, "gateway"),
+            "stripe_port": _port(environ, "stripe"),
+            "aws_port": _port(environ, "aws"),
+            "cors_origins": frozenset(_words(environ.get("CALLPAY_CORS_ORIGINS"))),
+            "extra_webhook_secrets": _words(environ.get("CALLPAY_WEBHOOK_SECRETS")),
+            "stripe_secret_key": environ.get("CALLPAY_STRIPE_SECRET_KEY") or None,
+            "stripe_publishable_key": environ.get("CALLPAY_STRIPE_PUBLISHABLE_KEY") or None,
+            "demo_stripe_account": environ.get("CALLPAY_DEMO_STRIPE_ACCOUNT") or None,
+        }
+        values |= {name: value for name, value in given.items() if value is not None}
+        options = cls(**values)
+        if options.uses_stripe and not (
+            options.stripe_publishable_key and options.demo_stripe_account
+        ):
+            raise StackFailed(
+                "With CALLPAY_STRIPE_SECRET_KEY also set CALLPAY_STRIPE_PUBLISHABLE_KEY and "
+                "CALLPAY_DEMO_STRIPE_ACCOUNT (a connected account of your test platform)."
+            )
+        return options
+
+    @property
+    def uses_stripe(self) -> bool:
+        """Stripe's own test mode, not localstripe."""
+        return self.stripe_secret_key is not None
+
+
+@dataclass
+class LocalSecrets:
+    """The local values of the app secret; random per run, so nothing stale validates."""
+
+    account_webhook_secret: str = field(default_factory=lambda: _whsec("account"))
+    connect_webhook_secret: str = field(default_factory=lambda: _whsec("connect"))
+    patient_token_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+
+
+def _whsec(name: str) -> str:
+    return f"whsec_local_{name}_{secrets.token_hex(12)}"
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions, say: Callable[[str], None] = print) -> None:
+        self.options = options
+        self._say = say
+        self._children: list[ChildProcess] = []
+        self._gateway: LocalApiGateway | None = None
+        self._stop_worker = threading.Event()
+        self._worker_thread: threading.Thread | None = None
+        self._secrets = LocalSecrets()
+        self.endpoints: Endpoints | None = None
+        self.tables: InfraTables | None = None
+        self._reading: Reading | None = None
+        # One invocation at a time across all functions (see devtools.lambda_functions).
+        self._invocations = threading.Lock()
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.options.state_dir / "logs"
+
+    # -- start ---------------------------------------------------------------------------
+
+    def start(self) -> Endpoints:
+        options = self.options
+        options.state_dir.mkdir(parents=True, exist_ok=True)
+        endpoints.remove(options.state_dir, os.getpid())
+        gateway_port = self._port_for("gateway", options.gateway_port)
+        aws_port = self._port_for("aws", options.aws_port)
+        stripe_port = 0 if options.uses_stripe else self._port_for("stripe", options.stripe_port)
+
+        # All at once: the CDK app's tables (node, slow), moto and localstripe.
+        self._progress("reading routes and queue settings from the CDK app (infra/)")
+        self._reading = Reading()
+        aws_url = f"http://{options.host}:{aws_port}"
+        moto = self._spawn("moto", ["-m", "devtools.moto_server", "-H", options.host,
+                                    "-p", str(aws_port)])  # fmt: skip
+        stripe_base = "https://api.stripe.com"
+        localstripe = None
+        if not options.uses_stripe:
+            stripe_base = f"http://{options.host}:{stripe_port}"
+            localstripe = self._spawn("localstripe", [
+                "-m", "devtools.localstripe_server", "--host", options.host,
+                "--port", str(stripe_port), "--from-scratch",
+            ])  # fmt: skip
+        identity = LocalIdentityProvider.in_dir(options.state_dir)
+        try:
+            self.tables = tables = self._reading.result()
+        except InfraUnreadable as error:
+            raise StackFailed(str(error)) from error
+
+        moto.wait_listening(aws_port, options.host)
+        self._progress(f"moto (AWS) listening on {aws_url}")
+        if localstripe is not None:
+            localstripe.wait_listening(stripe_port, options.host)
+            self._progress(f"localstripe listening on {stripe_base}")
+
+        self._set_environment(aws_url, None if options.uses_stripe else stripe_base)
+        queue_url = self._provision_aws(tables)
+        os.environ["RECEIPT_QUEUE_URL"] = queue_url
+
+        self._progress("loading the handlers")
+        gateway = self._start_gateway(identity, gateway_port)
+        http_url = gateway.http_url
+        self._set_gateway_environment(gateway)
+        self._progress(f"gateway (HTTP API, WebSocket, @connections) on {http_url}")
+
+        if localstripe is not None:
+            self._register_webhook(stripe_base, f"{http_url}/webhooks/stripe")
+        self._start_receipt_worker(queue_url, tables)
+        if options.demo_stripe_account:
+            seed_demo_clinic_in_store(options.demo_stripe_account)
+        else:
+            seed_demo_clinic(http_url, identity)
+        self._progress(f"demo clinic {DEMO_CLINIC_ID} (organisation {DEMO_ORG_ID}) ready")
+
+        self.endpoints = Endpoints(
+            http_url=http_url,
+            ws_url=gateway.ws_url,
+            stripe_api_base=stripe_base,
+            aws_endpoint_url=aws_url,
+            publishable_key=options.stripe_publishable_key or LOCALSTRIPE_KEYS[1],
+            demo_org_id=DEMO_ORG_ID,
+            demo_clinic_id=DEMO_CLINIC_ID,
+            jwks_url=os.environ["JWKS_URL"],
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            webhook_secret=self._secrets.account_webhook_secret,
+            region=REGION,
+            pid=os.getpid(),
+        )
+        self.endpoints.write(options.state_dir)
+        return self.endpoints
+
+    def _port_for(self, name: str, port: int) -> int:
+        """The configured port, or a free one for 0; refused if something already listens
+        there (it would answer in place of the server about to fail to start)."""
+        if port == 0:
+            return free_port(self.options.host)
+        if listening(port, self.options.host):
+            raise StackFailed(
+                f"port {port} ({name}) is in use; is another `make dev` running? "
+                f"Set CALLPAY_{name.upper()}_PORT (0 picks a free port)."
+            )
+        return port
+
+    def _progress(self, message: str) -> None:
+        self._say(PROGRESS + message)
+
+    def _spawn(self, name: str, arguments: list[str]) -> ChildProcess:
+        argv = [sys.executable, *arguments]
+        child = ChildProcess(name, argv, self.logs_dir / f"{name}.log", cwd=REPO_ROOT)
+        self._children.append(child.start())
+        return child
+
+    def _set_environment(self, aws_url: str, stripe_base: str | None) -> None:
+        """What the deployed functions get from CDK, pointed at the local servers."""
+        from callpay.config import Settings  # noqa: PLC0415
+
+        for variable in [*Settings.ENV.values(), "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+                         "AWS_SESSION_TOKEN"]:  # fmt: skip
+            os.environ.pop(variable, None)
+        os.environ |= {
+            "AWS_ENDPOINT_URL": aws_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            # Account-based DynamoDB endpoints would bypass AWS_ENDPOINT_URL's host.
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "TABLE_NAME": TABLE,
+            "CALLPAY_SECRET_ID": SECRET_ID,
+            "JWT_ISSUER": ISSUER,
+            "JWT_AUDIENCE": AUDIENCE,
+            "RECEIPT_SENDER": SENDER,
+            "SES_CONFIGURATION_SET": CONFIGURATION_SET,
+        }
+        if stripe_base is not None:
+            os.environ["STRIPE_API_BASE"] = stripe_base
+        for name, value in {
+            "POWERTOOLS_METRICS_NAMESPACE": "callpay",
+            # CloudWatch metrics printed after every request would drown the logs.
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }.items():
+            os.environ.setdefault(name, value)
+
+    def _set_gateway_environment(self, gateway: LocalApiGateway) -> None:
+        """What the functions need to know about the gateway, known once it listens."""
+        from callpay import runtime  # noqa: PLC0415
+        from devtools.local_connect import PATH, RETURN_PATH  # noqa: PLC0415
+
+        http_url = gateway.http_url
+        os.environ |= {
+            "WEBSOCKET_CALLBACK_URL": gateway.callback_url,
+            "JWKS_URL": f"{http_url}/.well-known/jwks.json",
+        }
+        if self.options.uses_stripe:
+            back = f"{http_url}{RETURN_PATH}/{{clinic_id}}"
+            os.environ |= {"CONNECT_RETURN_URL": back, "CONNECT_REFRESH_URL": back}
+        else:
+            os.environ["LOCAL_ONBOARDING_URL"] = f"{http_url}{PATH}"
+        runtime.reset()  # build clients from the environment just set
+
+    def _provision_aws(self, tables: InfraTables) -> str:
+        """Table, receipt queue and its dead letters, SES identity, app secret; the queue URL."""
+        import boto3  # noqa: PLC0415
+
+        from callpay.adapters.table_schema import (  # noqa: PLC0415
+            TTL_ATTRIBUTE,
+            create_table_request,
+        )
+        from callpay.config import Secrets as AppSecret  # noqa: PLC0415
+
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(**create_table_request(TABLE))
+        dynamodb.update_time_to_live(
+            TableName=TABLE,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+        )
+        sqs = boto3.client("sqs")
+        dead_letters = sqs.create_queue(
+            QueueName=RECEIPT_DEAD_LETTERS,
+            Attributes={"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
+        )["QueueUrl"]
+        dead_letters_arn = sqs.get_queue_attributes(
+            QueueUrl=dead_letters, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        queue_url: str = sqs.create_queue(
+            QueueName=RECEIPT_QUEUE,
+            Attributes={
+                # Six times the consumer's timeout, as Lambda advises (and infra does).
+                "VisibilityTimeout": str(tables.consumer_timeout_seconds * 6),
+                "MessageRetentionPeriod": str(RECEIPT_RETENTION_SECONDS),
+                "RedrivePolicy": json.dumps(
+                    {
+                        "deadLetterTargetArn": dead_letters_arn,
+                        "maxReceiveCount": tables.max_receive_count,
+                    }
+                ),
+            },
+        )["QueueUrl"]
+        ses = boto3.client("ses")
+        ses.verify_email_identity(EmailAddress=SENDER)
+        ses.create_configuration_set(ConfigurationSet={"Name": CONFIGURATION_SET})
+        options = self.options
+        secret = AppSecret(
+            stripe_api_key=options.stripe_secret_key or LOCALSTRIPE_KEYS[0],
+            stripe_publishable_key=options.stripe_publishable_key or LOCALSTRIPE_KEYS[1],
+            webhook_secrets=[
+                self._secrets.account_webhook_secret,
+                self._secrets.connect_webhook_secret,
+                *options.extra_webhook_secrets,
+            ],
+            patient_token_key=self._secrets.patient_token_key,
+        )
+        boto3.client("secretsmanager").create_secret(
+            Name=SECRET_ID, SecretString=secret.model_dump_json()
+        )
+        self._progress(
+            f"created table {TABLE}, queue {RECEIPT_QUEUE} (+ dead letters), "
+            f"SES sender {SENDER}, secret {SECRET_ID}"
+        )
+        return queue_url
+
+    def _start_gateway(self, identity: LocalIdentityProvider, port: int) -> LocalApiGateway:
+        from devtools.jwt_authorizer import JwtAuthorizer  # noqa: PLC0415
+        from devtools.lambda_functions import LocalFunction  # noqa: PLC0415
+        from devtools.local_connect import RETURN_PATH, LocalOnboarding, returned  # noqa: PLC0415
+        from devtools.local_gateway import (  # noqa: PLC0415
+            CorsPolicy,
+            HttpApi,
+            LocalApiGateway,
+            Page,
+        )
+
+        functions = {
+            module: LocalFunction.load(module, lock=self._invocations)
+            for module in sorted({r.function for r in self._routes})
+        }
+        realtime = LocalFunction.load("realtime.handler", lock=self._invocations)
+        jwks = identity.jwks()
+        pages: list[tuple[str, str, Page]] = []
+        onboarding = LocalOnboarding(
+            lambda: f"{gateway.http_url}/webhooks/stripe", self._secrets.connect_webhook_secret
+        )
+        if self.options.uses_stripe:
+            pages.append(("GET", RETURN_PATH + "/{clinic_id}", returned))
+        else:
+            pages.append(onboarding.page_route())
+        api = HttpApi(
+            routes=self._routes,
+            functions=functions,
+            authorizer=JwtAuthorizer(ISSUER, [AUDIENCE], jwks),
+            jwks=jwks,
+            cors=CorsPolicy(extra_origins=self.options.cors_origins),
+            pages=pages,
+        )
+        gateway = LocalApiGateway(api, realtime, self.options.host, port)
+        gateway.start()
+        self._gateway = gateway
+        return gateway
+
+    def _register_webhook(self, stripe_base: str, url: str) -> None:
+        """localstripe signs its deliveries with the account endpoint's secret."""
+        from devtools.local_client import register_webhook  # noqa: PLC0415
+
+        register_webhook(stripe_base, url, self._secrets.account_webhook_secret)
+        self._progress(f"localstripe delivers webhooks to {url}")
+
+    def _start_receipt_worker(self, queue_url: str, tables: InfraTables) -> None:
+        import boto3  # noqa: PLC0415
+
+        from devtools.lambda_functions import LocalFunction  # noqa: PLC0415
+        from devtools.sqs_worker import SqsWorker  # noqa: PLC0415
+
+        timeout = tables.consumer_timeout_seconds
+        send_receipt = LocalFunction.load("send_receipt.handler", timeout, self._invocations)
+        worker = SqsWorker(boto3.client("sqs"), queue_url, send_receipt)
+        self._worker_thread = threading.Thread(
+            target=worker.run, args=(self._stop_worker,), name="receipt-worker", daemon=True
+        )
+        self._worker_thread.start()
+        self._progress("receipt worker polling the queue for send_receipt")
+
+    # -- run and stop --------------------------------------------------------------------
+
+    def wait(self, poll_seconds: float = 0.5) -> None:
+        """Until interrupted; raises StackFailed if a server dies."""
+        while True:
+            for child in self._children:
+                code = child.exited()
+                if code is not None:
+                    raise StackFailed(
+                        f"{child.name} exited with code {code}; the end of {child.log_path}:\n"
+                        + child.log_tail()
+                    )
+            time.sleep(poll_seconds)
+
+    @property
+    def _routes(self) -> list[HttpRoute]:
+        return self.tables.routes if self.tables else []
+
+    def stop(self) -> None:
+        if self._reading is not None:
+            self._reading.cancel()
+        self._stop_worker.set()
+        if self._worker_thread is not None:
+            self._worker_thread.join(timeout=5)
+        if self._gateway is not None:
+            self._gateway.stop()
+        for child in reversed(self._children):
+            child.stop()
+        endpoints.remove(self.options.state_dir, os.getpid())
+
+    def banner(self) -> str:
+        from devtools.routes import describe  # noqa: PLC0415
+
+        e = self.endpoints
+        assert e is not None
+        stripe = "Stripe test mode" if self.options.uses_stripe else "localstripe"
+        lines = [
+            "",
+            "callpay is running locally",
+            f"  HTTP API        {e.http_url}",
+            f"  WebSocket API   {e.ws_url}?call_id=<call>&token=<token>",
+            f"  @connections    {e.http_url}/@connections/<connection id>",
+            f"  JWKS            {e.jwks_url}   (issuer {e.issuer}, audience {e.audience})",
+            f"  Stripe          {e.stripe_api_base}   ({stripe}, publishable key "
+            f"{e.publishable_key})",
+            f"  AWS (moto)      {e.aws_endpoint_url}   (sent e-mails: "
+            f"{e.aws_endpoint_url}/moto-api/data.json)",
+            f"  demo clinic     {e.demo_clinic_id} in organisation {e.demo_org_id}",
+            f"  endpoints file  {self.options.state_dir / endpoints.FILE_NAME}",
+            f"  logs            {self.logs_dir}/ (moto, localstripe); handlers log here",
+            "",
+            "A clinician token:",
+            f"  callpay token --sub dr-lee --org {e.demo_org_id} --role team_member "
+            f"--clinic {e.demo_clinic_id}",
+            "",
+            "Routes (from infra/http_api.py):",
+            *(f"  {line}" for line in describe(self._routes)),
+            "",
+            "Ctrl-C stops everything.",
+            "",
+        ]
+        return "\n".join(lines)
+
+
+# The demo clinic's settings, as an organisation admin would enter them.
+DEMO_CLINIC_SETTINGS: dict[str, Any] = {
+    "country": "AU",
+    "default_currency": "aud",
+    "time_zone": "Australia/Sydney",
+    "legal_name": "Harbour Telehealth Pty Ltd",
+    "address": "1 Harbour Street, Sydney NSW 2000",
+    "tax_id": "51 824 753 556",
+    "tax_id_label": "ABN",
+    "provider_name": "Dr Sam Lee",
+    "provider_number": "2426711A",
+    "tax_statement": "GST-free health service",
+}
+
+
+def seed_demo_clinic(http_url: str, identity: LocalIdentityProvider) -> None:
+    """The demo organisation's clinic, set up the way its admins would: an org admin
+    enables payments through the clinic routes, links the clinic's (local) Stripe account
+    and completes the simulated onboarding page."""
+    from devtools.local_client import CallpayApi, set_up_clinic  # noqa: PLC0415
+
+    org_admin = identity.token(
+        "demo-org-admin", DEMO_ORG_ID, "org_admin", [DEMO_CLINIC_ID], expires_in=300
+    )
+    account = set_up_clinic(CallpayApi(http_url, org_admin), DEMO_CLINIC_ID, DEMO_CLINIC_SETTINGS)
+    if not account.get("charges_enabled"):
+        raise StackFailed(f"the demo clinic's Stripe account cannot take charges: {account}")
+
+
+def seed_demo_clinic_in_store(stripe_account_id: str) -> None:
+    """The demo clinic written straight to the store: with Stripe's own test mode, whose
+    Connect onboarding cannot be completed from here (the account is given instead)."""
+    from callpay import runtime  # noqa: PLC0415
+    from callpay.domain.clinic import Clinic  # noqa: PLC0415
+
+    runtime.store().put_clinic(
+        Clinic(
+            clinic_id=DEMO_CLINIC_ID,
+            org_id=DEMO_ORG_ID,
+            enabled=True,
+            stripe_account_id=stripe_account_id,
+            charges_enabled=True,
+            details_submitted=True,
+            **DEMO_CLINIC_SETTINGS,
+        )
+    )
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(options: StackOptions) -> int:
+    """Run the stack in the foreground until Ctrl-C or SIGTERM; the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stdout, force=True)  # fmt: skip
+    # Their INFO lines (credentials found, each Stripe request) say nothing new here.
+    for chatty in ("botocore", "boto3", "urllib3", "stripe"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    if options.exit_with_parent:
+        from devtools.processes import exit_with_parent  # noqa: PLC0415
+
+        exit_with_parent()
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = LocalStack(options, say=lambda line: print(line, flush=True))
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        stack.wait()
+    except KeyboardInterrupt:
+        print("\nstopping the local stack...", flush=True)
+        status = 0
+    except StackFailed as failure:
+        print(f"\nthe local stack failed: {failure}", file=sys.stderr, flush=True)
+        status = 1
+    finally:
+        # A second Ctrl-C must not cut the clean-up short and leave servers behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+    return status

@@ -1,0 +1,127 @@
+"""End-to-end fixtures: the local stack (`callpay dev`) started once, as real processes.
+
+Tests reach it only the way the apps around callpay do: HTTP to the local API gateway,
+the call's WebSocket feed, localstripe for the patient's card, moto's mailbox for SES.
+The only thing they hold besides the endpoints is the local identity provider's key,
+which mints clinician tokens as the video platform's IdP would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from devtools.endpoints import Endpoints
+from devtools.identity import LocalIdentityProvider
+from devtools.local_client import CallFeed, CallpayApi, PatientBrowser, expect, sent_emails
+from devtools.processes import wait_until
+from devtools.stack_process import StackProcess
+
+GOOD_CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000341"
+
+
+@dataclass
+class LocalStack:
+    endpoints: Endpoints
+    identity: LocalIdentityProvider
+
+    @property
+    def clinic_id(self) -> str:
+        return self.endpoints.demo_clinic_id
+
+    def clinician_token(
+        self,
+        sub: str = "dr-e2e",
+        clinics: tuple[str, ...] | None = None,
+        role: str = "team_member",
+        **claims: Any,
+    ) -> str:
+        return self.identity.token(
+            sub, self.endpoints.demo_org_id, role, clinics or (self.clinic_id,), **claims
+        )
+
+    def api(self, token: str | None = None) -> CallpayApi:
+        return CallpayApi(self.endpoints.http_url, token)
+
+    def feed(self, call_id: str, token: str, clinic_id: str | None = None) -> CallFeed:
+        return CallFeed(self.endpoints.ws_url, call_id, token, clinic_id)
+
+    def browser(self) -> PatientBrowser:
+        return PatientBrowser(self.endpoints.stripe_api_base)
+
+    def emails_to(self, address: str, at_least: int) -> list[dict[str, Any]]:
+        """Every e-mail SES (moto) sent to `address`, once there are `at_least` of them."""
+
+        def enough() -> list[dict[str, Any]] | None:
+            found = sent_emails(self.endpoints.aws_endpoint_url, address)
+            return found if len(found) >= at_least else None
+
+        return wait_until(enough, 20, f"{at_least} e-mail(s) to {address}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    state_dir = tmp_path_factory.mktemp("callpay-local")
+    with StackProcess(state_dir) as endpoints:
+        yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir))
+
+
+@dataclass
+class Call:
+    """A fresh call of the demo clinic: the clinician's API, and the patient's once let in."""
+
+    call_id: str
+    clinician: CallpayApi
+    clinician_token: str
+    patient: CallpayApi
+    patient_token: str
+
+    def request_payment(self, clinic_id: str, amount: int = 8000) -> dict[str, Any]:
+        body = {"clinic_id": clinic_id, "amount": amount, "currency": "aud",
+                "description": "Telehealth consultation"}  # fmt: skip
+        created: dict[str, Any] = expect(
+            self.clinician.post(f"/calls/{self.call_id}/payment-requests", body),
+            201,
+            "creating a payment request",
+        )
+        return created
+
+    def checkout(self, payment_request_id: str, email: str) -> str:
+        answer = expect(
+            self.patient.post(
+                f"/payment-requests/{payment_request_id}/checkout",
+                {"email": email, "locale": "en-AU"},
+            ),
+            200,
+            "checkout",
+        )
+        secret: str = answer["client_secret"]
+        return secret
+
+
+def start_call(stack: LocalStack) -> Call:
+    call_id = f"call-{uuid.uuid4().hex[:10]}"
+    token = stack.clinician_token()
+    clinician = stack.api(token)
+    access = expect(
+        clinician.post(f"/calls/{call_id}/patient-access", {"clinic_id": stack.clinic_id}),
+        201,
+        "patient access",
+    )
+    return Call(call_id, clinician, token, stack.api(access["token"]), access["token"])
+
+
+@pytest.fixture
+def call(stack: LocalStack) -> Call:
+    return start_call(stack)
+
+
+@pytest.fixture
+def email() -> str:
+    """A receipt address of this test alone, so counting its e-mails means something."""
+    return f"patient-{uuid.uuid4().hex[:10]}@example.com"

@@ -1,0 +1,64 @@
+"""The local gateway answers like API Gateway where frontends notice: routes, CORS, JWKS."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.e2e.conftest import LocalStack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_browser_on_a_local_origin_passes_the_cors_preflight(stack: LocalStack) -> None:
+    answer = requests.options(
+        f"{stack.endpoints.http_url}/calls/call-1/payment-requests",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+        timeout=5,
+    )
+    assert answer.status_code == 204
+    assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert "POST" in answer.headers["Access-Control-Allow-Methods"]
+    assert "authorization" in answer.headers["Access-Control-Allow-Headers"]
+
+    foreign = requests.options(
+        f"{stack.endpoints.http_url}/calls/call-1/payment-requests",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        timeout=5,
+    )
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+
+
+def test_answers_carry_cors_headers_for_local_origins(stack: LocalStack) -> None:
+    answer = stack.api(stack.clinician_token()).get(
+        "/calls/call-cors/payment-requests", headers={"Origin": "http://127.0.0.1:3000"}
+    )
+    assert answer.status_code == 200
+    assert answer.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:3000"
+    assert "location" in answer.headers["Access-Control-Expose-Headers"]
+
+
+def test_routes_not_in_the_http_api_are_not_found(stack: LocalStack) -> None:
+    for method, path in (("GET", "/nowhere"), ("DELETE", "/payment-requests/pr_1"), ("GET", "/")):
+        answer = requests.request(method, f"{stack.endpoints.http_url}{path}", timeout=5)
+        assert answer.status_code == 404 and answer.json() == {"message": "Not Found"}
+
+
+def test_the_identity_providers_keys_are_served(stack: LocalStack) -> None:
+    keys = requests.get(stack.endpoints.jwks_url, timeout=5).json()["keys"]
+    assert [key["kid"] for key in keys] == [stack.identity.kid]
+    assert keys[0]["kty"] == "RSA" and "d" not in keys[0]
+
+
+def test_query_strings_and_non_json_answers_pass_through(stack: LocalStack) -> None:
+    admin = stack.api(stack.clinician_token("casey-admin", role="team_admin"))
+    answer = admin.get(f"/clinics/{stack.clinic_id}/payments?status=succeeded&format=csv")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Type"].startswith("text/csv")
+    assert answer.text.splitlines()[0].startswith("id,created_at,paid_at")
+    bad = admin.get(f"/clinics/{stack.clinic_id}/payments?status=nonsense")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_status"
