@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from callpay.config import ConfigurationError, Secrets, Settings
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from callpay.adapters.patient_tokens import SignedPatientTokens
     from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue
     from callpay.adapters.websocket_notifier import WebSocketNotifier
+    from callpay.domain.access import Principal
     from callpay.logic.clinics import ClinicAdmin
     from callpay.logic.connect_events import ConnectEvents
     from callpay.logic.payment_requests import PaymentRequests
@@ -223,6 +225,13 @@ def connect_events() -> ConnectEvents:
     from callpay.logic.connect_events import ConnectEvents  # noqa: PLC0415
 
     return ConnectEvents(clinics=clinic_store(), events=store(), clock=now)
+
+
+def caller_of(event: Mapping[str, Any]) -> Principal:
+    """The caller of an HTTP API event, checked with this function's token verifiers."""
+    from callpay.principals import principal_of  # noqa: PLC0415
+
+    return principal_of(event, patient_tokens(), clinician_tokens())
 
 
 def reset() -> None:

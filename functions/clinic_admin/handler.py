@@ -26,7 +26,6 @@ from callpay.domain.access import Principal
 from callpay.domain.errors import BadRequest
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
-from callpay.principals import principal_of
 
 logger = Logger(service="clinic_admin")
 metrics = Metrics(namespace="callpay", service="clinic_admin")
@@ -39,9 +38,7 @@ DEFAULT_REPORT_DAYS = 31
 
 
 def caller() -> Principal:
-    return principal_of(
-        app.current_event.raw_event, runtime.patient_tokens(), runtime.clinician_tokens()
-    )
+    return runtime.caller_of(app.current_event.raw_event)
 
 
 @app.get("/clinics/<clinic_id>/settings")

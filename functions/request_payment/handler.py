@@ -22,7 +22,6 @@ from callpay.api_models import (
 )
 from callpay.domain.access import Principal
 from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
-from callpay.principals import principal_of
 
 logger = Logger(service="request_payment")
 metrics = Metrics(namespace="callpay", service="request_payment")
@@ -31,9 +30,7 @@ install_error_handlers(app, logger)
 
 
 def caller() -> Principal:
-    return principal_of(
-        app.current_event.raw_event, runtime.patient_tokens(), runtime.clinician_tokens()
-    )
+    return runtime.caller_of(app.current_event.raw_event)
 
 
 @app.post("/calls/<call_id>/patient-access")

@@ -7,13 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from callpay import runtime
-from callpay.config import Secrets
 from devtools.invoke import signed
 from request_payment.handler import lambda_handler
 from stripe_webhook.handler import lambda_handler as webhook_handler
 from tests.support.events import LambdaContext, reply
-from tests.unit.conftest import World
+from tests.unit.conftest import WEBHOOK_SECRET, World
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -30,18 +28,8 @@ def test_sample_api_event_is_routed(world: World, path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", sorted((EVENTS / "stripe_webhook").glob("*.json")), ids=str)
-def test_sample_stripe_delivery_verifies_once_signed(
-    world: World, monkeypatch: pytest.MonkeyPatch, path: Path
-) -> None:
-    secret = "whsec_sample"
-    keys = Secrets(
-        stripe_api_key="sk_test_x",
-        stripe_publishable_key="pk_test_x",
-        webhook_secrets=[secret],
-        patient_token_key="k" * 32,
-    )
-    monkeypatch.setattr(runtime, "secrets", lambda: keys)
+def test_sample_stripe_delivery_verifies_once_signed(world: World, path: Path) -> None:
     event = json.loads(path.read_text())
     assert reply(webhook_handler(event, LambdaContext()))[0] == 400  # placeholder signature
-    status, body = reply(webhook_handler(signed(event, secret), LambdaContext()))
+    status, body = reply(webhook_handler(signed(event, WEBHOOK_SECRET), LambdaContext()))
     assert (status, body) == (200, {"received": True, "outcome": "ignored"})  # no such request
