@@ -79,3 +79,31 @@ def test_late_failure_after_success_is_stale_and_recorded_once(world: World) -> 
     assert apply(world, late) is Outcome.STALE
     assert apply(world, late) is Outcome.DUPLICATE
     assert world.store.get(pr_id).status is Status.SUCCEEDED  # type: ignore[union-attr]
+
+
+def charge_event(event_type: str, created: int, **obj: object) -> dict[str, object]:
+    kind = "dispute" if "dispute" in event_type else "charge"
+    body = {"id": "ch_1", "object": kind, "payment_intent": "pi_1"} | obj
+    return {"id": f"evt_{event_type}_{created}", "type": event_type, "created": created,
+            "data": {"object": body}}  # fmt: skip
+
+
+def test_dashboard_refunds_and_disputes_move_a_paid_request_forward(world: World) -> None:
+    pr_id = new_request(world)
+    apply(world, intent_event("payment_intent.succeeded", "pi_1", pr_id, created=100))
+    full = charge_event("charge.refunded", 300, amount_refunded=8000, refunded=True)
+    partial = charge_event("charge.refunded", 200, amount_refunded=3000, refunded=False)
+    assert apply(world, full) is Outcome.APPLIED
+    assert apply(world, partial) is Outcome.STALE  # older and smaller: never back
+    stored = world.store.get(pr_id)
+    assert stored is not None and stored.status is Status.REFUNDED
+    assert stored.amount_refunded == 8000
+    assert apply(world, charge_event("charge.dispute.created", 400)) is Outcome.APPLIED
+    assert world.store.get(pr_id).status is Status.DISPUTED  # type: ignore[union-attr]
+
+
+def test_charge_events_for_unknown_intents_are_ignored(world: World) -> None:
+    new_request(world)
+    event = charge_event("charge.refunded", 300, payment_intent="pi_other", amount_refunded=1)
+    assert apply(world, event) is Outcome.IGNORED
+    assert apply(world, charge_event("charge.captured", 300)) is Outcome.IGNORED

@@ -6,6 +6,7 @@ handler and our own API calls then share the same `transition`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -66,11 +67,41 @@ def failure_of(intent: PaymentIntentSnapshot) -> Failure:
     return Failure(code=str(code), message=str(message))
 
 
-def change_for(event: StripeEvent, intent: PaymentIntentSnapshot) -> StatusChange | None:
-    """The change a PaymentIntent event asks for, or None for event types we do not act on."""
-    status = INTENT_EVENTS.get(event.type)
-    if status is None:
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What an event says: which PaymentIntent, our request id if Stripe echoed it, and
+    the change it asks for."""
+
+    intent_id: str
+    payment_request_id: str | None
+    change: StatusChange
+
+
+def read(event: StripeEvent) -> Reading | None:
+    """The change an event asks for, or None for events we do not act on."""
+    kind = event.object.get("object")
+    if kind == "payment_intent" and event.type in INTENT_EVENTS:
+        intent = PaymentIntentSnapshot.model_validate(event.object)
+        return Reading(intent.id, intent.payment_request_id, intent_change(event, intent))
+    intent_id = event.object.get("payment_intent")
+    if not isinstance(intent_id, str):
         return None
+    cause = Cause(actor="stripe", subject=event.id, detail=event.type)
+    if kind == "charge" and event.type == "charge.refunded":
+        # Refunds made in Stripe's dashboard; ours are written through when made.
+        refunded = int(event.object.get("amount_refunded") or 0)
+        full = bool(event.object.get("refunded"))
+        status = Status.REFUNDED if full else Status.PARTIALLY_REFUNDED
+        change = StatusChange(status, cause, event.created, amount_refunded=refunded)
+        return Reading(intent_id, None, change)
+    if kind == "dispute" and event.type == "charge.dispute.created":
+        return Reading(intent_id, None, StatusChange(Status.DISPUTED, cause, event.created))
+    return None
+
+
+def intent_change(event: StripeEvent, intent: PaymentIntentSnapshot) -> StatusChange:
+    """The change a PaymentIntent event asks for."""
+    status = INTENT_EVENTS[event.type]
     cause = Cause(actor="stripe", subject=event.id, detail=event.type)
     captured = intent.amount if intent.amount_received is None else intent.amount_received
     return StatusChange(

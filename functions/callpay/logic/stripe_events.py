@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.receipt_job import ReceiptJob
-from callpay.domain.stripe_outcomes import PaymentIntentSnapshot, StripeEvent, change_for
+from callpay.domain.stripe_outcomes import Reading, StripeEvent, read
 from callpay.domain.transitions import StatusChange, transition
 from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue, VersionConflict
 
@@ -36,27 +36,23 @@ class StripeEvents:
     receipts: ReceiptQueue
     clock: Callable[[], datetime]
 
-    def _request_for(
-        self, event: StripeEvent, intent: PaymentIntentSnapshot
-    ) -> PaymentRequest | None:
-        request_id = intent.payment_request_id
+    def _request_for(self, event: StripeEvent, reading: Reading) -> PaymentRequest | None:
+        request_id, intent_id = reading.payment_request_id, reading.intent_id
         request = (
-            self.store.get(request_id) if request_id else self.store.by_payment_intent(intent.id)
+            self.store.get(request_id) if request_id else self.store.by_payment_intent(intent_id)
         )
-        if request is None or request.payment_intent_id != intent.id:
+        if request is None or request.payment_intent_id != intent_id:
             return None
         if event.account and request.stripe_account and event.account != request.stripe_account:
             return None
         return request
 
     def apply(self, event: StripeEvent) -> Applied:
-        if event.object.get("object") != "payment_intent":
+        reading = read(event)
+        request = self._request_for(event, reading) if reading else None
+        if reading is None or request is None:
             return Applied(Outcome.IGNORED)
-        intent = PaymentIntentSnapshot.model_validate(event.object)
-        change = change_for(event, intent)
-        request = self._request_for(event, intent) if change else None
-        if change is None or request is None:
-            return Applied(Outcome.IGNORED)
+        change = reading.change
         applied = self._record(event, change, request)
         if applied.outcome is Outcome.APPLIED and applied.request:
             self.notifier.payment_request_updated(applied.request)
