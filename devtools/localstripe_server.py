@@ -1,9 +1,12 @@
-"""Run localstripe, with one gap closed: a PaymentIntent can be retried after a decline.
+"""Run localstripe, with two gaps closed where it behaves unlike Stripe.
 
-On Stripe, a PaymentIntent whose card was declined goes back to
-`requires_payment_method` and the patient can pay it with another card. localstripe
-1.15 keeps the failed charge and refuses the second confirm; this launcher drops the
-failed charge when a new payment method is attached, which is what Stripe does.
+* Retry after a decline. On Stripe, a PaymentIntent whose card was declined goes back to
+  `requires_payment_method` and the patient can pay it with another card. localstripe
+  1.15 keeps the failed charge and refuses the second confirm; this launcher drops the
+  failed charge when a new payment method is attached, which is what Stripe does.
+* Holds. Stripe announces an authorised, not yet captured payment with
+  `payment_intent.amount_capturable_updated`; localstripe sends nothing until capture.
+  This launcher sends that event when a manual-capture charge is authorised.
 
 It also listens on one address (localstripe's own launcher takes every interface) and
 ends with its parent process, so a killed stack leaves no localstripe behind.
@@ -32,6 +35,19 @@ def _update_allowing_retry(self: Any, **data: Any) -> None:
 
 
 resources.PaymentIntent._update = _update_allowing_retry
+
+_create_charge = resources.PaymentIntent._create_charge
+
+
+def _create_charge_announcing_holds(self: Any, on_failure_now: Any) -> None:
+    _create_charge(self, on_failure_now=on_failure_now)
+    if self.status == "requires_capture":
+        resources.schedule_webhook(
+            resources.Event("payment_intent.amount_capturable_updated", self)
+        )
+
+
+resources.PaymentIntent._create_charge = _create_charge_announcing_holds
 
 
 def _keep_in_memory(self: Any) -> None:

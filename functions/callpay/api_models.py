@@ -41,6 +41,11 @@ class PaymentRequestIn(Body):
     line_items: Annotated[list[LineItemIn], Field(max_length=100)] = []
 
 
+class CaptureIn(Body):
+    # Default: the whole hold. 0 releases the hold without charging.
+    amount: Annotated[StrictInt, Field(ge=0)] | None = None
+
+
 class RefundIn(Body):
     # Default: whatever is left to refund.
     amount: Annotated[StrictInt, Field(gt=0)] | None = None

@@ -110,6 +110,10 @@ class PaymentGateway(Protocol):
 
     def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails: ...
 
+    def capture_intent(
+        self, intent_id: str, stripe_account: str, amount: int, idempotency_key: str
+    ) -> Intent: ...
+
     def refund(
         self, request: PaymentRequest, amount: int, idempotency_key: str
     ) -> RefundResult: ...

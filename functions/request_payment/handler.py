@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callpay import runtime
 from callpay.api_models import (
+    CaptureIn,
     CheckoutIn,
     PatientAccessIn,
     PaymentRequestIn,
@@ -81,6 +82,14 @@ def checkout(payment_request_id: str) -> Response[str]:
     body = parse_body(app.current_event.decoded_body, CheckoutIn)
     result = runtime.payment_requests().checkout(principal, path_id(payment_request_id, "id"), body)
     return json_response(200, result)
+
+
+@app.post("/payment-requests/<payment_request_id>/capture")
+def capture(payment_request_id: str) -> Response[str]:
+    principal = caller()
+    body = parse_body(app.current_event.decoded_body, CaptureIn)
+    request = runtime.payment_requests().capture(principal, path_id(payment_request_id, "id"), body)
+    return json_response(200, PaymentRequestOut.of(request))
 
 
 @app.post("/payment-requests/<payment_request_id>/refunds")

@@ -24,6 +24,7 @@ EXPECTED_ROUTES = {
     "GET /payment-requests/{id}": ("request_payment", "NONE"),
     "POST /payment-requests/{id}/checkout": ("request_payment", "NONE"),
     "POST /payment-requests/{id}/cancel": ("request_payment", "JWT"),
+    "POST /payment-requests/{id}/capture": ("request_payment", "JWT"),
     "POST /payment-requests/{id}/refunds": ("request_payment", "JWT"),
     "GET /payment-requests/{id}/receipt": ("request_payment", "NONE"),
     "POST /webhooks/stripe": ("stripe_webhook", "NONE"),

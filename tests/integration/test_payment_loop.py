@@ -165,3 +165,37 @@ def test_cancel_cancels_the_intent_on_stripe(stack: Stack, clinic: Clinic) -> No
     assert status == 200 and body["status"] == "canceled"
     intent_id = stored(created["id"]).payment_intent_id
     assert stack.stripe().v1.payment_intents.retrieve(intent_id).status == "canceled"  # type: ignore[arg-type]
+
+
+def test_a_hold_is_authorised_on_stripe_then_captured_for_less(
+    stack: Stack, clinic: Clinic
+) -> None:
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    body = {"clinic_id": clinic.clinic_id, "amount": 8000, "currency": "aud",
+            "description": "Consultation (hold)", "capture_method": "manual"}  # fmt: skip
+    status, created = api(
+        http_event("POST", f"/calls/{call_id}/payment-requests", body, claims=claims_for(clinic))
+    )
+    assert status == 201 and created["capture_method"] == "manual"
+    patient_checkout(clinic, call_id, created["id"])
+    intent_id = stored(created["id"]).payment_intent_id
+    assert intent_id
+    pay(stack, intent_id, GOOD_CARD)
+    wait_until(lambda: stored(created["id"]).status is Status.AUTHORIZED, what="the hold")
+    assert stack.stripe().v1.payment_intents.retrieve(intent_id).status == "requires_capture"
+
+    capture = {"amount": 6000}
+    status, captured = api(
+        http_event(
+            "POST", f"/payment-requests/{created['id']}/capture", capture,
+            claims=claims_for(clinic),
+        )
+    )  # fmt: skip
+    assert status == 200 and captured["status"] == "succeeded"
+    assert captured["amount_captured"] == 6000
+    charge = (
+        stack.stripe()
+        .v1.payment_intents.retrieve(intent_id, params={"expand": ["latest_charge"]})
+        .latest_charge
+    )
+    assert charge.captured is True  # type: ignore[union-attr]

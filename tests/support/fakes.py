@@ -135,6 +135,7 @@ class FakeGateway:
     fail_with: Exception | None = None
     status: str = "requires_payment_method"
     refunded: dict[str, int] = field(default_factory=dict)  # intent id -> total refunded
+    captured: dict[str, int] = field(default_factory=dict)  # intent id -> amount captured
     refund_keys: dict[str, str] = field(default_factory=dict)  # refund id -> idempotency key
 
     def _maybe_fail(self) -> None:
@@ -175,6 +176,13 @@ class FakeGateway:
     def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails:
         self._maybe_fail()
         return ChargeDetails(charge_id=f"ch_{intent_id}", card_brand="visa", card_last4="4242")
+
+    def capture_intent(
+        self, intent_id: str, stripe_account: str, amount: int, idempotency_key: str
+    ) -> Intent:
+        self._maybe_fail()
+        self.captured[intent_id] = amount
+        return Intent(id=intent_id, status="succeeded")
 
     def refund(self, request: PaymentRequest, amount: int, idempotency_key: str) -> RefundResult:
         self._maybe_fail()

@@ -33,7 +33,7 @@ class RouteCase:
     who: str  # the policy: see expected()
     success: int
     body: Any = None
-    target: str = "open"  # which payment request {id} names: "open" or "paid"
+    target: str = "open"  # which payment request {id} names: "open", "paid" or "held"
     variant: str = ""
 
 
@@ -45,6 +45,8 @@ ROUTES = [
     RouteCase("GET /payment-requests/{id}", "viewer", 200),
     RouteCase("POST /payment-requests/{id}/checkout", "patient", 200, {"email": "p@example.com"}),
     RouteCase("POST /payment-requests/{id}/cancel", "clinician", 200),
+    RouteCase("POST /payment-requests/{id}/capture", "clinician", 200, {"amount": 6000},
+              target="held"),
     RouteCase("POST /payment-requests/{id}/refunds", "admin", 200, {"reason": "duplicate"},
               target="paid"),
     RouteCase("GET /payment-requests/{id}/receipt", "viewer", 200, target="paid"),
@@ -107,6 +109,13 @@ def prepared(world: World) -> dict[str, str]:
     body = PaymentRequestIn(clinic_id="clinic-1", amount=8000, currency="aud", description="x")
     open_request, _ = world.service.create(clinician, "call-1", body, None)
     paid_request, _ = world.service.create(clinician, "call-1", body, None)
+    hold = body.model_copy(update={"capture_method": "manual"})
+    held_request, _ = world.service.create(clinician, "call-1", hold, None)
+    authorized = intent_event(
+        "payment_intent.amount_capturable_updated", str(held_request.payment_intent_id),
+        held_request.id,
+    )  # fmt: skip
+    world.events.apply(StripeEvent.model_validate(authorized))
     event = intent_event(
         "payment_intent.succeeded", str(paid_request.payment_intent_id), paid_request.id
     )
@@ -115,6 +124,7 @@ def prepared(world: World) -> dict[str, str]:
     return {
         "open": open_request.id,
         "paid": paid_request.id,
+        "held": held_request.id,
         "patient": tokens().mint("call-1", "clinic-1", now)[0],
         "patient/other_call": tokens().mint("call-2", "clinic-1", now)[0],
     }

@@ -90,6 +90,17 @@ class StripeGateway:
             )
         return _intent(obj)
 
+    def capture_intent(
+        self, intent_id: str, stripe_account: str, amount: int, idempotency_key: str
+    ) -> Intent:
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.capture(
+                intent_id,
+                params={"amount_to_capture": amount},
+                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+            )
+        return _intent(obj)
+
     def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails:
         """The charge id and card of a paid intent, for the receipt."""
         with stripe_errors():

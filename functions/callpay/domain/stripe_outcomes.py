@@ -34,7 +34,7 @@ class PaymentIntentSnapshot(BaseModel):
     amount: int = 0
     # Absent from some older API versions (and localstripe): then the whole amount was paid.
     amount_received: int | None = None
-    amount_capturable: int = 0
+    amount_capturable: int | None = None
     metadata: dict[str, str] = {}
     last_payment_error: dict[str, Any] | None = None
 
@@ -102,13 +102,18 @@ def read(event: StripeEvent) -> Reading | None:
 def intent_change(event: StripeEvent, intent: PaymentIntentSnapshot) -> StatusChange:
     """The change a PaymentIntent event asks for."""
     status = INTENT_EVENTS[event.type]
+    if intent.status == "requires_capture":
+        # The intent itself is the truth: authorised, not yet captured (localstripe, for
+        # one, says "succeeded" for an authorisation).
+        status = Status.AUTHORIZED
     cause = Cause(actor="stripe", subject=event.id, detail=event.type)
     captured = intent.amount if intent.amount_received is None else intent.amount_received
+    capturable = intent.amount if intent.amount_capturable is None else intent.amount_capturable
     return StatusChange(
         status=status,
         cause=cause,
         event_created=event.created,
         amount_captured=captured if status is Status.SUCCEEDED else None,
-        amount_capturable=intent.amount_capturable if status is Status.AUTHORIZED else None,
+        amount_capturable=capturable if status is Status.AUTHORIZED else None,
         failure=failure_of(intent) if status is Status.FAILED else None,
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from callpay.api_models import (
+    CaptureIn,
     CheckoutIn,
     CheckoutOut,
     PatientAccessOut,
@@ -247,6 +248,37 @@ class PaymentRequests:
         )
         self.notifier.payment_request_updated(canceled)
         return canceled
+
+    def capture(
+        self, principal: Principal, payment_request_id: str, body: CaptureIn
+    ) -> PaymentRequest:
+        """Charge the final amount of a hold (at most what was authorised); 0 releases it."""
+        clinician = require_clinician(principal)
+        request = self._visible(clinician, self.store.get(payment_request_id))
+        if request.status is not Status.AUTHORIZED:
+            raise Conflict(
+                "not_a_hold", f"A {request.status.value} payment has no hold to capture."
+            )
+        amount = request.amount_capturable if body.amount is None else body.amount
+        if amount > request.amount_capturable:
+            held = Money(request.amount_capturable, request.currency).display()
+            raise InvalidInput("capture_too_large", f"At most {held} is held.")
+        if amount == 0:
+            return self.cancel(clinician, payment_request_id)
+        check_chargeable(Money(amount, request.currency))
+        assert request.payment_intent_id and request.stripe_account
+        self.gateway.capture_intent(
+            request.payment_intent_id, request.stripe_account, amount, f"{request.id}:capture"
+        )
+        change = StatusChange(
+            status=Status.SUCCEEDED, cause=cause_of(clinician), amount_captured=amount
+        )
+        captured = self._save_with_retry(
+            request.id, lambda current: transition(current, change, self.clock())
+        )
+        self.notifier.payment_request_updated(captured)
+        self.receipts.enqueue(ReceiptJob(payment_request_id=request.id))
+        return captured
 
     def refund(
         self, principal: Principal, payment_request_id: str, body: RefundIn, key: str | None
