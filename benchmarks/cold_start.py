@@ -16,7 +16,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["request_payment.handler", "stripe_webhook.handler", "stripe", "boto3"]
+MODULES = [
+    "request_payment.handler",
+    "stripe_webhook.handler",
+    "realtime.handler",
+    "send_receipt.handler",
+    "clinic_admin.handler",
+    "stripe",
+    "boto3",
+]
 PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
 
