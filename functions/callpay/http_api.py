@@ -5,8 +5,11 @@ Domain errors become HTTP answers here and nowhere else.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -40,14 +43,25 @@ def path_id(value: str, name: str) -> str:
     return value
 
 
-def parse_body(raw: str | None, model: type[M]) -> M:
+def body_text(event: Mapping[str, Any]) -> str:
+    """The request body as text, decoding what API Gateway base64-encoded."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body)
+    try:
+        return base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise BadRequest("malformed_body", "The request body is not valid UTF-8.") from None
+
+
+def parse_body(event: Mapping[str, Any], model: type[M]) -> M:
     """A validated body, or a 400 (not JSON) / 413 (too large) / 422 (wrong shape)."""
-    text = raw or ""
+    text = body_text(event)
     if len(text.encode()) > MAX_BODY_BYTES:
         raise _TooLarge("body_too_large", "The request body is too large.")
     try:
         data = json.loads(text) if text.strip() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except json.JSONDecodeError:
         raise BadRequest("malformed_json", "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise BadRequest("malformed_json", "The request body must be a JSON object.")

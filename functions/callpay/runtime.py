@@ -24,9 +24,12 @@ if TYPE_CHECKING:
     from callpay.logic.connect_events import ConnectEvents
     from callpay.logic.payment_requests import PaymentRequests
     from callpay.logic.realtime import Realtime
-    from callpay.logic.receipts import Receipts
+    from callpay.logic.receipts import ReceiptBook, ReceiptMailing
     from callpay.logic.stripe_events import StripeEvents
     from callpay.ports import ConnectOnboarding
+
+
+STRIPE_TIMEOUT_SECONDS = 4
 
 
 def now() -> datetime:
@@ -69,7 +72,10 @@ def _stripe_client(api_key: str) -> stripe.StripeClient:
     return stripe.StripeClient(
         api_key,
         base_addresses={"api": base} if base else None,
-        max_network_retries=2,
+        # Well inside the API functions' 10 s: a slow Stripe answers 503 (retry with the
+        # same key) instead of the Lambda timing out after Stripe may have acted.
+        http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS),
+        max_network_retries=1,
     )
 
 
@@ -134,21 +140,32 @@ def receipt_queue() -> SqsReceiptQueue:
 
 
 @cache
-def receipts() -> Receipts:
+def receipt_book() -> ReceiptBook:
+    from callpay.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
+    from callpay.logic.receipts import ReceiptBook  # noqa: PLC0415
+    from callpay.receipts.locales import resolve_locale  # noqa: PLC0415
+    from callpay.receipts.render import render  # noqa: PLC0415
+
+    return ReceiptBook(
+        store=store(),
+        gateway=StripeGateway(stripe_client),
+        render=render,
+        resolve_locale=resolve_locale,
+    )
+
+
+@cache
+def receipts() -> ReceiptMailing:
     import boto3  # noqa: PLC0415
 
     from callpay.adapters.dynamodb_receipts import DynamoDBReceiptLedger  # noqa: PLC0415
     from callpay.adapters.ses_mailer import SesReceiptMailer  # noqa: PLC0415
-    from callpay.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
-    from callpay.logic.receipts import Receipts  # noqa: PLC0415
-    from callpay.receipts.locales import resolve_locale  # noqa: PLC0415
-    from callpay.receipts.render import render  # noqa: PLC0415
+    from callpay.logic.receipts import ReceiptMailing  # noqa: PLC0415
 
     config = settings()
     ses = boto3.client("ses")
-    return Receipts(
-        store=store(),
-        gateway=StripeGateway(stripe_client),
+    return ReceiptMailing(
+        book=receipt_book(),
         ledger=DynamoDBReceiptLedger(boto3.client("dynamodb"), config.table_name),
         mailer=SesReceiptMailer(
             lambda: ses,
@@ -156,8 +173,6 @@ def receipts() -> Receipts:
             config.ses_configuration_set,
         ),
         clock=now,
-        render=render,
-        resolve_locale=resolve_locale,
     )
 
 
@@ -238,8 +253,8 @@ def reset() -> None:
     """Forget everything built so far (tests change the environment between cases)."""
     for built in (
         settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
-        stripe_events, connections, notifier, realtime, receipt_queue, receipts, clinic_store,
-        clinic_admin, connect_events,
+        stripe_events, connections, notifier, realtime, receipt_queue, receipt_book, receipts,
+        clinic_store, clinic_admin, connect_events,
     ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415

@@ -50,7 +50,7 @@ def get_settings(clinic_id: str) -> Response[str]:
 @app.put("/clinics/<clinic_id>/settings")
 def put_settings(clinic_id: str) -> Response[str]:
     principal = caller()
-    body = parse_body(app.current_event.decoded_body, ClinicSettingsIn)
+    body = parse_body(app.current_event.raw_event, ClinicSettingsIn)
     clinic = runtime.clinic_admin().update_settings(
         principal, path_id(clinic_id, "clinic_id"), body
     )
@@ -119,16 +119,18 @@ def as_csv(rows: list[PaymentRequest]) -> str:
     writer.writerow(REPORT_COLUMNS)
     for request in rows:
         values = request.model_dump(mode="json")
-        # A leading = + - @ would make spreadsheets run the cell as a formula.
-        values["description"] = neutralise(values["description"])
-        writer.writerow(
-            [values[column] if values[column] is not None else "" for column in REPORT_COLUMNS]
-        )
+        writer.writerow([neutralise(values[column]) for column in REPORT_COLUMNS])
     return out.getvalue()
 
 
-def neutralise(text: str) -> str:
-    return f"'{text}" if text[:1] in {"=", "+", "-", "@"} else text
+def neutralise(value: object) -> object:
+    """A spreadsheet runs a cell starting with = + - @ (or a tab or CR) as a formula:
+    such text gets a leading quote. Numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return f"'{value}"
+    return value
 
 
 @metrics.log_metrics

@@ -1,4 +1,5 @@
-"""Payment request routes: patient access, create, list, view, checkout, cancel.
+"""Payment request routes: patient access, create, list, view, checkout, cancel, capture,
+refunds and the receipt page.
 
 Each route turns the HTTP request into one call of the logic and shapes the answer.
 """
@@ -36,7 +37,7 @@ def caller() -> Principal:
 
 @app.post("/calls/<call_id>/patient-access")
 def grant_patient_access(call_id: str) -> Response[str]:
-    body = parse_body(app.current_event.decoded_body, PatientAccessIn)
+    body = parse_body(app.current_event.raw_event, PatientAccessIn)
     access = runtime.payment_requests().grant_patient_access(
         caller(), path_id(call_id, "call_id"), body.clinic_id
     )
@@ -46,7 +47,7 @@ def grant_patient_access(call_id: str) -> Response[str]:
 @app.post("/calls/<call_id>/payment-requests")
 def create_payment_request(call_id: str) -> Response[str]:
     principal = caller()
-    body = parse_body(app.current_event.decoded_body, PaymentRequestIn)
+    body = parse_body(app.current_event.raw_event, PaymentRequestIn)
     key = app.current_event.headers.get("idempotency-key") or None
     request, is_new = runtime.payment_requests().create(
         principal, path_id(call_id, "call_id"), body, key
@@ -79,7 +80,7 @@ def get_payment_request(payment_request_id: str) -> Response[str]:
 @app.post("/payment-requests/<payment_request_id>/checkout")
 def checkout(payment_request_id: str) -> Response[str]:
     principal = caller()
-    body = parse_body(app.current_event.decoded_body, CheckoutIn)
+    body = parse_body(app.current_event.raw_event, CheckoutIn)
     result = runtime.payment_requests().checkout(principal, path_id(payment_request_id, "id"), body)
     return json_response(200, result)
 
@@ -87,7 +88,7 @@ def checkout(payment_request_id: str) -> Response[str]:
 @app.post("/payment-requests/<payment_request_id>/capture")
 def capture(payment_request_id: str) -> Response[str]:
     principal = caller()
-    body = parse_body(app.current_event.decoded_body, CaptureIn)
+    body = parse_body(app.current_event.raw_event, CaptureIn)
     request = runtime.payment_requests().capture(principal, path_id(payment_request_id, "id"), body)
     return json_response(200, PaymentRequestOut.of(request))
 
@@ -95,7 +96,7 @@ def capture(payment_request_id: str) -> Response[str]:
 @app.post("/payment-requests/<payment_request_id>/refunds")
 def refund(payment_request_id: str) -> Response[str]:
     principal = caller()
-    body = parse_body(app.current_event.decoded_body, RefundIn)
+    body = parse_body(app.current_event.raw_event, RefundIn)
     key = app.current_event.headers.get("idempotency-key") or None
     request = runtime.payment_requests().refund(
         principal, path_id(payment_request_id, "id"), body, key
@@ -114,7 +115,7 @@ def receipt(payment_request_id: str) -> Response[str]:
     locale = event.get_query_string_value("locale") or from_accept_language(
         event.headers.get("accept-language")
     )
-    page = runtime.receipts().rendered(request, locale)
+    page = runtime.receipt_book().rendered(request, locale)
     return Response(
         status_code=200,
         content_type="text/html; charset=utf-8",

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from callpay import runtime
 from callpay.adapters.webhook_signature import SignatureError, verify
 from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.logic.stripe_events import Outcome
 
 logger = Logger(service="stripe_webhook")
 metrics = Metrics(namespace="callpay", service="stripe_webhook")
@@ -69,10 +70,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except ValidationError:
         return refuse(400, "malformed_event", "The body is not a Stripe event.")
 
-    if stripe_event.type.startswith("account."):
-        applied = runtime.connect_events().apply(stripe_event)
-    else:
-        applied = runtime.stripe_events().apply(stripe_event)
+    try:
+        if stripe_event.type.startswith("account."):
+            applied = runtime.connect_events().apply(stripe_event)
+        else:
+            applied = runtime.stripe_events().apply(stripe_event)
+    except ValidationError:
+        return refuse(400, "malformed_event", "The event's object is not what its type says.")
     logger.info(
         "stripe event handled",
         extra={
@@ -85,4 +89,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(
         name=f"WebhookEvents_{applied.outcome.value}", unit=MetricUnit.Count, value=1
     )
+    if applied.outcome is Outcome.EARLY:
+        # Any non-2xx makes Stripe deliver it again later (a 409, not a 5xx: nothing failed).
+        return refuse(409, "not_yet_paid", "The payment this event is about is not paid yet.")
     return answer(200, {"received": True, "outcome": applied.outcome.value})

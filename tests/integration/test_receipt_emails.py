@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
@@ -13,7 +14,7 @@ from callpay import runtime
 from callpay.domain.clinic import Clinic
 from callpay.domain.receipt_job import ReceiptJob
 from request_payment.handler import lambda_handler
-from tests.integration.conftest import ACCOUNT_SECRET, Stack, claims_for, deliver
+from tests.integration.conftest import ACCOUNT_SECRET, TABLE, Stack, claims_for, deliver
 from tests.integration.test_payment_loop import (
     GOOD_CARD,
     api,
@@ -114,7 +115,10 @@ def test_ses_refusal_leaves_the_job_for_retry_then_one_email_is_sent(
     handled, failed = stack.receipt_worker.poll_once(retry_now=True)
     assert handled >= 1 and failed == handled
     assert emails_to(stack, email) == []
-    assert not runtime.receipts().ledger.sent(f"{pr_id}#payment")  # type: ignore[attr-defined]
+    ledger = boto3.client("dynamodb").get_item(
+        TableName=TABLE, Key={"PK": {"S": f"RECEIPT#{pr_id}#payment"}, "SK": {"S": "RECEIPT"}}
+    )
+    assert "Item" not in ledger  # the failed send gave its claim back; nothing marked sent
     monkeypatch.setenv("RECEIPT_SENDER", "receipts@callpay.test")
     runtime.reset()
     handled, failed = stack.receipt_worker.drain()
@@ -156,6 +160,7 @@ def test_two_partial_refunds_on_stripe_send_two_refund_receipts(
             http_event(
                 "POST", f"/payment-requests/{pr_id}/refunds",
                 {"amount": amount, "reason": "requested_by_customer"}, claims=admin,
+                headers={"idempotency-key": f"refund-{amount}"},
             )
         )  # fmt: skip
         assert status == 200 and body["status"] == expected

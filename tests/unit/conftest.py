@@ -15,7 +15,7 @@ from callpay.domain.clinic import Clinic
 from callpay.logic.clinics import ClinicAdmin
 from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.payment_requests import PaymentRequests
-from callpay.logic.receipts import Receipts
+from callpay.logic.receipts import ReceiptBook, ReceiptMailing
 from callpay.logic.stripe_events import StripeEvents
 from callpay.receipts.locales import resolve_locale
 from callpay.receipts.render import render
@@ -94,15 +94,14 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     events = StripeEvents(store=store, notifier=notifier, receipts=queue, clock=clock)
     connect, mailer = FakeConnect(), FakeMailer()
     clinics = ClinicAdmin(clinics=store, connect=connect, clock=clock)
-    receipts = Receipts(
-        store=store, gateway=gateway, ledger=InMemoryLedger(), mailer=mailer, clock=clock,
-        render=render, resolve_locale=resolve_locale,
-    )  # fmt: skip
+    book = ReceiptBook(store=store, gateway=gateway, render=render, resolve_locale=resolve_locale)
+    receipts = ReceiptMailing(book=book, ledger=InMemoryLedger(), mailer=mailer, clock=clock)
     monkeypatch.setattr(runtime, "clinic_admin", lambda: clinics)
     monkeypatch.setattr(
         runtime, "connect_events", lambda: ConnectEvents(clinics=store, events=store, clock=clock)
     )
     monkeypatch.setattr(runtime, "receipts", lambda: receipts)
+    monkeypatch.setattr(runtime, "receipt_book", lambda: book)
     monkeypatch.setattr(runtime, "secrets", lambda: UNIT_SECRETS)
     monkeypatch.setattr(runtime, "payment_requests", lambda: service)
     monkeypatch.setattr(runtime, "patient_tokens", tokens)

@@ -146,7 +146,7 @@ def test_who_gets_what(world: World, case: RouteCase, caller: str) -> None:
         .replace("{clinic_id}", "clinic-1")
         .replace("{id}", ids[case.target])
     )
-    kw: dict[str, Any] = {}
+    kw: dict[str, Any] = {"headers": {"idempotency-key": f"key-{caller}"}}
     if caller in CLINICIANS:
         kw["claims"] = CLINICIANS[caller]
     elif caller.startswith("patient"):

@@ -46,7 +46,8 @@ def test_amount_must_be_a_non_negative_integer(amount: object) -> None:
         (49, "jpy", False),  # ¥50 is Stripe's minimum
         (50, "jpy", True),
         (17499, "huf", False),
-        (49, "ngn", False),  # unlisted currency: conservative floor
+        (0, "ngn", False),  # unlisted currency: Stripe judges any positive amount
+        (1, "vnd", True),
     ],
 )
 def test_stripe_minimum_per_currency(amount: int, currency: str, ok: bool) -> None:

@@ -142,6 +142,10 @@ def test_disconnect_forgets_the_connection(world: World, sockets: Sockets) -> No
     assert runtime.connections().get("c1") is None
 
 
-def test_state_changes_from_the_api_are_pushed(world: World, sockets: Sockets) -> None:
-    _, created = create()
-    assert [r.id for r in world.notifier.pushed] == [created["id"]]
+def test_a_clinician_cannot_open_a_call_for_a_clinic_that_does_not_exist(
+    world: World, sockets: Sockets
+) -> None:
+    CLINICIAN_TOKENS["jwt-ghost"] = clinician_claims(sub="ghost", clinics="clinic-ghost")
+    query = {"call_id": "fresh", "token": "jwt-ghost", "clinic_id": "clinic-ghost"}
+    assert ws("$connect", "g1", query) == 409
+    assert world.store.call_clinic("fresh") is None  # nobody can squat the call

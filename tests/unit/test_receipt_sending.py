@@ -9,7 +9,7 @@ from callpay.domain.access import Clinician
 from callpay.domain.payment_request import Status
 from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_outcomes import StripeEvent
-from callpay.logic.receipts import ReceiptInFlight, Receipts, Sent
+from callpay.logic.receipts import ReceiptBook, ReceiptInFlight, ReceiptMailing, Sent
 from callpay.receipts.locales import resolve_locale
 from callpay.receipts.render import render
 from tests.support.fakes import FakeMailer, InMemoryLedger
@@ -21,16 +21,17 @@ CLINICIAN = Clinician(
 )
 
 
-def receipts(world: World) -> tuple[Receipts, FakeMailer, InMemoryLedger]:
+def receipts(world: World) -> tuple[ReceiptMailing, FakeMailer, InMemoryLedger]:
     mailer, ledger = FakeMailer(), InMemoryLedger()
-    service = Receipts(
-        store=world.store, gateway=world.gateway, ledger=ledger, mailer=mailer,
-        clock=world.clock, render=render, resolve_locale=resolve_locale,
-    )  # fmt: skip
-    return service, mailer, ledger
+    book = ReceiptBook(
+        store=world.store, gateway=world.gateway, render=render, resolve_locale=resolve_locale
+    )
+    return ReceiptMailing(book, ledger, mailer, world.clock), mailer, ledger
 
 
 def paid(world: World, email: str | None = "patient@example.com", locale: str = "de") -> str:
+    clinic = world.store.clinics["clinic-1"]
+    world.store.clinics["clinic-1"] = clinic.model_copy(update={"default_currency": "eur"})
     body = PaymentRequestIn(
         clinic_id="clinic-1", amount=12345, currency="eur", description="Beratung"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -27,7 +28,15 @@ def paid(world: World) -> str:
 def refund(
     pr_id: str, body: dict[str, Any], claims: dict[str, str] = ADMIN, **kw: Any
 ) -> tuple[int, Any]:
+    kw.setdefault("headers", {"idempotency-key": uuid.uuid4().hex})
     return call(http_event("POST", f"/payment-requests/{pr_id}/refunds", body, claims=claims, **kw))
+
+
+def test_a_refund_without_an_idempotency_key_is_refused(world: World) -> None:
+    pr_id = paid(world)
+    status, body = refund(pr_id, {"reason": "duplicate"}, headers={})
+    assert status == 400 and body["error"]["code"] == "idempotency_key_required"
+    assert world.gateway.refunded == {}
 
 
 def test_partial_then_full_refund(world: World) -> None:

@@ -6,7 +6,13 @@ import pytest
 import stripe
 
 from callpay.adapters.stripe_gateway import stripe_errors
-from callpay.domain.errors import Conflict, DomainError, PaymentDeclined, UpstreamUnavailable
+from callpay.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    PaymentDeclined,
+    UpstreamUnavailable,
+)
 
 
 def card_error() -> stripe.CardError:
@@ -25,6 +31,13 @@ def card_error() -> stripe.CardError:
         (stripe.APIConnectionError("no route"), UpstreamUnavailable, "stripe_unavailable"),
         (stripe.APIError("stripe 500"), UpstreamUnavailable, "stripe_unavailable"),
         (stripe.InvalidRequestError("cannot cancel", "intent"), Conflict, "stripe_rejected"),
+        (stripe.IdempotencyError("key reused"), Conflict, "idempotency_conflict"),
+        (stripe.PermissionError("account deauthorized"), Conflict, "stripe_access_revoked"),
+        (
+            stripe.InvalidRequestError("too small", "amount", code="amount_too_small"),
+            InvalidInput,
+            "amount_too_small",
+        ),
     ],
 )
 def test_stripe_exceptions_map_to_domain_errors(

@@ -83,10 +83,6 @@ class DynamoDBReceiptLedger:
             if not is_condition_failure(error):
                 raise
 
-    def sent(self, receipt_key: str) -> bool:
-        held = self._get(receipt_key)
-        return bool(held and held.get("state") == "sent")
-
     def _get(self, receipt_key: str) -> dict[str, Any] | None:
         item = self._db.get_item(
             TableName=self._table, Key=key(f"RECEIPT#{receipt_key}", "RECEIPT"), ConsistentRead=True

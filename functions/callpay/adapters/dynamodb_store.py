@@ -22,12 +22,12 @@ from callpay.adapters.dynamodb_items import key as _key
 from callpay.adapters.dynamodb_items import to_item as _to_item
 from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
 from callpay.domain.clinic import Clinic
+from callpay.domain.errors import UpstreamUnavailable
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.stripe_outcomes import EVENT_RETENTION
 from callpay.domain.transitions import Transition
 from callpay.ports import DuplicateEvent, IdempotencyClaim, VersionConflict
 
-# Stripe retries a webhook for up to 3 days; keep event ids a while longer.
-EVENT_RETENTION = timedelta(days=7)
 # Stripe keeps its own idempotency keys for 24 hours; ours match.
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
 
@@ -125,7 +125,9 @@ class DynamoDBPaymentStore:
             if not is_condition_failure(error):
                 raise
             held = self._get(f"IDEMPOTENCY#{digest}", "IDEMPOTENCY", consistent=True)
-            assert held is not None
+            if held is None:
+                # Expired and deleted between our write and this read: it is free again.
+                raise UpstreamUnavailable("store_busy", "Please try again.") from error
             return IdempotencyClaim(str(held["payment_request_id"]), str(held["fingerprint"]))
         return claim
 
@@ -143,8 +145,12 @@ class DynamoDBPaymentStore:
                     {"Put": {"TableName": self._table, "Item": _audit_item(audit)}},
                 ]
             )
-        except self._db.exceptions.TransactionCanceledException:
-            return False
+        except self._db.exceptions.TransactionCanceledException as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                return False  # a concurrent retry with the same key stored it first
+            # Throttled or in conflict with another transaction: safe to retry the request.
+            raise UpstreamUnavailable("store_busy", "Please try again.") from error
         return True
 
     def get(self, payment_request_id: str) -> PaymentRequest | None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from callpay.domain.errors import Conflict, PaymentDeclined, UpstreamUnavailable
+from callpay.domain.errors import Conflict, InvalidInput, PaymentDeclined, UpstreamUnavailable
 from callpay.domain.payment_request import PaymentRequest
 from callpay.ports import ChargeDetails, Intent, RefundResult
 
@@ -31,7 +31,20 @@ def stripe_errors() -> Iterator[None]:
         raise PaymentDeclined(str(code), error.user_message or "The card was declined.") from error
     except (stripe.RateLimitError, stripe.APIConnectionError) as error:
         raise UpstreamUnavailable("stripe_unavailable", "Stripe is busy; try again.") from error
+    except stripe.IdempotencyError as error:
+        raise Conflict(
+            "idempotency_conflict", "This Idempotency-Key was used with other parameters."
+        ) from error
+    except stripe.PermissionError as error:
+        # The clinic disconnected callpay from its Stripe account.
+        raise Conflict(
+            "stripe_access_revoked", "The clinic's Stripe account no longer allows this."
+        ) from error
     except stripe.InvalidRequestError as error:
+        if error.code == "amount_too_small":
+            raise InvalidInput(
+                "amount_too_small", error.user_message or "The amount is below Stripe's minimum."
+            ) from error
         raise Conflict(
             "stripe_rejected", error.user_message or "Stripe refused this operation."
         ) from error

@@ -73,7 +73,7 @@ class WebSocketNotifier:
         try:
             self._post(connection_id, data)
         except ConnectionGone:
-            self._connections.remove(connection_id)
+            self._forget(connection_id)
 
     def _send(self, connection: Connection, request: PaymentRequest) -> None:
         try:
@@ -81,10 +81,16 @@ class WebSocketNotifier:
                 connection.connection_id, realtime_messages.updated(request, connection.audience)
             )
         except ConnectionGone:
-            self._connections.remove(connection.connection_id)
-            logger.info(
-                "stale connection removed", extra={"connection_id": connection.connection_id}
-            )
+            self._forget(connection.connection_id)
         except (BotoCoreError, ClientError):
             # Throttling or a network fault on one socket must not stop the others.
             logger.exception("push failed", extra={"connection_id": connection.connection_id})
+
+    def _forget(self, connection_id: str) -> None:
+        try:
+            self._connections.remove(connection_id)
+        except (BotoCoreError, ClientError):
+            # Its TTL removes it anyway; a push must not fail over a stale record.
+            logger.exception("stale connection kept", extra={"connection_id": connection_id})
+            return
+        logger.info("stale connection removed", extra={"connection_id": connection_id})

@@ -1,4 +1,4 @@
-"""The domain's errors; each maps to one HTTP status in one place (callpay.http_errors)."""
+"""The domain's errors; each maps to one HTTP status in one place (callpay.http_api)."""
 
 
 class DomainError(Exception):

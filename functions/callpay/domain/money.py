@@ -32,15 +32,16 @@ THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 
 # Stripe's minimum charge per settlement-relevant currency, in minor units
 # (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
-# Currencies not listed here must be at least the equivalent of 0.50 USD; we
-# use 50 minor units (or 50 units for zero-decimal ones) as a conservative floor.
+# For other currencies the minimum is the equivalent of 0.50 USD, which moves with
+# exchange rates: only a positive amount is checked here, and Stripe's own
+# `amount_too_small` answer becomes the same 422.
 STRIPE_MINIMUM = {
     "usd": 50, "aed": 200, "aud": 50, "bgn": 100, "brl": 50, "cad": 50, "chf": 50,
     "czk": 1500, "dkk": 250, "eur": 50, "gbp": 30, "hkd": 400, "huf": 17500,
     "inr": 50, "jpy": 50, "mxn": 1000, "myr": 200, "nok": 300, "nzd": 50,
     "pln": 200, "ron": 200, "sek": 300, "sgd": 50, "thb": 1000, "krw": 1000,
 }  # fmt: skip
-DEFAULT_MINIMUM = 50
+DEFAULT_MINIMUM = 1
 
 # Stripe's API rejects amounts above eight digits in the minor unit.
 STRIPE_MAXIMUM = 99_999_999

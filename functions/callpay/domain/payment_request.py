@@ -8,8 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from callpay.domain.money import Money
-
 CaptureMethod = Literal["automatic", "manual"]
 
 
@@ -69,10 +67,6 @@ class PaymentRequest(BaseModel):
     # Stripe's `created` (epoch seconds) of the newest event applied: orders in-flight events.
     last_event_at: int = 0
     version: int = 1
-
-    @property
-    def money(self) -> Money:
-        return Money(self.amount, self.currency)
 
 
 class Cause(BaseModel):

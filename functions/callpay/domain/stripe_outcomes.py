@@ -7,12 +7,16 @@ handler and our own API calls then share the same `transition`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from callpay.domain.payment_request import Cause, Failure, Status
 from callpay.domain.transitions import StatusChange
+
+# Stripe retries a webhook for up to 3 days; processed event ids are kept longer.
+EVENT_RETENTION = timedelta(days=7)
 
 INTENT_EVENTS: dict[str, Status] = {
     "payment_intent.succeeded": Status.SUCCEEDED,

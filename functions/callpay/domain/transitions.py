@@ -43,7 +43,6 @@ RANK: dict[Status, int] = {
     S.DISPUTED: 6,
 }
 
-TERMINAL = frozenset(s for s, nexts in FORWARD.items() if not nexts)
 PAYABLE = frozenset({S.REQUESTED, S.FAILED, S.REQUIRES_ACTION})
 CANCELABLE = frozenset({S.REQUESTED, S.FAILED, S.REQUIRES_ACTION, S.AUTHORIZED})
 REFUNDABLE = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from callpay.domain.clinic import Clinic, ClinicAuditEntry, changes_between
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_outcomes import EVENT_RETENTION, StripeEvent
 from callpay.logic.clinics import unlinked
 from callpay.logic.stripe_events import Applied, Outcome
 from callpay.ports import ClinicStore, DuplicateEvent, PaymentStore, VersionConflict
 
 SAVE_ATTEMPTS = 5
-EVENT_RETENTION = timedelta(days=7)
 
 
 def account_state(account: dict[str, Any]) -> dict[str, Any]:

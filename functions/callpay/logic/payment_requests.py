@@ -1,4 +1,5 @@
-"""Payment request use cases: patient access, create, list, view, checkout, cancel."""
+"""Payment request use cases: patient access, create, list, view, checkout, cancel, capture
+and refunds."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from callpay.domain.access import (
     require_patient,
 )
 from callpay.domain.clinic import Clinic
-from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from callpay.domain.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from callpay.domain.money import Money, check_chargeable
 from callpay.domain.payment_request import AuditEntry, Cause, LineItem, PaymentRequest, Status
 from callpay.domain.receipt_job import ReceiptJob
@@ -51,6 +52,13 @@ from callpay.ports import (
 )
 
 SAVE_ATTEMPTS = 5
+
+INTENT_NOT_PAYABLE = {
+    "processing": Status.PROCESSING,
+    "requires_capture": Status.AUTHORIZED,
+    "succeeded": Status.SUCCEEDED,
+    "canceled": Status.CANCELED,
+}
 
 NOT_PAYABLE = {
     Status.PROCESSING: ("payment_in_progress", "This payment is already being processed."),
@@ -95,6 +103,10 @@ class PaymentRequests:
         self, clinician: Clinician, call_id: str, clinic: Clinic | None, clinic_id: str
     ) -> None:
         check_clinic(clinician, clinic_id, clinic.org_id if clinic else None)
+        if clinic is None:
+            # Only a clinic that exists here can own a call: a made-up clinic id must not
+            # let anyone claim somebody else's call.
+            raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
         if self.store.bind_call(call_id, clinic_id) != clinic_id:
             raise Forbidden("call_of_another_clinic", "This call belongs to another clinic.")
 
@@ -131,11 +143,6 @@ class PaymentRequests:
         clinic = self.store.get_clinic(body.clinic_id)
         check_clinic(clinician, body.clinic_id, clinic.org_id if clinic else None)
         money = Money.of(body.amount, body.currency)
-        check_chargeable(
-            money,
-            clinic.maximum_amount if clinic else None,
-            clinic.minimum_amount if clinic else None,
-        )
         if body.line_items and sum(item.amount for item in body.line_items) != money.amount:
             raise InvalidInput("line_items_mismatch", "Line items must add up to the amount.")
         bound = self.store.call_clinic(call_id)
@@ -144,6 +151,11 @@ class PaymentRequests:
             raise Forbidden("call_of_another_clinic", "This call belongs to another clinic.")
         if clinic is None:
             raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
+        if money.currency != clinic.default_currency:
+            # The clinic's limits are in its currency; another one would slip past them.
+            currency = clinic.default_currency.upper()
+            raise InvalidInput("currency_not_accepted", f"This clinic charges in {currency}.")
+        check_chargeable(money, clinic.maximum_amount, clinic.minimum_amount)
         stripe_account = clinic.check_can_take_payments()
         self._bind(clinician, call_id, clinic, body.clinic_id)
 
@@ -217,6 +229,9 @@ class PaymentRequests:
             )
         assert request.payment_intent_id and request.stripe_account
         intent = self.gateway.retrieve_intent(request.payment_intent_id, request.stripe_account)
+        # Stripe may be ahead of our record (a webhook still on its way).
+        if intent.status in INTENT_NOT_PAYABLE:
+            raise Conflict(*NOT_PAYABLE[INTENT_NOT_PAYABLE[intent.status]])
         if intent.client_secret is None:
             raise Conflict("not_payable", "This payment can no longer be paid.")
         self._save_with_retry(
@@ -265,6 +280,11 @@ class PaymentRequests:
             raise InvalidInput("capture_too_large", f"At most {held} is held.")
         if amount == 0:
             return self.cancel(clinician, payment_request_id)
+        if request.line_items and amount != request.amount_capturable:
+            # The receipt lists the lines: they must add up to what is charged.
+            raise InvalidInput(
+                "capture_with_line_items", "A hold billed by line items is captured whole."
+            )
         check_chargeable(Money(amount, request.currency))
         assert request.payment_intent_id and request.stripe_account
         self.gateway.capture_intent(
@@ -276,8 +296,8 @@ class PaymentRequests:
         captured = self._save_with_retry(
             request.id, lambda current: transition(current, change, self.clock())
         )
-        self.notifier.payment_request_updated(captured)
         self.receipts.enqueue(ReceiptJob(payment_request_id=request.id))
+        self.notifier.payment_request_updated(captured)
         return captured
 
     def refund(
@@ -290,15 +310,17 @@ class PaymentRequests:
             raise Conflict(
                 "not_refundable", f"A {request.status.value} payment cannot be refunded."
             )
+        if not key:
+            # Without the client's key, a retry after a lost answer would refund again.
+            raise BadRequest(
+                "idempotency_key_required", "Send an Idempotency-Key header with every refund."
+            )
         remaining = request.amount_captured - request.amount_refunded
         amount = body.amount or remaining
         if amount > remaining:
             left = Money(remaining, request.currency).display()
             raise InvalidInput("refund_too_large", f"At most {left} is left to refund.")
-        # Without the client's key, the refund is identified by what it changes: a retry of
-        # the same refund reuses Stripe's key, a later identical refund does not.
-        stripe_key = f"{request.id}:refund:{key or f'{request.amount_refunded}+{amount}'}"
-        result = self.gateway.refund(request, amount, stripe_key)
+        result = self.gateway.refund(request, amount, f"{request.id}:refund:{key}")
         total = result.charge_amount_refunded
         change = StatusChange(
             status=Status.REFUNDED
@@ -312,7 +334,6 @@ class PaymentRequests:
         refunded = self._save_with_retry(
             request.id, lambda current: transition(current, change, self.clock())
         )
-        self.notifier.payment_request_updated(refunded)
         self.receipts.enqueue(
             ReceiptJob(
                 payment_request_id=request.id,
@@ -322,6 +343,7 @@ class PaymentRequests:
                 refunded_at=self.clock(),
             )
         )
+        self.notifier.payment_request_updated(refunded)
         return refunded
 
     def _save_with_retry(

@@ -10,7 +10,7 @@ from datetime import datetime
 from callpay import realtime_messages
 from callpay.domain.access import Patient, Principal, check_call, check_clinic
 from callpay.domain.connection import Connection
-from callpay.domain.errors import Forbidden
+from callpay.domain.errors import Conflict, Forbidden
 from callpay.ports import ConnectionStore, PaymentStore
 
 MAX_FRAME_BYTES = 4096
@@ -37,6 +37,8 @@ class Realtime:
                 raise Forbidden("clinic_required", "Name the call's clinic with clinic_id.")
             clinic = self.store.get_clinic(clinic_id)
             check_clinic(principal, clinic_id, clinic.org_id if clinic else None)
+            if clinic is None:
+                raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
             bound = self.store.bind_call(call_id, clinic_id)
         if bound is not None:
             clinic = self.store.get_clinic(bound)

@@ -40,12 +40,11 @@ def clinic_details(clinic: Clinic | None) -> ClinicDetails:
 
 
 @dataclass
-class Receipts:
+class ReceiptBook:
+    """Makes receipts: for the downloadable page, and for the mailing."""
+
     store: PaymentStore
     gateway: PaymentGateway
-    ledger: ReceiptLedger
-    mailer: ReceiptMailer
-    clock: Callable[[], datetime]
     render: Callable[[Receipt, str], RenderedReceipt]
     resolve_locale: Callable[[str | None, str | None], str]
 
@@ -87,8 +86,18 @@ class Receipts:
         )
         return self.render(self.receipt_of(request, clinic, job), chosen)
 
+
+@dataclass
+class ReceiptMailing:
+    """Emails each receipt once, however often its job is delivered."""
+
+    book: ReceiptBook
+    ledger: ReceiptLedger
+    mailer: ReceiptMailer
+    clock: Callable[[], datetime]
+
     def send(self, job: ReceiptJob) -> Sent:
-        request = self.store.get(job.payment_request_id)
+        request = self.book.store.get(job.payment_request_id)
         if request is None or request.status not in PAID:
             return Sent.NOT_PAID
         if not request.receipt_email:
@@ -99,7 +108,7 @@ class Receipts:
         if claim is Claim.BUSY:
             raise ReceiptInFlight(job.key)
         try:
-            email = self.rendered(request, None, job)
+            email = self.book.rendered(request, None, job)
             message_id = self.mailer.send(
                 request.receipt_email, email.subject, email.html, email.text
             )

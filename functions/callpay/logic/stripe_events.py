@@ -14,6 +14,7 @@ from callpay.domain.transitions import StatusChange, transition
 from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue, VersionConflict
 
 SAVE_ATTEMPTS = 5
+AFTER_PAYMENT = frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED, Status.DISPUTED})
 
 
 class Outcome(StrEnum):
@@ -21,6 +22,7 @@ class Outcome(StrEnum):
     STALE = "stale"  # ours, but late or out of order: nothing changed
     DUPLICATE = "duplicate"  # this event id was processed before
     IGNORED = "ignored"  # not an event we act on, or not about one of our payments
+    EARLY = "early"  # a refund or dispute before the payment is known to us: Stripe retries
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,12 @@ class StripeEvents:
         if reading is None or request is None:
             return Applied(Outcome.IGNORED)
         change = reading.change
+        if change.status in AFTER_PAYMENT and request.status not in AFTER_PAYMENT | {
+            Status.SUCCEEDED
+        }:
+            # Not recorded as processed: Stripe delivers it again, by when the payment's
+            # own event has arrived.
+            return Applied(Outcome.EARLY, request)
         applied = self._record(event, change, request)
         if applied.outcome is Outcome.APPLIED and applied.request:
             self.notifier.payment_request_updated(applied.request)
