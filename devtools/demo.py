@@ -26,6 +26,8 @@ from callpay.domain.money import Money
 from devtools.endpoints import Endpoints
 from devtools.identity import LocalIdentityProvider
 from devtools.local_client import (
+    DECLINED_CARD,
+    GOOD_CARD,
     CallFeed,
     CallpayApi,
     PatientBrowser,
@@ -33,19 +35,16 @@ from devtools.local_client import (
     complete_onboarding,
     expect,
     html_as_text,
-    sent_emails,
+    wait_for_emails,
 )
-from devtools.processes import TimedOut, wait_until
+from devtools.processes import TimedOut, bypass_proxies_for_loopback
 from devtools.stack import DEMO_CLINIC_SETTINGS, StackFailed
 from devtools.stack_process import StackProcess
 
-GOOD_CARD = "4242 4242 4242 4242"
-DECLINED_CARD = "4000 0000 0000 0341"  # attaches, then the charge is declined
 PATIENT_EMAIL = "alex.morgan@example.com"
 CLINIC_ID = "clinic-harbour"
-# A webhook takes localstripe a second; the receipt then goes through SQS and SES.
+# A webhook takes localstripe a second before the pop-up.
 POP_UP_SECONDS = 15
-EMAIL_SECONDS = 20
 
 # What a step may run into that means "not observed" rather than a bug in the demo.
 NOT_OBSERVED = (
@@ -259,7 +258,7 @@ class Consultation:
         self.first_secret = self._checkout(self.first_request)
 
     def pay_first(self) -> None:
-        intent = self.browser.pay(self.first_secret, GOOD_CARD.replace(" ", ""))
+        intent = self.browser.pay(self.first_secret, GOOD_CARD)
         self.say.detail(f"Stripe (localstripe): PaymentIntent {intent.id} {intent.status}")
         seen = self.patient_feed.update_of(self.first_request["id"], "succeeded", POP_UP_SECONDS)
         self.say.detail(
@@ -274,15 +273,7 @@ class Consultation:
         )
 
     def _emails(self, count: int) -> list[dict[str, Any]]:
-        def arrived() -> list[dict[str, Any]] | None:
-            found = sent_emails(self.endpoints.aws_endpoint_url, PATIENT_EMAIL)
-            return found if len(found) >= count else None
-
-        return wait_until(
-            arrived,
-            EMAIL_SECONDS,
-            f"receipt e-mail number {count} to {PATIENT_EMAIL} in SES (moto)",
-        )
+        return wait_for_emails(self.endpoints.aws_endpoint_url, PATIENT_EMAIL, count)
 
     def receipt(self) -> None:
         email = self._emails(1)[0]
@@ -301,7 +292,7 @@ class Consultation:
 
     def declined(self) -> None:
         try:
-            self.browser.pay(self.second_secret, DECLINED_CARD.replace(" ", ""))
+            self.browser.pay(self.second_secret, DECLINED_CARD)
         except stripe.CardError as error:
             self.say.detail(f"Stripe (localstripe) says: {error.user_message} ({error.code})")
         else:
@@ -315,7 +306,7 @@ class Consultation:
 
     def retry(self) -> None:
         self.second_secret = self._checkout(self.second_request)
-        intent = self.browser.pay(self.second_secret, GOOD_CARD.replace(" ", ""))
+        intent = self.browser.pay(self.second_secret, GOOD_CARD)
         self.say.detail(f"Stripe (localstripe): PaymentIntent {intent.id} {intent.status}")
         paid = self.clinician_feed.update_of(self.second_request["id"], "succeeded", POP_UP_SECONDS)
         self.say.detail(
@@ -331,6 +322,8 @@ def main(state_dir: Path) -> int:
     say.line()
     say.line(f"Starting a local stack on free ports (its log: {state_dir / 'stack.log'})")
     started = time.monotonic()
+    # This process and the stack (its child) talk to loopback servers only.
+    os.environ.update(bypass_proxies_for_loopback())
     stack = StackProcess(state_dir, on_progress=say.detail)
     try:
         endpoints = stack.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 FILE_NAME = "local.json"
@@ -30,11 +30,20 @@ class Endpoints:
     webhook_secret: str  # signs deliveries to /webhooks/stripe (the account endpoint's)
     region: str
     pid: int  # the stack's process
+    # The environment the stack gives its handlers (no secrets: AWS keys are "local"), for
+    # running one by hand against it: `devtools/invoke.py --local`.
+    environment: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, state_dir: Path) -> Endpoints:
         data = json.loads((state_dir / FILE_NAME).read_text())
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(
+            **{
+                f.name: data[f.name]
+                for f in fields(cls)
+                if f.name in data or (f.default is MISSING and f.default_factory is MISSING)
+            }
+        )
 
     def write(self, state_dir: Path) -> Path:
         """Atomically, so a reader never sees half a file."""

@@ -2,10 +2,10 @@
 
 infra/http_api.py is the single source of truth for the HTTP API's routes and which of
 them carry the JWT authorizer, infra/stack.py for the function behind each route group,
-and infra/receipts.py for the receipt queue's settings. Importing infra starts node
-(jsii) for the rest of the process, and a Ctrl-C in the terminal would kill that node
-under the running stack; so the tables are read by a short-lived child,
-`python -m devtools.infra_tables`, which prints them as JSON.
+and infra/receipts.py for the receipt queue's settings and the SES configuration set.
+Importing infra starts node (jsii) for the rest of the process, and a Ctrl-C in the
+terminal would kill that node under the running stack; so the tables are read by a
+short-lived child, `python -m devtools.infra_tables <stage>`, which prints them as JSON.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from devtools.paths import REPO_ROOT
 from devtools.routes import HttpRoute
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+DAY_SECONDS = 24 * 3600
 
 
 class InfraUnreadable(RuntimeError):
@@ -32,16 +32,19 @@ class InfraTables:
     routes: list[HttpRoute]
     max_receive_count: int  # receives before a receipt job goes to the dead letters
     consumer_timeout_seconds: int  # send_receipt's timeout; visibility is 6 times it
+    queue_retention_seconds: int  # how long a receipt job waits on the queue
+    dead_letter_retention_seconds: int
+    configuration_set: str  # the SES configuration set, as the stack names it for a stage
 
 
 class Reading:
     """The child reading the tables, started early so it runs alongside other start-up."""
 
-    def __init__(self) -> None:
+    def __init__(self, stage: str) -> None:
         # The CDK app's node prints an end-of-life banner for the node version CI runs.
         env = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"} | dict(os.environ)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "devtools.infra_tables"],
+            [sys.executable, "-m", "devtools.infra_tables", stage],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -50,7 +53,11 @@ class Reading:
         )
 
     def result(self, timeout: float = 60) -> InfraTables:
-        out, err = self._process.communicate(timeout=timeout)
+        try:
+            out, err = self._process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            raise InfraUnreadable(f"reading the CDK app's tables took over {timeout:g}s") from None
         if self._process.returncode != 0:
             raise InfraUnreadable(f"cannot read the CDK app's tables from infra/:\n{err}")
         data = json.loads(out)
@@ -58,6 +65,9 @@ class Reading:
             routes=[HttpRoute(**route) for route in data["routes"]],
             max_receive_count=data["max_receive_count"],
             consumer_timeout_seconds=data["consumer_timeout_seconds"],
+            queue_retention_seconds=data["queue_retention_seconds"],
+            dead_letter_retention_seconds=data["dead_letter_retention_seconds"],
+            configuration_set=data["configuration_set"],
         )
 
     def cancel(self) -> None:
@@ -66,7 +76,7 @@ class Reading:
             self._process.communicate()
 
 
-def _tables() -> dict[str, Any]:
+def _tables(stage: str) -> dict[str, Any]:
     from infra import http_api, receipts  # noqa: PLC0415
 
     # As infra/stack.py wires them: one line per function.
@@ -88,8 +98,11 @@ def _tables() -> dict[str, Any]:
         ],
         "max_receive_count": receipts.MAX_RECEIVE_COUNT,
         "consumer_timeout_seconds": receipts.CONSUMER_TIMEOUT_SECONDS,
+        "queue_retention_seconds": receipts.QUEUE_RETENTION_DAYS * DAY_SECONDS,
+        "dead_letter_retention_seconds": receipts.DEAD_LETTER_RETENTION_DAYS * DAY_SECONDS,
+        "configuration_set": receipts.receipt_configuration_set(stage),
     }
 
 
 if __name__ == "__main__":
-    json.dump(_tables(), sys.stdout)
+    json.dump(_tables(sys.argv[1]), sys.stdout)

@@ -64,3 +64,11 @@ class LocalFunction:
         """Invoke like Lambda would; a handler-shaped callable, so it plugs in anywhere."""
         with self._lock:
             return self._handler(event, InvocationContext(self.name, self._timeout))
+
+
+def local_function(handler: Handler, name: str, timeout_seconds: float = 10.0) -> LocalFunction:
+    """A handler as a LocalFunction (itself if it already is one), so every invocation gets
+    Lambda's context object and runs one at a time."""
+    if isinstance(handler, LocalFunction):
+        return handler
+    return LocalFunction(name, handler, timeout_seconds)

@@ -2,7 +2,8 @@
 
 The clinician's and patient's apps (HTTP with bearer tokens, the call's WebSocket feed),
 the patient's browser paying on localstripe (what Stripe.js does), and a look into the
-mailbox moto keeps for SES. The demo and the end-to-end tests use only these.
+mailbox moto keeps for SES and the receipt queue. The demo and the end-to-end tests use
+only these. None of them goes through a proxy: the stack is on loopback.
 """
 
 from __future__ import annotations
@@ -17,9 +18,16 @@ from urllib.parse import urlencode
 import requests
 from websockets.sync.client import ClientConnection, connect
 
-from devtools.processes import TimedOut
+from devtools.endpoints import Endpoints
+from devtools.processes import TimedOut, wait_until
 
 Message = dict[str, Any]
+
+# Stripe's test cards: paid, and attached but then declined (card_declined).
+GOOD_CARD = "4242 4242 4242 4242"
+DECLINED_CARD = "4000 0000 0000 0341"
+# A webhook takes localstripe a second; the receipt then goes through SQS and SES.
+EMAIL_SECONDS = 20.0
 
 
 class CallpayApi:
@@ -28,8 +36,7 @@ class CallpayApi:
     def __init__(self, http_url: str, token: str | None = None) -> None:
         self.base = http_url.rstrip("/")
         self.token = token
-        self._session = requests.Session()
-        self._session.trust_env = False  # loopback: never through a proxy
+        self._session = direct_session()
 
     def as_(self, token: str | None) -> CallpayApi:
         """The same API for another caller."""
@@ -90,8 +97,7 @@ def set_up_clinic(org_admin: CallpayApi, clinic_id: str, settings: dict[str, Any
 
 def complete_onboarding(url: str) -> None:
     """Open the onboarding link, as the clinic admin's browser would."""
-    with requests.Session() as session:
-        session.trust_env = False
+    with direct_session() as session:
         expect(session.get(url, timeout=15), 200, "the Stripe onboarding page")
 
 
@@ -205,28 +211,42 @@ class PatientBrowser:
         import stripe  # noqa: PLC0415
 
         self._client = stripe.StripeClient(
-            "sk_test_patient_browser", base_addresses={"api": stripe_api_base}
+            "sk_test_patient_browser",
+            base_addresses={"api": stripe_api_base},
+            http_client=stripe.RequestsClient(session=direct_session()),
         )
 
     def pay(self, client_secret: str, card_number: str) -> Any:
         """Attach the card to the PaymentIntent and confirm; a decline raises CardError."""
         intent_id = client_secret.partition("_secret_")[0]
+        number = card_number.replace(" ", "")
         method = self._client.v1.payment_methods.create(
             params={
                 "type": "card",
-                "card": {"number": card_number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+                "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
             }
         )
         self._client.v1.payment_intents.update(intent_id, params={"payment_method": method.id})
         return self._client.v1.payment_intents.confirm(intent_id)
 
 
+def direct_session() -> requests.Session:
+    """A requests session that ignores HTTP(S)_PROXY and the like: loopback only."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
+# The id the stack registers its own webhook endpoint under in localstripe.
+WEBHOOK_ID = "callpay"
+
+
 def register_webhook(
-    stripe_api_base: str, url: str, secret: str, webhook_id: str = "callpay"
+    stripe_api_base: str, url: str, secret: str, webhook_id: str = WEBHOOK_ID
 ) -> None:
-    """Make localstripe deliver its events to `url`, signed with `secret`."""
-    with requests.Session() as session:
-        session.trust_env = False
+    """Make localstripe deliver its events to `url`, signed with `secret`. localstripe
+    cannot delete an endpoint: registering an id again replaces it."""
+    with direct_session() as session:
         session.post(
             f"{stripe_api_base}/_config/webhooks/{webhook_id}",
             json={"url": url, "secret": secret},
@@ -236,14 +256,48 @@ def register_webhook(
 
 def sent_emails(aws_endpoint_url: str, to: str) -> list[dict[str, Any]]:
     """The e-mails SES (moto) has sent to this address, oldest first."""
-    with requests.Session() as session:
-        session.trust_env = False
+    with direct_session() as session:
         data = session.get(f"{aws_endpoint_url}/moto-api/data.json", timeout=10).json()
     return [
         message
         for message in data.get("ses", {}).get("Message", [])
         if to in message.get("destinations", {}).get("ToAddresses", [])
     ]
+
+
+def wait_for_emails(
+    aws_endpoint_url: str, to: str, count: int, timeout: float = EMAIL_SECONDS
+) -> list[dict[str, Any]]:
+    """The e-mails sent to `to`, once there are at least `count` of them."""
+
+    def arrived() -> list[dict[str, Any]] | None:
+        found = sent_emails(aws_endpoint_url, to)
+        return found if len(found) >= count else None
+
+    return wait_until(arrived, timeout, f"{count} e-mail(s) to {to} in SES (moto)")
+
+
+def wait_until_receipts_are_sent(endpoints: Endpoints, timeout: float = EMAIL_SECONDS) -> None:
+    """Until the receipt queue is empty: nothing waiting, nothing being handled (in
+    flight), so every receipt queued so far has been mailed or has failed."""
+    import boto3  # noqa: PLC0415
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoints.aws_endpoint_url,
+        region_name=endpoints.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto takes any key
+    )
+    queue_url = endpoints.environment["RECEIPT_QUEUE_URL"]
+    counts = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+              "ApproximateNumberOfMessagesDelayed")  # fmt: skip
+
+    def drained() -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=list(counts))
+        return all(int(attributes["Attributes"].get(name, "0")) == 0 for name in counts)
+
+    wait_until(drained, timeout, "the receipt queue to be drained")
 
 
 class _Text(HTMLParser):

@@ -8,8 +8,6 @@ signed with the Connect endpoint's secret, to the local `/webhooks/stripe`.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import html
 import json
 import time
@@ -19,6 +17,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from devtools.stripe_signature import signature_header
 
 PATH = "/_local/stripe-onboarding"
 # With Stripe's own test mode: where Stripe sends the clinic admin back after onboarding.
@@ -46,13 +46,6 @@ def account_updated(account_id: str, clinic_id: str | None) -> dict[str, Any]:
             }
         },
     }
-
-
-def signature_header(payload: bytes, secret: str, timestamp: int | None = None) -> str:
-    """A Stripe-Signature header, computed as Stripe documents it."""
-    ts = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={ts},v1={digest}"
 
 
 class LocalOnboarding:

@@ -33,6 +33,7 @@ from multidict import CIMultiDict
 
 from devtools.http_events import HttpAnswer, HttpRequest, http_answer, http_api_event
 from devtools.jwt_authorizer import JwtAuthorizer, Unauthorized
+from devtools.lambda_functions import local_function
 from devtools.routes import HttpRoute, find_route
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -49,13 +50,6 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 NOT_FORWARDED = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
 
-class _Context:
-    function_name = "realtime-local"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:realtime-local"
-    aws_request_id = "local"
-
-
 def _gone(connection_id: str) -> web.Response:
     return web.json_response(
         {"message": f"Connection {connection_id} is gone"},
@@ -68,7 +62,8 @@ class LocalWebSocketGateway:
     def __init__(
         self, handler: Handler, host: str = "127.0.0.1", port: int = 0, post_delay: float = 0.0
     ) -> None:
-        self._handler = handler
+        # A bare handler gets Lambda's context and one invocation at a time, like the rest.
+        self._function = local_function(handler, "realtime")
         # Benchmarks set this to stand for API Gateway's round trip from a Lambda (~10-30 ms).
         self._post_delay = post_delay
         self._host, self._port = host, port
@@ -163,7 +158,7 @@ class LocalWebSocketGateway:
         }
 
     async def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        answer: dict[str, Any] = await asyncio.to_thread(self._handler, event, _Context())
+        answer: dict[str, Any] = await asyncio.to_thread(self._function, event)
         return answer
 
     async def _not_a_socket(self, request: web.Request) -> web.StreamResponse:
@@ -383,15 +378,3 @@ class LocalApiGateway(LocalWebSocketGateway):
         except Exception:
             access_log.exception("%s raised; answering 500 as API Gateway would", route.key)
             return _gateway_error(500, "Internal Server Error"), function
-
-
-def main() -> None:
-    from realtime.handler import lambda_handler  # noqa: PLC0415
-
-    gateway = LocalWebSocketGateway(lambda_handler, port=8431).start()
-    print(json.dumps({"ws_url": gateway.ws_url, "callback_url": gateway.callback_url}))
-    threading.Event().wait()
-
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,6 +26,25 @@ class TimedOut(AssertionError):
     """Something the stack, the demo or a test waited for did not happen in time.
 
     An AssertionError, so pytest reports a test that waited in vain as a failure."""
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def bypass_proxies_for_loopback(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """NO_PROXY and no_proxy with the loopback hosts added to what they already list.
+
+    requests (boto3 through botocore, Stripe's client, PyJWT's JWKS fetch and whatever a
+    child runs) honours HTTP(S)_PROXY unless the host is in NO_PROXY; a CI machine's
+    proxy would otherwise receive the calls to the local servers."""
+    listed = [
+        host.strip()
+        for name in ("NO_PROXY", "no_proxy")
+        for host in environ.get(name, "").split(",")
+        if host.strip()
+    ]
+    hosts = ",".join(dict.fromkeys([*listed, *LOOPBACK_HOSTS]))
+    return {"NO_PROXY": hosts, "no_proxy": hosts}
 
 
 def free_port(host: str = "127.0.0.1") -> int:

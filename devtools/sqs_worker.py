@@ -16,19 +16,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from devtools.lambda_functions import local_function
+
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 logger = logging.getLogger("callpay.sqs_worker")
-
-
-class _Context:
-    function_name = "sqs-worker-local"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:sqs-worker-local"
-    aws_request_id = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
@@ -54,7 +46,8 @@ class SqsWorker:
     def __init__(self, sqs: Any, queue_url: str, handler: Handler, batch_size: int = 10) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
-        self._handler = handler
+        # A bare handler gets Lambda's context and one invocation at a time, like the rest.
+        self._function = local_function(handler, "send_receipt", timeout_seconds=30)
         self._batch_size = batch_size
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         self._queue_arn = attributes["Attributes"]["QueueArn"]
@@ -70,7 +63,7 @@ class SqsWorker:
         ).get("Messages", [])
         if not received:
             return 0, 0
-        answer = self._handler(sqs_event(received, self._queue_arn), _Context()) or {}
+        answer = self._function(sqs_event(received, self._queue_arn)) or {}
         failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
         for message in received:
             if message["MessageId"] not in failed:

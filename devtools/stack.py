@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -29,10 +30,16 @@ from devtools import endpoints
 from devtools.endpoints import Endpoints
 from devtools.identity import AUDIENCE, ISSUER, LocalIdentityProvider
 from devtools.infra_tables import InfraTables, InfraUnreadable, Reading
-from devtools.processes import ChildProcess, free_port, listening
+from devtools.paths import REPO_ROOT
+from devtools.processes import (
+    ChildProcess,
+    TimedOut,
+    bypass_proxies_for_loopback,
+    free_port,
+    listening,
+)
 from devtools.routes import HttpRoute
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 # In the checkout, wherever the commands run from, so `callpay token` and `make dev`
 # always share the identity provider's key.
 DEFAULT_STATE_DIR = REPO_ROOT / ".callpay"
@@ -45,15 +52,11 @@ TABLE = f"callpay-{STAGE}"
 SECRET_ID = f"callpay/{STAGE}/app"
 RECEIPT_QUEUE = f"callpay-{STAGE}-receipts"
 RECEIPT_DEAD_LETTERS = f"callpay-{STAGE}-receipt-dead-letters"
-CONFIGURATION_SET = f"callpay-{STAGE}-receipts"  # as infra/receipts.py names it
 SENDER = "receipts@example.com"
 DEMO_ORG_ID = "org-demo"
 DEMO_CLINIC_ID = "clinic-demo"
 # localstripe accepts any key of the right shape.
 LOCALSTRIPE_KEYS = ("sk_test_local", "pk_test_local")
-# Retention as in infra/receipts.py (set inline there, so not importable).
-RECEIPT_RETENTION_SECONDS = 4 * 24 * 3600
-DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 PROGRESS = "» "
 
 if TYPE_CHECKING:
@@ -156,6 +159,8 @@ class LocalStack:
         self._reading: Reading | None = None
         # One invocation at a time across all functions (see devtools.lambda_functions).
         self._invocations = threading.Lock()
+        # What the handlers are given, written to local.json for devtools/invoke.py.
+        self._handler_environment: dict[str, str] = {}
 
     @property
     def logs_dir(self) -> Path:
@@ -167,13 +172,16 @@ class LocalStack:
         options = self.options
         options.state_dir.mkdir(parents=True, exist_ok=True)
         endpoints.remove(options.state_dir, os.getpid())
+        # Before any child starts: they inherit it, and a CI machine's HTTP(S)_PROXY must
+        # never carry boto3's, Stripe's or the JWKS calls to these loopback servers.
+        self._export(bypass_proxies_for_loopback())
         gateway_port = self._port_for("gateway", options.gateway_port)
         aws_port = self._port_for("aws", options.aws_port)
         stripe_port = 0 if options.uses_stripe else self._port_for("stripe", options.stripe_port)
 
         # All at once: the CDK app's tables (node, slow), moto and localstripe.
         self._progress("reading routes and queue settings from the CDK app (infra/)")
-        self._reading = Reading()
+        self._reading = Reading(STAGE)
         aws_url = f"http://{options.host}:{aws_port}"
         moto = self._spawn("moto", ["-m", "devtools.moto_server", "-H", options.host,
                                     "-p", str(aws_port)])  # fmt: skip
@@ -197,9 +205,9 @@ class LocalStack:
             localstripe.wait_listening(stripe_port, options.host)
             self._progress(f"localstripe listening on {stripe_base}")
 
-        self._set_environment(aws_url, None if options.uses_stripe else stripe_base)
+        self._set_environment(aws_url, None if options.uses_stripe else stripe_base, tables)
         queue_url = self._provision_aws(tables)
-        os.environ["RECEIPT_QUEUE_URL"] = queue_url
+        self._export({"RECEIPT_QUEUE_URL": queue_url})
 
         self._progress("loading the handlers")
         gateway = self._start_gateway(identity, gateway_port)
@@ -230,6 +238,7 @@ class LocalStack:
             webhook_secret=self._secrets.account_webhook_secret,
             region=REGION,
             pid=os.getpid(),
+            environment=dict(self._handler_environment),
         )
         self.endpoints.write(options.state_dir)
         return self.endpoints
@@ -255,14 +264,19 @@ class LocalStack:
         self._children.append(child.start())
         return child
 
-    def _set_environment(self, aws_url: str, stripe_base: str | None) -> None:
+    def _export(self, variables: Mapping[str, str]) -> None:
+        """Into this process's environment (the handlers run here) and local.json's."""
+        os.environ |= variables
+        self._handler_environment |= variables
+
+    def _set_environment(self, aws_url: str, stripe_base: str | None, tables: InfraTables) -> None:
         """What the deployed functions get from CDK, pointed at the local servers."""
         from callpay.config import Settings  # noqa: PLC0415
 
         for variable in [*Settings.ENV.values(), "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
                          "AWS_SESSION_TOKEN"]:  # fmt: skip
             os.environ.pop(variable, None)
-        os.environ |= {
+        self._export({
             "AWS_ENDPOINT_URL": aws_url,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
@@ -275,17 +289,21 @@ class LocalStack:
             "JWT_ISSUER": ISSUER,
             "JWT_AUDIENCE": AUDIENCE,
             "RECEIPT_SENDER": SENDER,
-            "SES_CONFIGURATION_SET": CONFIGURATION_SET,
-        }
+            "SES_CONFIGURATION_SET": tables.configuration_set,
+        })  # fmt: skip
         if stripe_base is not None:
-            os.environ["STRIPE_API_BASE"] = stripe_base
-        for name, value in {
-            "POWERTOOLS_METRICS_NAMESPACE": "callpay",
-            # CloudWatch metrics printed after every request would drown the logs.
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-        }.items():
-            os.environ.setdefault(name, value)
+            self._export({"STRIPE_API_BASE": stripe_base})
+        self._export(
+            {
+                name: os.environ.get(name, default)
+                for name, default in {
+                    "POWERTOOLS_METRICS_NAMESPACE": "callpay",
+                    # CloudWatch metrics printed after every request would drown the logs.
+                    "POWERTOOLS_METRICS_DISABLED": "true",
+                    "POWERTOOLS_LOG_LEVEL": "INFO",
+                }.items()
+            }
+        )
 
     def _set_gateway_environment(self, gateway: LocalApiGateway) -> None:
         """What the functions need to know about the gateway, known once it listens."""
@@ -293,15 +311,17 @@ class LocalStack:
         from devtools.local_connect import PATH, RETURN_PATH  # noqa: PLC0415
 
         http_url = gateway.http_url
-        os.environ |= {
-            "WEBSOCKET_CALLBACK_URL": gateway.callback_url,
-            "JWKS_URL": f"{http_url}/.well-known/jwks.json",
-        }
+        self._export(
+            {
+                "WEBSOCKET_CALLBACK_URL": gateway.callback_url,
+                "JWKS_URL": f"{http_url}/.well-known/jwks.json",
+            }
+        )
         if self.options.uses_stripe:
             back = f"{http_url}{RETURN_PATH}/{{clinic_id}}"
-            os.environ |= {"CONNECT_RETURN_URL": back, "CONNECT_REFRESH_URL": back}
+            self._export({"CONNECT_RETURN_URL": back, "CONNECT_REFRESH_URL": back})
         else:
-            os.environ["LOCAL_ONBOARDING_URL"] = f"{http_url}{PATH}"
+            self._export({"LOCAL_ONBOARDING_URL": f"{http_url}{PATH}"})
         runtime.reset()  # build clients from the environment just set
 
     def _provision_aws(self, tables: InfraTables) -> str:
@@ -323,7 +343,7 @@ class LocalStack:
         sqs = boto3.client("sqs")
         dead_letters = sqs.create_queue(
             QueueName=RECEIPT_DEAD_LETTERS,
-            Attributes={"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_SECONDS)},
+            Attributes={"MessageRetentionPeriod": str(tables.dead_letter_retention_seconds)},
         )["QueueUrl"]
         dead_letters_arn = sqs.get_queue_attributes(
             QueueUrl=dead_letters, AttributeNames=["QueueArn"]
@@ -333,7 +353,7 @@ class LocalStack:
             Attributes={
                 # Six times the consumer's timeout, as Lambda advises (and infra does).
                 "VisibilityTimeout": str(tables.consumer_timeout_seconds * 6),
-                "MessageRetentionPeriod": str(RECEIPT_RETENTION_SECONDS),
+                "MessageRetentionPeriod": str(tables.queue_retention_seconds),
                 "RedrivePolicy": json.dumps(
                     {
                         "deadLetterTargetArn": dead_letters_arn,
@@ -344,7 +364,7 @@ class LocalStack:
         )["QueueUrl"]
         ses = boto3.client("ses")
         ses.verify_email_identity(EmailAddress=SENDER)
-        ses.create_configuration_set(ConfigurationSet={"Name": CONFIGURATION_SET})
+        ses.create_configuration_set(ConfigurationSet={"Name": tables.configuration_set})
         options = self.options
         secret = AppSecret(
             stripe_api_key=options.stripe_secret_key or LOCALSTRIPE_KEYS[0],
@@ -444,16 +464,26 @@ class LocalStack:
         return self.tables.routes if self.tables else []
 
     def stop(self) -> None:
+        """Every clean-up step, each on its own: one that fails (a gateway that does not
+        shut down in time) must not leave the servers running or local.json behind."""
+        steps: list[tuple[str, Callable[[], None]]] = []
         if self._reading is not None:
-            self._reading.cancel()
+            steps.append(("reading infra/", self._reading.cancel))
+        steps.append(("receipt worker", self._stop_receipt_worker))
+        if self._gateway is not None:
+            steps.append(("gateway", self._gateway.stop))
+        steps += [(child.name, child.stop) for child in reversed(self._children)]
+        steps.append(("local.json", lambda: endpoints.remove(self.options.state_dir, os.getpid())))
+        for name, step in steps:
+            try:
+                step()
+            except Exception as error:
+                print(f"stopping {name} failed: {error!r}", file=sys.stderr, flush=True)
+
+    def _stop_receipt_worker(self) -> None:
         self._stop_worker.set()
         if self._worker_thread is not None:
             self._worker_thread.join(timeout=5)
-        if self._gateway is not None:
-            self._gateway.stop()
-        for child in reversed(self._children):
-            child.stop()
-        endpoints.remove(self.options.state_dir, os.getpid())
 
     def banner(self) -> str:
         from devtools.routes import describe  # noqa: PLC0415
@@ -537,6 +567,18 @@ def seed_demo_clinic_in_store(stripe_account_id: str) -> None:
     )
 
 
+def _start_failures() -> tuple[type[Exception], ...]:
+    """What a start-up step may raise that is a failure to report, not a bug to trace: a
+    server that died or never listened, a timeout, AWS or the gateway answering otherwise
+    (requests' errors are OSErrors)."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    from devtools.local_client import UnexpectedAnswer  # noqa: PLC0415
+
+    return (RuntimeError, TimedOut, subprocess.TimeoutExpired, UnexpectedAnswer, OSError,
+            BotoCoreError, ClientError)  # fmt: skip
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -554,8 +596,13 @@ def run(options: StackOptions) -> int:
         exit_with_parent()
     signal.signal(signal.SIGTERM, _interrupt)
     stack = LocalStack(options, say=lambda line: print(line, flush=True))
+    status = 1
+    start_failures = _start_failures()
     try:
-        stack.start()
+        try:
+            stack.start()
+        except start_failures as error:
+            raise StackFailed(f"could not start: {error}") from error
         print(stack.banner(), flush=True)
         stack.wait()
     except KeyboardInterrupt:
@@ -563,7 +610,6 @@ def run(options: StackOptions) -> int:
         status = 0
     except StackFailed as failure:
         print(f"\nthe local stack failed: {failure}", file=sys.stderr, flush=True)
-        status = 1
     finally:
         # A second Ctrl-C must not cut the clean-up short and leave servers behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)

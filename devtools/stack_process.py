@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from devtools.endpoints import FILE_NAME, Endpoints
+from devtools.paths import REPO_ROOT
 from devtools.processes import ChildProcess
-from devtools.stack import PROGRESS, REPO_ROOT, StackFailed
+from devtools.stack import PROGRESS, StackFailed
 
 
 class StackProcess:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -46,9 +45,7 @@ class AppSecrets(Construct):
                 password_length=64,
                 exclude_punctuation=True,
             ),
-            removal_policy=(
-                RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
-            ),
+            removal_policy=config.removal_policy,
         )
         acknowledge(
             created,

@@ -9,10 +9,15 @@ import json
 import re
 from typing import Annotated, Any
 
+from aws_cdk import RemovalPolicy
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PRODUCTION_STAGE = "prod"
+# Stages for development and testing: their data is thrown away with the stack, they log
+# at DEBUG, and they may keep example values and local CORS origins. Every other stage
+# (prod, staging, eu, ...) is treated as production.
+DEVELOPMENT_STAGES = frozenset({"dev", "test", "local"})
+LOCAL_ORIGIN = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?/?$", re.IGNORECASE)
 PLACEHOLDER = re.compile(r"(^|[./@])example\.(com|org|net)\b")
 
 
@@ -33,7 +38,8 @@ def _listed(value: object) -> object:
 class CallpayConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # Names the stack (callpay-<stage>) and its resources; "prod" retains data on delete.
+    # Names the stack (callpay-<stage>) and its resources; any stage but dev, test and
+    # local is production-like (see DEVELOPMENT_STAGES).
     stage: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")]
     # The video platform's identity provider, checked by the HTTP API's JWT authorizer.
     jwt_issuer: Annotated[str, Field(pattern=r"^https://\S+$")]
@@ -55,9 +61,16 @@ class CallpayConfig(BaseModel):
     alarm_email: str | None = None
     api_rate_limit: Annotated[int, Field(gt=0)] = 50
     api_burst_limit: Annotated[int, Field(gt=0)] = 100
+    # POST /webhooks/stripe alone, below the stage's limits above.
+    webhook_rate_limit: Annotated[int, Field(gt=0)] = 20
+    webhook_burst_limit: Annotated[int, Field(gt=0)] = 40
     webhook_signature_failure_threshold: Annotated[int, Field(gt=0)] = 10
     # WebSocket access logs need the region's API Gateway CloudWatch role (one per account).
     manage_apigateway_logs_role: bool = True
+    # Keep the table (with deletion protection), its key, the secret and the log groups
+    # when the stack is deleted or they are replaced. Default: true, except in a
+    # development stage; set it explicitly to throw away (or keep) a stage's data.
+    retain_data: bool | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -65,7 +78,12 @@ class CallpayConfig(BaseModel):
         return _listed(value)
 
     @field_validator(
-        "sender_domain", "stripe_secret_name", "alarm_email", "jwks_url", mode="before"
+        "sender_domain",
+        "stripe_secret_name",
+        "alarm_email",
+        "jwks_url",
+        "retain_data",
+        mode="before",
     )
     @classmethod
     def empty_is_none(cls, value: object) -> object:
@@ -76,6 +94,15 @@ class CallpayConfig(BaseModel):
         domain = self.sender_domain
         if domain and not self.sender_email.lower().endswith(f"@{domain.lower()}"):
             raise ValueError(f"sender_email must be an address at sender_domain ({domain})")
+        return self
+
+    @model_validator(mode="after")
+    def webhook_throttle_is_below_the_stage(self) -> CallpayConfig:
+        if (
+            self.webhook_rate_limit > self.api_rate_limit
+            or self.webhook_burst_limit > self.api_burst_limit
+        ):
+            raise ValueError("webhook_rate_limit/burst_limit must not exceed api_rate/burst_limit")
         return self
 
     @model_validator(mode="after")
@@ -98,15 +125,36 @@ class CallpayConfig(BaseModel):
         ]
         if placeholders:
             raise ValueError(
-                f"the prod stage still has example values for {', '.join(placeholders)}"
+                f"the {self.stage} stage still has example values for {', '.join(placeholders)}"
             )
         if "*" in self.cors_origins:
-            raise ValueError("the prod stage must list its CORS origins, not '*'")
+            raise ValueError(f"the {self.stage} stage must list its CORS origins, not '*'")
+        insecure = [
+            origin
+            for origin in self.cors_origins
+            if not origin.lower().startswith("https://") or LOCAL_ORIGIN.match(origin)
+        ]
+        if insecure:
+            raise ValueError(
+                f"the {self.stage} stage allows only https CORS origins that are not local: "
+                f"{', '.join(insecure)}"
+            )
         return self
 
     @property
     def is_production(self) -> bool:
-        return self.stage == PRODUCTION_STAGE
+        """Production-like: any stage that is not named for development or testing."""
+        return self.stage not in DEVELOPMENT_STAGES
+
+    @property
+    def retains_data(self) -> bool:
+        """Whether deleting the stack keeps the data (the retain_data rule, above)."""
+        return self.is_production if self.retain_data is None else self.retain_data
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """For every resource that holds data: the table, its key, the secret, the logs."""
+        return RemovalPolicy.RETAIN if self.retains_data else RemovalPolicy.DESTROY
 
     @property
     def jwks_endpoint(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import CfnElement, RemovalPolicy, Stack
+from aws_cdk import CfnElement, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -42,7 +42,6 @@ class PaymentData(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: CallpayConfig) -> None:
         super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
 
         # A customer-managed key: the table holds patient e-mails and clinical
         # descriptions, and its key policy and CloudTrail usage are then ours to audit.
@@ -51,7 +50,7 @@ class PaymentData(Construct):
             "Key",
             description=f"callpay {config.stage}: payment data at rest",
             enable_key_rotation=True,
-            removal_policy=removal,
+            removal_policy=config.removal_policy,
         )
         self.table = dynamodb.Table(
             self,
@@ -65,8 +64,8 @@ class PaymentData(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=table_schema.TTL_ATTRIBUTE,
-            deletion_protection=config.is_production,
-            removal_policy=removal,
+            deletion_protection=config.retains_data,
+            removal_policy=config.removal_policy,
             # No stream yet: nothing consumes one. Add `stream=` here when something does.
         )
         for index_name, (partition_key, sort_key) in table_schema.INDEXES.items():

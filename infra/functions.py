@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -41,9 +41,8 @@ class HandlerFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.service = service
-        removal = RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
         self.log_group = logs.LogGroup(
-            self, "Logs", retention=LOG_RETENTION, removal_policy=removal
+            self, "Logs", retention=LOG_RETENTION, removal_policy=config.removal_policy
         )
         self.role = iam.Role(
             self,

@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -136,9 +137,7 @@ class PaymentsHttpApi(Construct):
             self,
             "AccessLogs",
             retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=(
-                RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
-            ),
+            removal_policy=config.removal_policy,
         )
         self.stage = self.api.add_stage(
             "DefaultStage",
@@ -160,6 +159,19 @@ class PaymentsHttpApi(Construct):
     @property
     def url(self) -> str:
         return self.stage.url
+
+    def throttle_route(self, route: Route, *, rate_limit: int, burst_limit: int) -> None:
+        """A route's own throttle on the stage, below the stage's default."""
+        stage = cast(apigwv2.CfnStage, self.stage.node.default_child)
+        settings = dict(cast(dict[str, Any], stage.route_settings or {}))
+        # RouteSettings is a JSON map in CloudFormation: its values keep their own casing.
+        settings[route.key] = {
+            "ThrottlingRateLimit": rate_limit,
+            "ThrottlingBurstLimit": burst_limit,
+        }
+        stage.route_settings = settings
+        # API Gateway refuses settings for a route key the API does not have yet.
+        stage.node.add_dependency(self.routes[route.key])
 
     def add_routes(self, name: str, routes: Sequence[Route], handler: lambda_.IFunction) -> None:
         """Send routes to one function, each with the authorizer its Route says."""

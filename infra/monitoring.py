@@ -5,10 +5,11 @@ Later functions are added with watch_function(); later APIs with watch_http_api(
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -22,6 +23,15 @@ from infra.functions import METRICS_NAMESPACE
 
 PERIOD = Duration.minutes(5)
 WEBHOOK_SERVICE = "stripe_webhook"
+# What DynamoDBPaymentStore calls (infra/data.py's ITEM_ACTIONS, as operations).
+TABLE_OPERATIONS = (
+    dynamodb.Operation.GET_ITEM,
+    dynamodb.Operation.PUT_ITEM,
+    dynamodb.Operation.UPDATE_ITEM,
+    dynamodb.Operation.DELETE_ITEM,
+    dynamodb.Operation.QUERY,
+    dynamodb.Operation.TRANSACT_WRITE_ITEMS,
+)
 
 
 class Monitoring(Construct):
@@ -36,9 +46,11 @@ class Monitoring(Construct):
             description=f"callpay {config.stage}: alarm notifications",
             enable_key_rotation=True,
         )
-        self.key.grant(
-            iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+        # Only CloudWatch acting for this account (its alarms), not for any account.
+        cloudwatch_here = iam.ServicePrincipal("cloudwatch.amazonaws.com").with_conditions(
+            {"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
         )
+        self.key.grant(cloudwatch_here, "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
@@ -105,6 +117,73 @@ class Monitoring(Construct):
                 ],
                 width=12,
             ),
+        )
+
+    def watch_websocket_api(
+        self, name: str, api: apigwv2.WebSocketApi, stage: apigwv2.WebSocketStage
+    ) -> None:
+        """Server-side failures of the WebSocket API (its metrics are per API and stage)."""
+
+        def metric(metric_name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=metric_name,
+                dimensions_map={"ApiId": api.api_id, "Stage": stage.stage_name},
+                period=PERIOD,
+                statistic="Sum",
+            )
+
+        execution_errors = metric("ExecutionError")
+        integration_errors = metric("IntegrationError")
+        # Throttled frames and connections (429) are client errors here, next to refused
+        # tokens (401/403), so they are graphed, not alarmed; function throttles alarm.
+        client_errors = metric("ClientError")
+        self._alarm(
+            f"{name}ExecutionErrors",
+            execution_errors,
+            description=f"{name}: API Gateway failed to run a WebSocket route (5xx).",
+        )
+        self._alarm(
+            f"{name}IntegrationErrors",
+            integration_errors,
+            description=f"{name}: the realtime function failed a WebSocket route.",
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title=f"{name}: connections, messages and errors",
+                left=[
+                    metric("ConnectCount"),
+                    metric("MessageCount"),
+                    client_errors,
+                    execution_errors,
+                    integration_errors,
+                ],
+                width=12,
+            )
+        )
+
+    def watch_table(self, name: str, table: dynamodb.ITable) -> None:
+        """Throttled requests and DynamoDB's own errors on the operations the store uses."""
+        throttles = table.metric_throttled_requests_for_operations(
+            operations=list(TABLE_OPERATIONS), period=PERIOD
+        )
+        system_errors = table.metric_system_errors_for_operations(
+            operations=list(TABLE_OPERATIONS), period=PERIOD
+        )
+        self._alarm(
+            f"{name}Throttles",
+            throttles,
+            description=f"{name}: DynamoDB throttled requests (on-demand limits reached).",
+        )
+        self._alarm(
+            f"{name}SystemErrors",
+            system_errors,
+            description=f"{name}: DynamoDB answered with internal server errors.",
+        )
+        # One math expression per graph: both name their per-operation metrics alike.
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title=f"{name}: throttled requests", left=[throttles], width=6),
+            cloudwatch.GraphWidget(title=f"{name}: system errors", left=[system_errors], width=6),
         )
 
     def watch_function(self, name: str, function: lambda_.Function) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from aws_cdk import CfnElement, RemovalPolicy, Stack
+from aws_cdk import CfnElement, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -55,9 +55,7 @@ class RealtimeApi(Construct):
             self,
             "AccessLogs",
             retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=(
-                RemovalPolicy.RETAIN if config.is_production else RemovalPolicy.DESTROY
-            ),
+            removal_policy=config.removal_policy,
         )
         self.stage = apigwv2.WebSocketStage(
             self,

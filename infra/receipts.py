@@ -1,4 +1,4 @@
-"""Receipt e-mail: the queue stripe_webhook fills, its dead-letter queue, and SES.
+"""Receipt e-mail: the queue the payment functions fill, its dead-letter queue, and SES.
 
 send_receipt consumes the queue with partial batch failures; a message that fails
 MAX_RECEIVE_COUNT times moves to the dead-letter queue, which raises an alarm.
@@ -19,6 +19,15 @@ from infra.config import CallpayConfig
 MAX_RECEIVE_COUNT = 5
 # send_receipt's timeout; the queue's visibility timeout is six times it, as Lambda advises.
 CONSUMER_TIMEOUT_SECONDS = 30
+# Receipt jobs older than Stripe's retry window are of no use; dead letters wait longer
+# for someone to inspect and redrive them.
+QUEUE_RETENTION_DAYS = 4
+DEAD_LETTER_RETENTION_DAYS = 14
+
+
+def receipt_configuration_set(stage: str) -> str:
+    """The SES configuration set receipts are sent with (the local stack names it alike)."""
+    return f"callpay-{stage}-receipts"
 
 
 class Receipts(Construct):
@@ -29,7 +38,7 @@ class Receipts(Construct):
             "DeadLetters",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=Duration.days(14),
+            retention_period=Duration.days(DEAD_LETTER_RETENTION_DAYS),
         )
         self.queue = sqs.Queue(
             self,
@@ -38,7 +47,7 @@ class Receipts(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             visibility_timeout=Duration.seconds(CONSUMER_TIMEOUT_SECONDS * 6),
-            retention_period=Duration.days(4),
+            retention_period=Duration.days(QUEUE_RETENTION_DAYS),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letters, max_receive_count=MAX_RECEIVE_COUNT
             ),
@@ -47,7 +56,7 @@ class Receipts(Construct):
         self.configuration_set = ses.ConfigurationSet(
             self,
             "ConfigurationSet",
-            configuration_set_name=f"callpay-{config.stage}-receipts",
+            configuration_set_name=receipt_configuration_set(config.stage),
             reputation_metrics=True,
             sending_enabled=True,
             tls_policy=ses.ConfigurationSetTlsPolicy.REQUIRE,

@@ -164,7 +164,16 @@ class CallpayStack(Stack):
         self.http_api.add_routes("ClinicAdmin", CLINIC_ROUTES, self.clinic_admin.function)
         self.realtime.add_routes(self.realtime_handler.function)
 
+        # Stripe's deliveries need far less than the apps' traffic; a flood of forged
+        # ones then cannot use up the API's whole rate.
+        for route in STRIPE_WEBHOOK_ROUTES:
+            self.http_api.throttle_route(
+                route, rate_limit=config.webhook_rate_limit, burst_limit=config.webhook_burst_limit
+            )
+
         self.monitoring.watch_http_api("HttpApi", self.http_api.api)
+        self.monitoring.watch_websocket_api("Realtime", self.realtime.api, self.realtime.stage)
+        self.monitoring.watch_table("Table", self.data.table)
         self.monitoring.watch_dead_letters("ReceiptDeadLetters", self.receipts.dead_letters)
         self.monitoring.watch_webhook_signatures()
 

@@ -17,12 +17,20 @@ import pytest
 
 from devtools.endpoints import Endpoints
 from devtools.identity import LocalIdentityProvider
-from devtools.local_client import CallFeed, CallpayApi, PatientBrowser, expect, sent_emails
-from devtools.processes import wait_until
+from devtools.local_client import (
+    DECLINED_CARD,
+    GOOD_CARD,
+    CallFeed,
+    CallpayApi,
+    PatientBrowser,
+    expect,
+    wait_for_emails,
+    wait_until_receipts_are_sent,
+)
+from devtools.processes import bypass_proxies_for_loopback
 from devtools.stack_process import StackProcess
 
-GOOD_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000341"
+__all__ = ["DECLINED_CARD", "GOOD_CARD"]  # the tests' cards, from devtools.local_client
 
 
 @dataclass
@@ -56,19 +64,25 @@ class LocalStack:
 
     def emails_to(self, address: str, at_least: int) -> list[dict[str, Any]]:
         """Every e-mail SES (moto) sent to `address`, once there are `at_least` of them."""
+        return wait_for_emails(self.endpoints.aws_endpoint_url, address, at_least)
 
-        def enough() -> list[dict[str, Any]] | None:
-            found = sent_emails(self.endpoints.aws_endpoint_url, address)
-            return found if len(found) >= at_least else None
-
-        return wait_until(enough, 20, f"{at_least} e-mail(s) to {address}")
+    def all_emails_to(self, address: str, at_least: int = 1) -> list[dict[str, Any]]:
+        """Every e-mail sent to `address` once the receipt queue is drained (so none is
+        still on its way): for counting them exactly."""
+        self.emails_to(address, at_least)
+        wait_until_receipts_are_sent(self.endpoints)
+        return self.emails_to(address, at_least)
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     state_dir = tmp_path_factory.mktemp("callpay-local")
-    with StackProcess(state_dir) as endpoints:
-        yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir))
+    with pytest.MonkeyPatch.context() as environment:
+        # boto3 and Stripe's client here, and the stack, talk to loopback servers only.
+        for name, value in bypass_proxies_for_loopback().items():
+            environment.setenv(name, value)
+        with StackProcess(state_dir) as endpoints:
+            yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir))
 
 
 @dataclass

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import requests
 
+from devtools.local_client import direct_session
 from tests.e2e.conftest import LocalStack
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_browser_on_a_local_origin_passes_the_cors_preflight(stack: LocalStack) -> None:
-    answer = requests.options(
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """Plain HTTP to the stack, never through a proxy from the environment."""
+    with direct_session() as session:
+        yield session
+
+
+def test_a_browser_on_a_local_origin_passes_the_cors_preflight(
+    stack: LocalStack, http: requests.Session
+) -> None:
+    answer = http.options(
         f"{stack.endpoints.http_url}/calls/call-1/payment-requests",
         headers={
             "Origin": "http://localhost:5173",
@@ -25,7 +37,7 @@ def test_a_browser_on_a_local_origin_passes_the_cors_preflight(stack: LocalStack
     assert "POST" in answer.headers["Access-Control-Allow-Methods"]
     assert "authorization" in answer.headers["Access-Control-Allow-Headers"]
 
-    foreign = requests.options(
+    foreign = http.options(
         f"{stack.endpoints.http_url}/calls/call-1/payment-requests",
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         timeout=5,
@@ -42,14 +54,16 @@ def test_answers_carry_cors_headers_for_local_origins(stack: LocalStack) -> None
     assert "location" in answer.headers["Access-Control-Expose-Headers"]
 
 
-def test_routes_not_in_the_http_api_are_not_found(stack: LocalStack) -> None:
+def test_routes_not_in_the_http_api_are_not_found(
+    stack: LocalStack, http: requests.Session
+) -> None:
     for method, path in (("GET", "/nowhere"), ("DELETE", "/payment-requests/pr_1"), ("GET", "/")):
-        answer = requests.request(method, f"{stack.endpoints.http_url}{path}", timeout=5)
+        answer = http.request(method, f"{stack.endpoints.http_url}{path}", timeout=5)
         assert answer.status_code == 404 and answer.json() == {"message": "Not Found"}
 
 
-def test_the_identity_providers_keys_are_served(stack: LocalStack) -> None:
-    keys = requests.get(stack.endpoints.jwks_url, timeout=5).json()["keys"]
+def test_the_identity_providers_keys_are_served(stack: LocalStack, http: requests.Session) -> None:
+    keys = http.get(stack.endpoints.jwks_url, timeout=5).json()["keys"]
     assert [key["kid"] for key in keys] == [stack.identity.kid]
     assert keys[0]["kty"] == "RSA" and "d" not in keys[0]
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from aws_cdk import RemovalPolicy
 
 from infra.app import cdk_json_context
 from infra.config import CallpayConfig, ConfigurationError
@@ -30,6 +31,52 @@ def test_cdk_json_defaults_make_a_dev_stage() -> None:
     assert not config.is_production
     assert config.log_level == "DEBUG"
     assert config.stripe_secret_name is None
+    assert not config.retains_data
+    assert config.removal_policy == RemovalPolicy.DESTROY
+
+
+@pytest.mark.parametrize("stage", ["prod", "staging", "production", "eu"])
+def test_every_stage_but_dev_test_and_local_keeps_its_data_unless_told_otherwise(
+    stage: str,
+) -> None:
+    config = config_of(**{**PROD_CONTEXT, "stage": stage})
+    assert config.is_production and config.log_level == "INFO"
+    assert config.retains_data
+    assert config.removal_policy == RemovalPolicy.RETAIN
+
+
+@pytest.mark.parametrize(
+    ("stage", "retain_data", "retains"),
+    [
+        ("dev", None, False),
+        ("test", "", False),
+        ("local", None, False),
+        ("dev", "true", True),
+        ("test", True, True),
+        ("staging", "false", False),
+        ("prod", None, True),
+    ],
+)
+def test_retain_data_overrides_the_stages_default(
+    stage: str, retain_data: object, retains: bool
+) -> None:
+    overrides: dict[str, Any] = {**PROD_CONTEXT, "stage": stage}
+    if retain_data is not None:
+        overrides["retain_data"] = retain_data
+    assert config_of(**overrides).retains_data is retains
+
+
+def test_a_dev_stage_that_retains_data_protects_its_table(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.infra.conftest import synthesize  # noqa: PLC0415
+
+    kept = synthesize(tmp_path_factory.mktemp("cdk.out.kept"), context={"retain_data": "true"})
+    (table,) = kept.of_type("AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+    (secret,) = kept.of_type("AWS::SecretsManager::Secret").values()
+    assert secret["DeletionPolicy"] == "Retain"
 
 
 def test_cli_strings_become_lists_and_numbers() -> None:
@@ -54,6 +101,11 @@ def test_jwks_url_defaults_to_the_issuers_well_known_keys() -> None:
         ({"cors_origins": ""}, "cors_origins"),
         ({"stage": "prod"}, "example values"),
         ({**PROD_CONTEXT, "cors_origins": "*"}, "not '*'"),
+        ({"stage": "staging"}, "example values"),
+        ({**PROD_CONTEXT, "cors_origins": "http://app.videoplatform.test"}, "only https"),
+        ({**PROD_CONTEXT, "cors_origins": "https://localhost:5173"}, "only https"),
+        ({**PROD_CONTEXT, "stage": "staging", "cors_origins": "http://127.0.0.1:3000"}, "https"),
+        ({"webhook_rate_limit": 500}, "webhook_rate_limit"),
     ],
 )
 def test_bad_context_is_refused_with_the_setting_named(

@@ -484,6 +484,19 @@ def test_http_stage_is_throttled_and_access_logged_as_json(synthesized: Synthesi
     assert stage["StageName"] == "$default"
     assert stage["AutoDeploy"] is True
     assert stage["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
+    # Stripe's webhook has a lower throttle of its own.
+    assert stage["RouteSettings"] == {
+        "POST /webhooks/stripe": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
+    }
+    (stage_id,) = [
+        lid
+        for lid, s in synthesized.of_type("AWS::ApiGatewayV2::Stage").items()
+        if s["Properties"]["ApiId"] == {"Ref": api}
+    ]
+    webhook_route = synthesized.logical_id(
+        synthesized.stack.http_api.routes["POST /webhooks/stripe"]
+    )
+    assert webhook_route in synthesized.resources[stage_id]["DependsOn"]
     assert ref_or_getatt(stage["AccessLogSettings"]["DestinationArn"]) == logs
     fields = json.loads(stage["AccessLogSettings"]["Format"])
     assert fields["requestId"] == "$context.requestId"
@@ -639,6 +652,14 @@ def alarms_by_metric(synthesized: Synthesized) -> dict[tuple[str, str], list[dic
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for alarm in synthesized.of_type("AWS::CloudWatch::Alarm").values():
         properties = alarm["Properties"]
+        if "Metrics" in properties:  # a math expression: the metrics it sums
+            for query in properties["Metrics"]:
+                if "MetricStat" in query:
+                    metric = query["MetricStat"]["Metric"]
+                    found.setdefault((metric["Namespace"], metric["MetricName"]), []).append(
+                        properties
+                    )
+            continue
         found.setdefault((properties["Namespace"], properties["MetricName"]), []).append(properties)
     return found
 
@@ -670,21 +691,54 @@ def test_alarms_cover_5xx_errors_throttles_dead_letters_and_bad_signatures(
     assert signatures["Threshold"] == 10
 
 
+def test_alarms_cover_the_websocket_api_and_the_tables_throttles_and_errors(
+    synthesized: Synthesized,
+) -> None:
+    alarms = alarms_by_metric(synthesized)
+    api = synthesized.logical_id(synthesized.stack.realtime.api)
+    for metric in ("ExecutionError", "IntegrationError"):
+        (alarm,) = alarms[("AWS/ApiGateway", metric)]
+        assert alarm["Dimensions"] == [
+            {"Name": "ApiId", "Value": {"Ref": api}},
+            {"Name": "Stage", "Value": "dev"},
+        ]
+    table = synthesized.logical_id(synthesized.stack.data.table)
+    for metric in ("ThrottledRequests", "SystemErrors"):
+        (alarm,) = {id(a): a for a in alarms[("AWS/DynamoDB", metric)]}.values()
+        operations = {
+            dimension["Value"]
+            for query in alarm["Metrics"]
+            if "MetricStat" in query
+            for dimension in query["MetricStat"]["Metric"]["Dimensions"]
+            if dimension["Name"] == "Operation"
+        }
+        assert {"GetItem", "PutItem", "Query", "TransactWriteItems"} <= operations, metric
+        assert all(
+            {"Name": "TableName", "Value": {"Ref": table}}
+            in query["MetricStat"]["Metric"]["Dimensions"]
+            for query in alarm["Metrics"]
+            if "MetricStat" in query
+        )
+
+
 def test_every_alarm_notifies_the_encrypted_alarm_topic(synthesized: Synthesized) -> None:
     topic = synthesized.logical_id(synthesized.stack.monitoring.topic)
     alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 3 + 2 * len(synthesized.stack.handlers)
+    # HTTP 5xx, dead letters, signatures; WebSocket x2; table x2; per function x2.
+    assert len(alarms) == 3 + 2 + 2 + 2 * len(synthesized.stack.handlers)
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
     key = synthesized.logical_id(synthesized.stack.monitoring.key)
     assert ref_or_getatt(synthesized.resources[topic]["Properties"]["KmsMasterKeyId"]) == key
     key_policy = synthesized.resources[key]["Properties"]["KeyPolicy"]["Statement"]
-    assert any(
-        s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-        and set(s["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
-        for s in key_policy
-    )
+    (cloudwatch,) = [
+        s for s in key_policy if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert cloudwatch["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
 
 
 def test_dashboard_shows_api_functions_dead_letters_and_signatures(

@@ -1,13 +1,16 @@
-"""Stripe events as Stripe would deliver them, signed by the test."""
+"""Stripe events as Stripe would deliver them, signed by the test (`signature`)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
 from typing import Any
+
+from devtools.stripe_signature import signature_header
+
+# The Stripe-Signature header for a payload (devtools' one implementation).
+signature = signature_header
 
 
 def intent_event(
@@ -55,13 +58,6 @@ def intent_event(
     if account:
         event["account"] = account
     return event
-
-
-def signature(payload: bytes, secret: str, timestamp: int | None = None) -> str:
-    """A Stripe-Signature header, computed the way Stripe documents it."""
-    ts = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"{ts}.".encode() + payload, hashlib.sha256).hexdigest()
-    return f"t={ts},v1={digest}"
 
 
 def encode(event: dict[str, Any]) -> bytes:

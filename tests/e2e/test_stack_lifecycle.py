@@ -1,0 +1,51 @@
+"""The local stack's own clean-up and environment, without starting its servers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools import endpoints
+from devtools.processes import bypass_proxies_for_loopback
+from devtools.stack import LocalStack, StackOptions
+
+pytestmark = pytest.mark.e2e
+
+
+class StoppableChild:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class HangingGateway:
+    def stop(self) -> None:
+        raise TimeoutError("the gateway did not shut down in time")
+
+
+def test_a_failing_clean_up_step_still_stops_the_servers_and_removes_local_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = LocalStack(StackOptions(state_dir=tmp_path), say=lambda line: None)
+    (tmp_path / endpoints.FILE_NAME).write_text(f'{{"pid": {os.getpid()}}}')
+    children = [StoppableChild("moto"), StoppableChild("localstripe")]
+    fake: Any = stack
+    fake._gateway = HangingGateway()
+    fake._children = children
+
+    stack.stop()
+
+    assert all(child.stopped for child in children)
+    assert not (tmp_path / endpoints.FILE_NAME).exists()
+    assert "stopping gateway failed" in capsys.readouterr().err
+
+
+def test_loopback_is_added_to_no_proxy_keeping_what_was_listed() -> None:
+    variables = bypass_proxies_for_loopback({"NO_PROXY": "corp.example, 127.0.0.1"})
+    assert variables["NO_PROXY"] == variables["no_proxy"] == "corp.example,127.0.0.1,localhost"
