@@ -1,4 +1,4 @@
-"""Every sample event in events/ reaches a real route of its handler."""
+"""Every sample event in events/ reaches a real route of its handler, over in-memory ports."""
 
 from __future__ import annotations
 
@@ -7,19 +7,34 @@ from pathlib import Path
 
 import pytest
 
+from clinic_admin.handler import lambda_handler as clinic_admin_handler
 from devtools.invoke import signed
+from realtime.handler import lambda_handler as realtime_handler
 from request_payment.handler import lambda_handler
+from send_receipt.handler import lambda_handler as send_receipt_handler
 from stripe_webhook.handler import lambda_handler as webhook_handler
 from tests.support.events import LambdaContext, reply
 from tests.unit.conftest import WEBHOOK_SECRET, World
+from tests.unit.test_realtime import Sockets, sockets  # noqa: F401 - the fixture
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
-@pytest.mark.parametrize("path", sorted((EVENTS / "request_payment").glob("*.json")), ids=str)
+def samples(function: str) -> list[Path]:
+    return sorted((EVENTS / function).glob("*.json"))
+
+
+@pytest.mark.parametrize(
+    "path", samples("request_payment") + samples("clinic_admin"), ids=lambda p: p.name
+)
 def test_sample_api_event_is_routed(world: World, path: Path) -> None:
     event = json.loads(path.read_text())
-    status, body = reply(lambda_handler(event, LambdaContext()))
+    handler = clinic_admin_handler if path.parent.name == "clinic_admin" else lambda_handler
+    response = handler(event, LambdaContext())
+    if response["headers"].get("Content-Type", "").startswith("text/csv"):
+        assert response["statusCode"] == 200
+        return
+    status, body = reply(response)
     # The samples name a request that does not exist here, or carry a placeholder token:
     # what matters is that a route answered, with the error contract.
     assert status < 500
@@ -33,3 +48,22 @@ def test_sample_stripe_delivery_verifies_once_signed(world: World, path: Path) -
     assert reply(webhook_handler(event, LambdaContext()))[0] == 400  # placeholder signature
     status, body = reply(webhook_handler(signed(event, WEBHOOK_SECRET), LambdaContext()))
     assert (status, body) == (200, {"received": True, "outcome": "ignored"})  # no such request
+
+
+def test_sample_receipt_batch_is_processed(world: World) -> None:
+    event = json.loads((EVENTS / "send_receipt" / "receipt_batch.json").read_text())
+    # The sample names requests that do not exist here: handled, nothing to send.
+    assert send_receipt_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert world.mailer.outbox == []
+
+
+@pytest.mark.parametrize("path", samples("realtime"), ids=lambda p: p.name)
+def test_sample_websocket_event_is_routed(world: World, sockets: Sockets, path: Path) -> None:  # noqa: F811
+    event = json.loads(path.read_text())
+    status = realtime_handler(event, LambdaContext())["statusCode"]
+    # $connect carries a placeholder token: refused as unauthenticated, not crashed.
+    route = event["requestContext"]["routeKey"]
+    assert status == (401 if route == "$connect" else 200)
+    if route == "$default":
+        (reply_frame,) = sockets.frames[event["requestContext"]["connectionId"]]
+        assert reply_frame["type"] in {"pong", "error"}  # sync of an unknown socket: an error
