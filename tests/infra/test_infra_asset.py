@@ -177,30 +177,21 @@ def import_everything(
     return report
 
 
-def test_each_handler_imports_from_the_asset_in_a_clean_lambda_python(
-    synthesized: Synthesized, asset_dir: Path
+def test_each_handler_imports_from_the_asset(
+    synthesized: Synthesized, asset_dir: Path, tmp_path: Path
 ) -> None:
+    """In a clean interpreter of the Lambda's Python when this machine has one. Without
+    it, the asset's compiled wheels cannot load, so this environment's interpreter imports
+    the asset's own packages with its own copies of the dependencies instead."""
     handlers = handler_modules(synthesized)
     assert "request_payment.handler" in handlers
     python = lambda_python()
-    if python is None:
-        pytest.skip(
-            f"no Python {LAMBDA_PYTHON_VERSION} here: the fallback test below checks the "
-            "asset's own packages with this interpreter instead"
-        )
-    report = import_everything(python, asset_dir, handlers, isolated=True)
-    assert report["python"] == [int(part) for part in LAMBDA_PYTHON_VERSION.split(".")]
-
-
-def test_asset_packages_import_with_the_local_python_when_3_13_is_missing(
-    synthesized: Synthesized, asset_dir: Path, tmp_path: Path
-) -> None:
-    """The issue's fallback: the asset's compiled wheels need 3.13, so another interpreter
-    imports the asset's own packages with this environment's copies of the dependencies."""
-    if lambda_python() is not None:
-        pytest.skip(f"Python {LAMBDA_PYTHON_VERSION} is here: the full check above ran")
+    if python is not None:
+        report = import_everything(python, asset_dir, handlers, isolated=True)
+        assert report["python"] == [int(part) for part in LAMBDA_PYTHON_VERSION.split(".")]
+        return
     own = tmp_path / "asset-packages"
     own.mkdir()
     for package in PACKAGES:
         (own / package).symlink_to(asset_dir / package)
-    import_everything(sys.executable, own, handler_modules(synthesized), isolated=False)
+    import_everything(sys.executable, own, handlers, isolated=False)
