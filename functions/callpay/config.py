@@ -21,7 +21,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     table_name: Annotated[str, Field(min_length=1)]
-    secret_id: Annotated[str, Field(min_length=1)]
+    # Three Secrets Manager secrets, so each function is granted only what it uses: the
+    # Stripe keys, the webhook signing secrets, the patient token key.
+    stripe_secret_id: str | None = None
+    webhook_secret_id: str | None = None
+    token_secret_id: str | None = None
     # Stripe's API base; set to localstripe's address in the local stack and tests.
     stripe_api_base: str | None = None
     patient_token_hours: Annotated[int, Field(gt=0, le=24)] = 4
@@ -46,7 +50,9 @@ class Settings(BaseModel):
 
     ENV: ClassVar[dict[str, str]] = {
         "table_name": "TABLE_NAME",
-        "secret_id": "CALLPAY_SECRET_ID",
+        "stripe_secret_id": "STRIPE_SECRET_ID",
+        "webhook_secret_id": "WEBHOOK_SECRET_ID",
+        "token_secret_id": "TOKEN_SECRET_ID",
         "stripe_api_base": "STRIPE_API_BASE",
         "patient_token_hours": "PATIENT_TOKEN_HOURS",
         "secret_max_age_seconds": "SECRET_MAX_AGE_SECONDS",
@@ -78,16 +84,30 @@ class Settings(BaseModel):
         return settings
 
 
-class Secrets(BaseModel):
-    """The JSON held in the Secrets Manager secret named by CALLPAY_SECRET_ID."""
+class StripeKeys(BaseModel):
+    """The secret named by STRIPE_SECRET_ID."""
 
     model_config = ConfigDict(frozen=True)
 
     stripe_api_key: Annotated[str, Field(min_length=1)]
     stripe_publishable_key: Annotated[str, Field(min_length=1)]
+
+
+class TokenKey(BaseModel):
+    """The secret named by TOKEN_SECRET_ID: signs patient access tokens."""
+
+    model_config = ConfigDict(frozen=True)
+
+    patient_token_key: Annotated[str, Field(min_length=32)]
+
+
+class WebhookSecrets(BaseModel):
+    """The secret named by WEBHOOK_SECRET_ID."""
+
+    model_config = ConfigDict(frozen=True)
+
     # Several at once: the account endpoint's, the Connect endpoint's, and old ones while rotating.
     webhook_secrets: Annotated[list[str], Field(min_length=1)]
-    patient_token_key: Annotated[str, Field(min_length=32)]
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from callpay.config import ConfigurationError, Secrets, Settings
+from callpay.config import ConfigurationError, Settings, StripeKeys, TokenKey, WebhookSecrets
 
 if TYPE_CHECKING:
     import stripe
@@ -41,14 +41,28 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def secrets() -> Secrets:
-    # Powertools caches the secret for max_age seconds, so rotation is picked up.
+def _secret(secret_id: str | None, variable: str) -> object:
+    # Powertools caches each secret for max_age seconds, so rotation is picked up.
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
-    value = parameters.get_secret(
-        settings().secret_id, transform="json", max_age=settings().secret_max_age_seconds
+    return parameters.get_secret(
+        required(secret_id, variable), transform="json", max_age=settings().secret_max_age_seconds
     )
-    return Secrets.model_validate(value)
+
+
+def stripe_keys() -> StripeKeys:
+    return StripeKeys.model_validate(_secret(settings().stripe_secret_id, "STRIPE_SECRET_ID"))
+
+
+def webhook_secrets() -> list[str]:
+    value = _secret(settings().webhook_secret_id, "WEBHOOK_SECRET_ID")
+    return WebhookSecrets.model_validate(value).webhook_secrets
+
+
+def token_key() -> str:
+    return TokenKey.model_validate(
+        _secret(settings().token_secret_id, "TOKEN_SECRET_ID")
+    ).patient_token_key
 
 
 @cache
@@ -61,7 +75,7 @@ def store() -> DynamoDBPaymentStore:
 
 
 def stripe_client() -> stripe.StripeClient:
-    return _stripe_client(secrets().stripe_api_key)
+    return _stripe_client(stripe_keys().stripe_api_key)
 
 
 @cache
@@ -83,9 +97,7 @@ def _stripe_client(api_key: str) -> stripe.StripeClient:
 def patient_tokens() -> SignedPatientTokens:
     from callpay.adapters.patient_tokens import SignedPatientTokens  # noqa: PLC0415
 
-    return SignedPatientTokens(
-        lambda: secrets().patient_token_key, timedelta(hours=settings().patient_token_hours)
-    )
+    return SignedPatientTokens(token_key, timedelta(hours=settings().patient_token_hours))
 
 
 @cache
@@ -110,7 +122,7 @@ def payment_requests() -> PaymentRequests:
         tokens=patient_tokens(),
         notifier=notifier(),
         receipts=receipt_queue(),
-        publishable_key=lambda: secrets().stripe_publishable_key,
+        publishable_key=lambda: stripe_keys().stripe_publishable_key,
         clock=now,
     )
 

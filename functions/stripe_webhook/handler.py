@@ -60,7 +60,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except (binascii.Error, ValueError):
         return refuse(400, "malformed_body", "The body is not valid base64.")
     try:
-        verify(payload, header(event, "stripe-signature"), runtime.secrets().webhook_secrets)
+        verify(payload, header(event, "stripe-signature"), runtime.webhook_secrets())
     except SignatureError as error:
         metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
         logger.warning("webhook signature refused", extra={"reason": str(error)})

@@ -80,7 +80,9 @@ def stack() -> Iterator[Stack]:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "TABLE_NAME": TABLE,
-            "CALLPAY_SECRET_ID": SECRET_ID,
+            "STRIPE_SECRET_ID": f"{SECRET_ID}/stripe",
+            "WEBHOOK_SECRET_ID": f"{SECRET_ID}/webhooks",
+            "TOKEN_SECRET_ID": f"{SECRET_ID}/tokens",
             "STRIPE_API_BASE": stripe_base,
             "POWERTOOLS_METRICS_NAMESPACE": "callpay",
             "JWT_ISSUER": ISSUER,
@@ -95,17 +97,17 @@ def stack() -> Iterator[Stack]:
         mp.setenv("RECEIPT_QUEUE_URL", queue_url)
         mp.setenv("RECEIPT_SENDER", SENDER)
         boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
-        boto3.client("secretsmanager").create_secret(
-            Name=SECRET_ID,
-            SecretString=json.dumps(
-                {
-                    "stripe_api_key": "sk_test_local",
-                    "stripe_publishable_key": "pk_test_local",
-                    "webhook_secrets": [ACCOUNT_SECRET, CONNECT_SECRET],
-                    "patient_token_key": secrets.token_urlsafe(48),
-                }
-            ),
-        )
+        for name, value in {
+            "stripe": {
+                "stripe_api_key": "sk_test_local",
+                "stripe_publishable_key": "pk_test_local",
+            },
+            "webhooks": {"webhook_secrets": [ACCOUNT_SECRET, CONNECT_SECRET]},
+            "tokens": {"patient_token_key": secrets.token_urlsafe(48)},
+        }.items():
+            boto3.client("secretsmanager").create_secret(
+                Name=f"{SECRET_ID}/{name}", SecretString=json.dumps(value)
+            )
         runtime.reset()
         receiver = WebhookReceiver(deliver)
         register_webhook(stripe_base, receiver.url, ACCOUNT_SECRET)

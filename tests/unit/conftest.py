@@ -10,7 +10,6 @@ import urllib3  # noqa: F401 - probes IPv6 with a socket at import; do it before
 from pytest_socket import disable_socket, enable_socket
 
 from callpay import runtime
-from callpay.config import Secrets
 from callpay.domain.clinic import Clinic
 from callpay.logic.clinics import ClinicAdmin
 from callpay.logic.connect_events import ConnectEvents
@@ -54,12 +53,6 @@ class World:
 
 
 WEBHOOK_SECRET = "whsec_unit"
-UNIT_SECRETS = Secrets(
-    stripe_api_key="sk_test_unit",
-    stripe_publishable_key="pk_test_unit",
-    webhook_secrets=[WEBHOOK_SECRET],
-    patient_token_key="k" * 32,
-)
 
 READY_CLINIC = Clinic(
     clinic_id="clinic-1",
@@ -102,7 +95,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     )
     monkeypatch.setattr(runtime, "receipts", lambda: receipts)
     monkeypatch.setattr(runtime, "receipt_book", lambda: book)
-    monkeypatch.setattr(runtime, "secrets", lambda: UNIT_SECRETS)
+    monkeypatch.setattr(runtime, "webhook_secrets", lambda: [WEBHOOK_SECRET])
     monkeypatch.setattr(runtime, "payment_requests", lambda: service)
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)

@@ -1,19 +1,23 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from callpay.config import ConfigurationError, Secrets, Settings
+from callpay import runtime
+from callpay.config import ConfigurationError, Settings, TokenKey, WebhookSecrets
 
-BASE = {"TABLE_NAME": "t", "CALLPAY_SECRET_ID": "s"}
+BASE = {"TABLE_NAME": "t"}
 
 
 def test_settings_are_read_from_the_environment() -> None:
-    settings = Settings.from_env(BASE | {"PATIENT_TOKEN_HOURS": "2"})
-    assert (settings.table_name, settings.secret_id, settings.patient_token_hours) == ("t", "s", 2)
+    settings = Settings.from_env(BASE | {"PATIENT_TOKEN_HOURS": "2", "TOKEN_SECRET_ID": "k"})
+    assert (settings.table_name, settings.token_secret_id, settings.patient_token_hours) == (
+        "t", "k", 2,
+    )  # fmt: skip
 
 
 def test_missing_settings_are_named_at_start() -> None:
-    with pytest.raises(ConfigurationError, match="TABLE_NAME, CALLPAY_SECRET_ID"):
+    with pytest.raises(ConfigurationError, match="TABLE_NAME"):
         Settings.from_env({})
 
 
@@ -23,12 +27,23 @@ def test_identity_provider_settings_come_together() -> None:
 
 
 def test_webhook_secrets_may_be_space_separated() -> None:
-    secrets = Secrets.model_validate(
-        {
-            "stripe_api_key": "sk",
-            "stripe_publishable_key": "pk",
-            "webhook_secrets": "whsec_a whsec_b",
-            "patient_token_key": "k" * 32,
-        }
-    )
+    secrets = WebhookSecrets.model_validate({"webhook_secrets": "whsec_a whsec_b"})
     assert secrets.webhook_secrets == ["whsec_a", "whsec_b"]
+
+
+def test_a_short_patient_token_key_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        TokenKey.model_validate({"patient_token_key": "short"})
+
+
+def test_a_function_without_its_secret_says_which_variable_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in BASE.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    try:
+        with pytest.raises(ConfigurationError, match="STRIPE_SECRET_ID"):
+            runtime.stripe_keys()
+    finally:
+        runtime.reset()
