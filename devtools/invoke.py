@@ -9,7 +9,7 @@ Functions: request_payment, stripe_webhook, realtime, send_receipt, clinic_admin
 events for each are in events/<function>/. `--local` runs the handler against the stack
 `make dev` is running: it takes the environment the stack gives its handlers from
 `.callpay/local.json` (or `--state-dir`'s; moto's endpoint and keys, the region, TABLE_NAME,
-CALLPAY_SECRET_ID, localstripe, the gateway's @connections and JWKS...), and signs
+the three *_SECRET_ID, localstripe, the gateway's @connections and JWKS...), and signs
 stripe_webhook deliveries with the stack's webhook secret. Without it the handler reads
 its configuration from the environment as it is. `--sign` (re-)signs a Stripe delivery
 now with the secret given, since a signature is only valid for five minutes. `--token`

@@ -3,9 +3,9 @@
 moto's server stands for AWS (DynamoDB, SQS, SES, Secrets Manager) and localstripe for
 Stripe, each a child process; the local gateway serves the real handlers over HTTP and
 WebSocket; a worker feeds the receipt queue to send_receipt. The table, queues, sender
-identity and secret are made from the definitions the deployed stack uses
-(callpay.adapters.table_schema, infra/ through devtools.infra_tables, and
-callpay.config.Secrets). When all is up, the endpoints are printed and written to
+identity and the three secrets are made from the definitions the deployed stack uses
+(callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
+models in callpay.config). When all is up, the endpoints are printed and written to
 `<state dir>/local.json`; Ctrl-C (or SIGTERM) stops every process the stack started.
 """
 
@@ -49,7 +49,12 @@ DEFAULT_PORTS = {"gateway": 8430, "stripe": 8420, "aws": 8440}
 REGION = "us-east-1"
 STAGE = "local"
 TABLE = f"callpay-{STAGE}"
-SECRET_ID = f"callpay/{STAGE}/app"
+# The three secrets, named as infra/app_secrets.py names them: env variable -> name.
+SECRET_IDS = {
+    "STRIPE_SECRET_ID": f"callpay/{STAGE}/stripe",
+    "WEBHOOK_SECRET_ID": f"callpay/{STAGE}/webhook",
+    "TOKEN_SECRET_ID": f"callpay/{STAGE}/token",
+}
 RECEIPT_QUEUE = f"callpay-{STAGE}-receipts"
 RECEIPT_DEAD_LETTERS = f"callpay-{STAGE}-receipt-dead-letters"
 SENDER = "receipts@example.com"
@@ -134,7 +139,7 @@ class StackOptions:
 
 @dataclass
 class LocalSecrets:
-    """The local values of the app secret; random per run, so nothing stale validates."""
+    """The local secrets' values; random per run, so nothing stale validates."""
 
     account_webhook_secret: str = field(default_factory=lambda: _whsec("account"))
     connect_webhook_secret: str = field(default_factory=lambda: _whsec("connect"))
@@ -285,7 +290,9 @@ class LocalStack:
             # Account-based DynamoDB endpoints would bypass AWS_ENDPOINT_URL's host.
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "TABLE_NAME": TABLE,
-            "CALLPAY_SECRET_ID": SECRET_ID,
+            # All three: the handlers share this process (and moto enforces no IAM), so
+            # the per-function grants of the deployed stack are not modelled here.
+            **SECRET_IDS,
             "JWT_ISSUER": ISSUER,
             "JWT_AUDIENCE": AUDIENCE,
             "RECEIPT_SENDER": SENDER,
@@ -325,14 +332,15 @@ class LocalStack:
         runtime.reset()  # build clients from the environment just set
 
     def _provision_aws(self, tables: InfraTables) -> str:
-        """Table, receipt queue and its dead letters, SES identity, app secret; the queue URL."""
+        """Table, receipt queue and its dead letters, SES identity, the three secrets; the
+        queue URL."""
         import boto3  # noqa: PLC0415
 
         from callpay.adapters.table_schema import (  # noqa: PLC0415
             TTL_ATTRIBUTE,
             create_table_request,
         )
-        from callpay.config import Secrets as AppSecret  # noqa: PLC0415
+        from callpay.config import StripeKeys, TokenKey, WebhookSecrets  # noqa: PLC0415
 
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(**create_table_request(TABLE))
@@ -366,22 +374,27 @@ class LocalStack:
         ses.verify_email_identity(EmailAddress=SENDER)
         ses.create_configuration_set(ConfigurationSet={"Name": tables.configuration_set})
         options = self.options
-        secret = AppSecret(
-            stripe_api_key=options.stripe_secret_key or LOCALSTRIPE_KEYS[0],
-            stripe_publishable_key=options.stripe_publishable_key or LOCALSTRIPE_KEYS[1],
-            webhook_secrets=[
-                self._secrets.account_webhook_secret,
-                self._secrets.connect_webhook_secret,
-                *options.extra_webhook_secrets,
-            ],
-            patient_token_key=self._secrets.patient_token_key,
-        )
-        boto3.client("secretsmanager").create_secret(
-            Name=SECRET_ID, SecretString=secret.model_dump_json()
-        )
+        # Each secret's JSON validated by the model its functions read it with.
+        values = {
+            "STRIPE_SECRET_ID": StripeKeys(
+                stripe_api_key=options.stripe_secret_key or LOCALSTRIPE_KEYS[0],
+                stripe_publishable_key=options.stripe_publishable_key or LOCALSTRIPE_KEYS[1],
+            ),
+            "WEBHOOK_SECRET_ID": WebhookSecrets(
+                webhook_secrets=[
+                    self._secrets.account_webhook_secret,
+                    self._secrets.connect_webhook_secret,
+                    *options.extra_webhook_secrets,
+                ]
+            ),
+            "TOKEN_SECRET_ID": TokenKey(patient_token_key=self._secrets.patient_token_key),
+        }
+        secretsmanager = boto3.client("secretsmanager")
+        for variable, name in SECRET_IDS.items():
+            secretsmanager.create_secret(Name=name, SecretString=values[variable].model_dump_json())
         self._progress(
             f"created table {TABLE}, queue {RECEIPT_QUEUE} (+ dead letters), "
-            f"SES sender {SENDER}, secret {SECRET_ID}"
+            f"SES sender {SENDER}, secrets {', '.join(SECRET_IDS.values())}"
         )
         return queue_url
 

@@ -54,8 +54,11 @@ class CallpayConfig(BaseModel):
     # filled in): the video platform's clinic settings page.
     connect_return_url: Annotated[str, Field(pattern=r"^https://\S+$")]
     connect_refresh_url: Annotated[str, Field(pattern=r"^https://\S+$")]
-    # Import an existing secret by name; without it the stack creates one to fill in.
+    # Import an existing secret by name instead of creating callpay/<stage>/stripe,
+    # .../webhook or .../token (infra/app_secrets.py); each on its own.
     stripe_secret_name: str | None = None
+    webhook_secret_name: str | None = None
+    token_secret_name: str | None = None
     cors_origins: Annotated[list[str], Field(min_length=1)]
     # Optional address subscribed to the alarm topic (confirm the subscription e-mail).
     alarm_email: str | None = None
@@ -67,7 +70,7 @@ class CallpayConfig(BaseModel):
     webhook_signature_failure_threshold: Annotated[int, Field(gt=0)] = 10
     # WebSocket access logs need the region's API Gateway CloudWatch role (one per account).
     manage_apigateway_logs_role: bool = True
-    # Keep the table (with deletion protection), its key, the secret and the log groups
+    # Keep the table (with deletion protection), its key, the secrets and the log groups
     # when the stack is deleted or they are replaced. Default: true, except in a
     # development stage; set it explicitly to throw away (or keep) a stage's data.
     retain_data: bool | None = None
@@ -80,6 +83,8 @@ class CallpayConfig(BaseModel):
     @field_validator(
         "sender_domain",
         "stripe_secret_name",
+        "webhook_secret_name",
+        "token_secret_name",
         "alarm_email",
         "jwks_url",
         "retain_data",
@@ -153,7 +158,7 @@ class CallpayConfig(BaseModel):
 
     @property
     def removal_policy(self) -> RemovalPolicy:
-        """For every resource that holds data: the table, its key, the secret, the logs."""
+        """For every resource that holds data: the table, its key, the secrets, the logs."""
         return RemovalPolicy.RETAIN if self.retains_data else RemovalPolicy.DESTROY
 
     @property

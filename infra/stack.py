@@ -1,7 +1,7 @@
 """The callpay stack: the constructs wired together, one function per handler.
 
 A new handler is a HandlerFunction here, given only the grants it uses from the
-constructs below (table, secret, receipt queue, SES, @connections), routed, and watched.
+constructs below (table, secrets, receipt queue, SES, @connections), routed, and watched.
 """
 
 from __future__ import annotations
@@ -45,11 +45,8 @@ class CallpayStack(Stack):
         self.monitoring = Monitoring(self, "Monitoring", config=config)
 
         code = function_code()
-        common = {
-            "TABLE_NAME": self.data.table.table_name,
-            # The secret's id, never its value: functions fetch it at run time and cache it.
-            "CALLPAY_SECRET_ID": self.secrets.secret_id,
-        }
+        # The secrets' ids (never their values) are given with the grants below.
+        common = {"TABLE_NAME": self.data.table.table_name}
         # For the functions that authenticate clinicians themselves: the HTTP routes
         # shared with patients, and the WebSocket $connect. Same issuer and audience as
         # the HTTP API's JWT authorizer.
@@ -146,8 +143,21 @@ class CallpayStack(Stack):
         # Least privilege: each grant names the one resource, and only users get it.
         for handler in self.handlers:
             self.data.grant_read_write(handler)
-            self.secrets.grant_read(handler)
             self.monitoring.watch_function(handler.service, handler.function)
+        # Each secret's id (its *_SECRET_ID variable) and read access to it, only to the
+        # functions that use it: the internet-facing realtime function never sees the
+        # Stripe key, and only stripe_webhook sees the webhook signing secrets.
+        stripe, webhook, token = self.secrets.stripe, self.secrets.webhook, self.secrets.token
+        self.secrets_used = {
+            self.request_payment: (stripe, token),
+            self.stripe_webhook: (webhook,),
+            self.realtime_handler: (token,),
+            self.send_receipt: (stripe,),
+            self.clinic_admin: (stripe, token),
+        }
+        for handler, used in self.secrets_used.items():
+            for secret in used:
+                secret.give_to(handler)
         for handler in (self.request_payment, self.stripe_webhook, self.realtime_handler):
             self.realtime.grant_post_to_connections(handler)
         for handler in (self.request_payment, self.stripe_webhook):
@@ -188,9 +198,21 @@ class CallpayStack(Stack):
         CfnOutput(self, "TableName", value=self.data.table.table_name)
         CfnOutput(
             self,
-            "SecretId",
-            value=self.secrets.secret_id,
-            description="Fill stripe_api_key, stripe_publishable_key and webhook_secrets",
+            "StripeSecretId",
+            value=self.secrets.stripe.secret_id,
+            description="Fill stripe_api_key and stripe_publishable_key (docs/deploy.md)",
+        )
+        CfnOutput(
+            self,
+            "WebhookSecretId",
+            value=self.secrets.webhook.secret_id,
+            description="Fill webhook_secrets with both Stripe endpoints' signing secrets",
+        )
+        CfnOutput(
+            self,
+            "TokenSecretId",
+            value=self.secrets.token.secret_id,
+            description="The generated patient_token_key; nothing to fill in",
         )
         CfnOutput(
             self,

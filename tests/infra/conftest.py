@@ -26,7 +26,9 @@ PROD_CONTEXT = {
     "jwt_audience": "callpay-api",
     "sender_email": "receipts@callpay.test",
     "sender_domain": "callpay.test",
-    "stripe_secret_name": "callpay/prod/stripe",
+    "stripe_secret_name": "callpay/prod/stripe-keys",
+    "webhook_secret_name": "callpay/prod/stripe-webhooks",
+    "token_secret_name": "callpay/prod/patient-tokens",
     "cors_origins": "https://app.videoplatform.test,https://admin.videoplatform.test",
     "alarm_email": "oncall@callpay.test",
     "connect_return_url": "https://app.videoplatform.test/clinics/{clinic_id}/stripe-return",
@@ -85,5 +87,5 @@ def template(synthesized: Synthesized) -> Template:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    """A second synthesis, the prod stage: retention, an imported secret, a domain."""
+    """A second synthesis, the prod stage: retention, imported secrets, a domain."""
     yield synthesize(tmp_path_factory.mktemp("cdk.out.prod"), context=PROD_CONTEXT)

@@ -147,7 +147,9 @@ def import_everything(
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_DEFAULT_REGION": "us-east-1",
         "TABLE_NAME": "callpay-test",
-        "CALLPAY_SECRET_ID": "callpay/test/app",
+        "STRIPE_SECRET_ID": "callpay/test/stripe",
+        "WEBHOOK_SECRET_ID": "callpay/test/webhook",
+        "TOKEN_SECRET_ID": "callpay/test/token",
         "POWERTOOLS_SERVICE_NAME": "asset-test",
         "POWERTOOLS_METRICS_NAMESPACE": "callpay",
     }

@@ -31,6 +31,8 @@ def test_cdk_json_defaults_make_a_dev_stage() -> None:
     assert not config.is_production
     assert config.log_level == "DEBUG"
     assert config.stripe_secret_name is None
+    assert config.webhook_secret_name is None
+    assert config.token_secret_name is None
     assert not config.retains_data
     assert config.removal_policy == RemovalPolicy.DESTROY
 
@@ -75,8 +77,9 @@ def test_a_dev_stage_that_retains_data_protects_its_table(
     (table,) = kept.of_type("AWS::DynamoDB::Table").values()
     assert table["DeletionPolicy"] == "Retain"
     assert table["Properties"]["DeletionProtectionEnabled"] is True
-    (secret,) = kept.of_type("AWS::SecretsManager::Secret").values()
-    assert secret["DeletionPolicy"] == "Retain"
+    secrets = kept.of_type("AWS::SecretsManager::Secret").values()
+    assert len(secrets) == 3
+    assert all(secret["DeletionPolicy"] == "Retain" for secret in secrets)
 
 
 def test_cli_strings_become_lists_and_numbers() -> None:
@@ -135,9 +138,8 @@ def test_prod_logs_at_info(prod: Synthesized) -> None:
         assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
 
 
-def test_prod_reads_the_imported_secret_by_name_and_may_read_only_it(prod: Synthesized) -> None:
-    assert not prod.of_type("AWS::SecretsManager::Secret")
-    secret_arn = {
+def imported_secret_arn(name: str) -> dict[str, Any]:
+    return {
         "Fn::Join": [
             "",
             [
@@ -147,21 +149,43 @@ def test_prod_reads_the_imported_secret_by_name_and_may_read_only_it(prod: Synth
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                ":secret:callpay/prod/stripe-??????",
+                f":secret:{name}-??????",
             ],
         ]
     }
+
+
+def test_prod_reads_the_imported_secrets_by_name_each_only_where_used(prod: Synthesized) -> None:
+    assert not prod.of_type("AWS::SecretsManager::Secret")
+    names = {
+        "STRIPE_SECRET_ID": "callpay/prod/stripe-keys",
+        "WEBHOOK_SECRET_ID": "callpay/prod/stripe-webhooks",
+        "TOKEN_SECRET_ID": "callpay/prod/patient-tokens",
+    }
+    used = {
+        "request_payment": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+        "stripe_webhook": {"WEBHOOK_SECRET_ID"},
+        "realtime": {"TOKEN_SECRET_ID"},
+        "send_receipt": {"STRIPE_SECRET_ID"},
+        "clinic_admin": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+    }
+    roles = {}
     for function in prod.of_type("AWS::Lambda::Function").values():
         variables = function["Properties"]["Environment"]["Variables"]
-        assert variables["CALLPAY_SECRET_ID"] == "callpay/prod/stripe"
-    secret_statements = [
-        statement
-        for policy in prod.of_type("AWS::IAM::Policy").values()
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if any(action.startswith("secretsmanager:") for action in statement["Action"])
-    ]
-    assert len(secret_statements) == len(prod.stack.handlers)
-    assert all(statement["Resource"] == secret_arn for statement in secret_statements)
+        service = variables["POWERTOOLS_SERVICE_NAME"]
+        given = {name for name in variables if name.endswith("_SECRET_ID")}
+        assert given == used[service], service
+        assert all(variables[name] == names[name] for name in given)
+        roles[function["Properties"]["Role"]["Fn::GetAtt"][0]] = service
+    readable: dict[str, list[Any]] = {service: [] for service in used}
+    for policy in prod.of_type("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if any(action.startswith("secretsmanager:") for action in statement["Action"]):
+                for role in policy["Properties"]["Roles"]:
+                    readable[roles[role["Ref"]]].append(statement["Resource"])
+    for service, variables in used.items():
+        expected = [imported_secret_arn(names[variable]) for variable in variables]
+        assert sorted(map(json.dumps, readable[service])) == sorted(map(json.dumps, expected))
 
 
 def test_prod_verifies_the_sender_domain_and_pages_the_on_call_address(prod: Synthesized) -> None:

@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from callpay.adapters import table_schema
-from callpay.config import Secrets
+from callpay.config import StripeKeys, TokenKey, WebhookSecrets
 from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, Route
 from infra.paths import FUNCTIONS_DIR
 from tests.infra.conftest import Synthesized
@@ -159,21 +159,46 @@ def test_every_handler_ships_in_one_shared_asset(synthesized: Synthesized) -> No
     assert len(keys) == 1
 
 
-def test_functions_get_settings_and_the_secret_id_but_no_secret_values(
+# Which function reads which secret (env variable and read grant), and nothing else.
+SECRETS_USED = {
+    "request_payment": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+    "stripe_webhook": {"WEBHOOK_SECRET_ID"},
+    "realtime": {"TOKEN_SECRET_ID"},
+    "send_receipt": {"STRIPE_SECRET_ID"},
+    "clinic_admin": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+}
+
+
+def secret_ids(synthesized: Synthesized) -> dict[str, str]:
+    """env variable -> the logical id of the secret it names."""
+    secrets = synthesized.stack.secrets
+    return {
+        "STRIPE_SECRET_ID": synthesized.logical_id(secrets.stripe.secret),
+        "WEBHOOK_SECRET_ID": synthesized.logical_id(secrets.webhook.secret),
+        "TOKEN_SECRET_ID": synthesized.logical_id(secrets.token.secret),
+    }
+
+
+def test_functions_get_settings_and_their_secrets_ids_but_no_secret_values(
     synthesized: Synthesized,
 ) -> None:
     table_id = synthesized.logical_id(synthesized.stack.data.table)
-    secret_id = synthesized.logical_id(synthesized.stack.secrets.secret)
-    for service, (_, properties) in functions_by_service(synthesized).items():
+    secrets = secret_ids(synthesized)
+    assert len(set(secrets.values())) == 3
+    functions = functions_by_service(synthesized)
+    assert set(functions) == set(SECRETS_USED)
+    for service, (_, properties) in functions.items():
         variables = properties["Environment"]["Variables"]
         assert ref_or_getatt(variables["TABLE_NAME"]) == table_id
-        assert ref_or_getatt(variables["CALLPAY_SECRET_ID"]) == secret_id
         assert variables["POWERTOOLS_SERVICE_NAME"] == service
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "callpay"
         assert variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"  # dev stage
         assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
-        secretish = [name for name in variables if "KEY" in name or "SECRET" in name]
-        assert secretish == ["CALLPAY_SECRET_ID"], secretish
+        secretish = {name for name in variables if "KEY" in name or "SECRET" in name}
+        assert secretish == SECRETS_USED[service], service
+        for name in secretish:
+            assert ref_or_getatt(variables[name]) == secrets[name], (service, name)
+        assert "CALLPAY_SECRET_ID" not in variables
 
 
 def test_functions_that_check_clinician_jwts_get_the_configured_issuer(
@@ -289,7 +314,7 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
     stack = synthesized.stack
     table = synthesized.logical_id(stack.data.table)
     key = synthesized.logical_id(stack.data.key)
-    secret = synthesized.logical_id(stack.secrets.secret)
+    secrets = secret_ids(synthesized)
     websocket = synthesized.logical_id(stack.realtime.api)
     queue = synthesized.logical_id(stack.receipts.queue)
     identity = synthesized.logical_id(stack.receipts.identity)
@@ -306,8 +331,6 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
         "kms:Encrypt": {key},
         "kms:ReEncrypt*": {key},
         "kms:GenerateDataKey*": {key},
-        "secretsmanager:GetSecretValue": {secret},
-        "secretsmanager:DescribeSecret": {secret},
     }
     pushes = {"execute-api:ManageConnections": {websocket}}
     extra = {
@@ -339,12 +362,35 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
     for handler, own in extra.items():
         logs = synthesized.logical_id(handler.log_group)
         permissions = permissions_of(synthesized, synthesized.logical_id(handler.role))
+        readable = {secrets[variable] for variable in SECRETS_USED[handler.service]}
         assert permissions == {
             "logs:CreateLogStream": {logs},
             "logs:PutLogEvents": {logs},
             **shared,
+            "secretsmanager:GetSecretValue": readable,
+            "secretsmanager:DescribeSecret": readable,
             **own,
         }, handler.service
+
+
+def test_only_stripe_webhook_may_read_the_webhook_secrets_and_realtime_only_the_token(
+    synthesized: Synthesized,
+) -> None:
+    """The point of three secrets, said directly: who can read the live Stripe key."""
+    secrets = secret_ids(synthesized)
+    readers: dict[str, set[str]] = {variable: set() for variable in secrets}
+    for service, (_, properties) in functions_by_service(synthesized).items():
+        role = ref_or_getatt(properties["Role"])
+        assert role is not None
+        readable = permissions_of(synthesized, role).get("secretsmanager:GetSecretValue", set())
+        for variable, secret in secrets.items():
+            if secret in readable:
+                readers[variable].add(service)
+    assert readers == {
+        "STRIPE_SECRET_ID": {"request_payment", "send_receipt", "clinic_admin"},
+        "WEBHOOK_SECRET_ID": {"stripe_webhook"},
+        "TOKEN_SECRET_ID": {"request_payment", "realtime", "clinic_admin"},
+    }
 
 
 def test_connections_permission_is_post_on_this_stage_only(synthesized: Synthesized) -> None:
@@ -631,18 +677,45 @@ def test_ses_identity_sends_through_the_receipts_configuration_set(template: Tem
 # -- secrets ---------------------------------------------------------------------------
 
 
-def test_secret_is_generated_with_the_json_shape_the_functions_read(
+def test_each_secret_is_generated_with_exactly_the_keys_its_functions_read(
     synthesized: Synthesized,
 ) -> None:
-    secret = synthesized.resources[synthesized.logical_id(synthesized.stack.secrets.secret)]
-    generated = secret["Properties"]["GenerateSecretString"]
-    placeholders = json.loads(generated["SecretStringTemplate"])
-    assert set(placeholders) | {generated["GenerateStringKey"]} == set(Secrets.model_fields)
+    secrets = synthesized.stack.secrets
+
+    def created(construct: Any) -> dict[str, Any]:
+        properties: dict[str, Any] = synthesized.resources[synthesized.logical_id(construct)][
+            "Properties"
+        ]
+        return properties
+
+    # The Stripe keys and webhook secrets stay empty until an operator fills them: no
+    # fake key in the template, and the functions refuse the empty values until then.
+    stripe = created(secrets.stripe.secret)
+    assert stripe["Name"] == "callpay/dev/stripe"
+    assert "GenerateSecretString" not in stripe
+    assert json.loads(stripe["SecretString"]) == {
+        "stripe_api_key": "",
+        "stripe_publishable_key": "",
+    }
+    assert set(StripeKeys.model_fields) == {"stripe_api_key", "stripe_publishable_key"}
+
+    webhook = created(secrets.webhook.secret)
+    assert webhook["Name"] == "callpay/dev/webhook"
+    assert "GenerateSecretString" not in webhook
+    assert json.loads(webhook["SecretString"]) == {"webhook_secrets": []}
+    assert set(WebhookSecrets.model_fields) == {"webhook_secrets"}
+
+    # The patient token key alone, generated by Secrets Manager: never in the template.
+    token = created(secrets.token.secret)
+    assert token["Name"] == "callpay/dev/token"
+    assert "SecretString" not in token
+    generated = token["GenerateSecretString"]
+    assert json.loads(generated["SecretStringTemplate"]) == {}
     assert generated["GenerateStringKey"] == "patient_token_key"
     assert generated["PasswordLength"] >= 32
-    # Stripe values stay empty until an operator fills them: no fake key in the template.
-    assert all(not value for value in placeholders.values())
-    assert secret["Properties"]["Name"] == "callpay/dev/app"
+    assert set(TokenKey.model_fields) == {"patient_token_key"}
+
+    assert len(synthesized.of_type("AWS::SecretsManager::Secret")) == 3
 
 
 # -- monitoring ------------------------------------------------------------------------
@@ -765,12 +838,26 @@ def test_outputs_tell_the_operator_what_to_configure(template: Template) -> None
         "StripeWebhookUrl",
         "WebSocketUrl",
         "TableName",
-        "SecretId",
+        "StripeSecretId",
+        "WebhookSecretId",
+        "TokenSecretId",
         "SesIdentity",
         "ReceiptQueueUrl",
         "AlarmTopicArn",
     ):
         assert name in outputs
+    assert "SecretId" not in outputs  # the one secret of old
+
+
+def test_each_secrets_output_names_that_secret(synthesized: Synthesized) -> None:
+    outputs = synthesized.template.to_json()["Outputs"]
+    secrets = secret_ids(synthesized)
+    for output, variable in (
+        ("StripeSecretId", "STRIPE_SECRET_ID"),
+        ("WebhookSecretId", "WEBHOOK_SECRET_ID"),
+        ("TokenSecretId", "TOKEN_SECRET_ID"),
+    ):
+        assert ref_or_getatt(outputs[output]["Value"]) == secrets[variable], output
 
 
 def test_clinic_admin_gets_the_connect_return_and_refresh_urls(synthesized: Synthesized) -> None:
