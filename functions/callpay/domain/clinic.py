@@ -55,6 +55,11 @@ class Clinic(BaseModel):
         return self.stripe_account_id
 
 
+def org_of(clinic: Clinic | None) -> str | None:
+    """The clinic's organisation, or None for a clinic not set up here."""
+    return clinic.org_id if clinic else None
+
+
 class ClinicAuditEntry(BaseModel):
     """Who changed a clinic's settings or Stripe account, when, and what changed."""
 

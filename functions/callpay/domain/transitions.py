@@ -46,6 +46,9 @@ RANK: dict[Status, int] = {
 PAYABLE = frozenset({S.REQUESTED, S.FAILED, S.REQUIRES_ACTION})
 CANCELABLE = frozenset({S.REQUESTED, S.FAILED, S.REQUIRES_ACTION, S.AUTHORIZED})
 REFUNDABLE = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
+# What can only follow a payment, and every status of a paid request.
+AFTER_PAYMENT = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})
+PAID = AFTER_PAYMENT | {S.SUCCEEDED}
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from callpay.domain.access import (
     require_clinician,
     require_patient,
 )
-from callpay.domain.clinic import Clinic
+from callpay.domain.clinic import Clinic, org_of
 from callpay.domain.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from callpay.domain.money import Money, check_chargeable
 from callpay.domain.payment_request import AuditEntry, Cause, LineItem, PaymentRequest, Status
@@ -95,14 +95,10 @@ class PaymentRequests:
 
     # -- who may touch what --------------------------------------------------------------
 
-    def _clinic_org(self, clinic_id: str) -> str | None:
-        clinic = self.store.get_clinic(clinic_id)
-        return clinic.org_id if clinic else None
-
     def _bind(
         self, clinician: Clinician, call_id: str, clinic: Clinic | None, clinic_id: str
     ) -> None:
-        check_clinic(clinician, clinic_id, clinic.org_id if clinic else None)
+        check_clinic(clinician, clinic_id, org_of(clinic))
         if clinic is None:
             # Only a clinic that exists here can own a call: a made-up clinic id must not
             # let anyone claim somebody else's call.
@@ -110,16 +106,18 @@ class PaymentRequests:
         if self.store.bind_call(call_id, clinic_id) != clinic_id:
             raise Forbidden("call_of_another_clinic", "This call belongs to another clinic.")
 
-    def _visible(self, principal: Principal, request: PaymentRequest | None) -> PaymentRequest:
-        """The request if `principal` may see it; patients of other calls learn nothing."""
+    def _visible(
+        self, principal: Principal, request: PaymentRequest | None
+    ) -> tuple[PaymentRequest, Clinic | None]:
+        """The request and its clinic if `principal` may see it; patients of other calls
+        learn nothing."""
         if request is None:
             raise NotFound("payment_request_not_found", "No such payment request.")
         if isinstance(principal, Patient) and principal.call_id != request.call_id:
             raise NotFound("payment_request_not_found", "No such payment request.")
-        check_call(
-            principal, request.call_id, request.clinic_id, self._clinic_org(request.clinic_id)
-        )
-        return request
+        clinic = self.store.get_clinic(request.clinic_id)
+        check_call(principal, request.call_id, request.clinic_id, org_of(clinic))
+        return request, clinic
 
     # -- use cases -----------------------------------------------------------------------
 
@@ -141,7 +139,7 @@ class PaymentRequests:
         """The new request and True, or the one this Idempotency-Key already made and False."""
         clinician = require_clinician(principal)
         clinic = self.store.get_clinic(body.clinic_id)
-        check_clinic(clinician, body.clinic_id, clinic.org_id if clinic else None)
+        check_clinic(clinician, body.clinic_id, org_of(clinic))
         money = Money.of(body.amount, body.currency)
         if body.line_items and sum(item.amount for item in body.line_items) != money.amount:
             raise InvalidInput("line_items_mismatch", "Line items must add up to the amount.")
@@ -207,21 +205,20 @@ class PaymentRequests:
         if clinic_id is None:
             require_clinician(principal)
             return []
-        check_call(principal, call_id, clinic_id, self._clinic_org(clinic_id))
+        check_call(principal, call_id, clinic_id, org_of(self.store.get_clinic(clinic_id)))
         return self.store.by_call(call_id)
 
     def get(self, principal: Principal, payment_request_id: str) -> PaymentRequest:
-        return self._visible(principal, self.store.get(payment_request_id))
+        return self._visible(principal, self.store.get(payment_request_id))[0]
 
     def checkout(
         self, principal: Principal, payment_request_id: str, body: CheckoutIn
     ) -> CheckoutOut:
         """The patient's "Pay now": remember where to send the receipt, hand over the secret."""
         patient = require_patient(principal)
-        request = self._visible(patient, self.store.get(payment_request_id))
+        request, clinic = self._visible(patient, self.store.get(payment_request_id))
         if request.status not in PAYABLE:
             raise Conflict(*NOT_PAYABLE[request.status])
-        clinic = self.store.get_clinic(request.clinic_id)
         if clinic is None or clinic.stripe_account_id != request.stripe_account:
             raise Conflict(
                 "stripe_account_removed",
@@ -248,7 +245,7 @@ class PaymentRequests:
 
     def cancel(self, principal: Principal, payment_request_id: str) -> PaymentRequest:
         clinician = require_clinician(principal)
-        request = self._visible(clinician, self.store.get(payment_request_id))
+        request, _ = self._visible(clinician, self.store.get(payment_request_id))
         if request.status not in CANCELABLE:
             raise Conflict(
                 "not_cancelable", f"A {request.status.value} payment cannot be canceled."
@@ -269,7 +266,7 @@ class PaymentRequests:
     ) -> PaymentRequest:
         """Charge the final amount of a hold (at most what was authorised); 0 releases it."""
         clinician = require_clinician(principal)
-        request = self._visible(clinician, self.store.get(payment_request_id))
+        request, _ = self._visible(clinician, self.store.get(payment_request_id))
         if request.status is not Status.AUTHORIZED:
             raise Conflict(
                 "not_a_hold", f"A {request.status.value} payment has no hold to capture."
@@ -305,7 +302,7 @@ class PaymentRequests:
     ) -> PaymentRequest:
         """Refund all or part of a payment; the patient gets a refund receipt."""
         admin = require_admin(principal)
-        request = self._visible(admin, self.store.get(payment_request_id))
+        request, _ = self._visible(admin, self.store.get(payment_request_id))
         if request.status not in REFUNDABLE:
             raise Conflict(
                 "not_refundable", f"A {request.status.value} payment cannot be refunded."

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from callpay import realtime_messages
 from callpay.domain.access import Patient, Principal, check_call, check_clinic
+from callpay.domain.clinic import Clinic, org_of
 from callpay.domain.connection import Connection
 from callpay.domain.errors import Conflict, Forbidden
 from callpay.ports import ConnectionStore, PaymentStore
@@ -27,6 +28,7 @@ class Realtime:
     ) -> Connection:
         """Admit a socket to the call's feed, or raise Forbidden."""
         bound = self.store.call_clinic(call_id)
+        clinic: Clinic | None = None
         if isinstance(principal, Patient):
             if principal.call_id != call_id:
                 raise Forbidden("not_your_call", "This access token is for another call.")
@@ -36,13 +38,14 @@ class Realtime:
             if not clinic_id:
                 raise Forbidden("clinic_required", "Name the call's clinic with clinic_id.")
             clinic = self.store.get_clinic(clinic_id)
-            check_clinic(principal, clinic_id, clinic.org_id if clinic else None)
+            check_clinic(principal, clinic_id, org_of(clinic))
             if clinic is None:
                 raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
             bound = self.store.bind_call(call_id, clinic_id)
         if bound is not None:
-            clinic = self.store.get_clinic(bound)
-            check_call(principal, call_id, bound, clinic.org_id if clinic else None)
+            if clinic is None or clinic.clinic_id != bound:
+                clinic = self.store.get_clinic(bound)
+            check_call(principal, call_id, bound, org_of(clinic))
         connection = Connection(
             connection_id=connection_id,
             call_id=call_id,

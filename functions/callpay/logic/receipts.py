@@ -11,15 +11,14 @@ from aws_lambda_powertools import Logger
 
 from callpay.domain.clinic import Clinic
 from callpay.domain.errors import Conflict
-from callpay.domain.payment_request import PaymentRequest, Status
+from callpay.domain.payment_request import PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob, receipt_number
+from callpay.domain.transitions import PAID
 from callpay.ports import PaymentGateway, PaymentStore, ReceiptLedger, ReceiptMailer
 from callpay.receipts.receipt import ClinicDetails, Receipt, ReceiptLine
 from callpay.receipts.render import RenderedReceipt
 
 logger = Logger(child=True)
-
-PAID = frozenset({Status.SUCCEEDED, Status.PARTIALLY_REFUNDED, Status.REFUNDED, Status.DISPUTED})
 
 
 class Sent(StrEnum):

@@ -10,11 +10,10 @@ from enum import StrEnum
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_outcomes import Reading, StripeEvent, read
-from callpay.domain.transitions import StatusChange, transition
+from callpay.domain.transitions import AFTER_PAYMENT, PAID, StatusChange, transition
 from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue, VersionConflict
 
 SAVE_ATTEMPTS = 5
-AFTER_PAYMENT = frozenset({Status.PARTIALLY_REFUNDED, Status.REFUNDED, Status.DISPUTED})
 
 
 class Outcome(StrEnum):
@@ -55,9 +54,7 @@ class StripeEvents:
         if reading is None or request is None:
             return Applied(Outcome.IGNORED)
         change = reading.change
-        if change.status in AFTER_PAYMENT and request.status not in AFTER_PAYMENT | {
-            Status.SUCCEEDED
-        }:
+        if change.status in AFTER_PAYMENT and request.status not in PAID:
             # Not recorded as processed: Stripe delivers it again, by when the payment's
             # own event has arrived.
             return Applied(Outcome.EARLY, request)
