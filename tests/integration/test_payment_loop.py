@@ -44,9 +44,8 @@ def request_payment(clinic: Clinic, call_id: str) -> dict[str, Any]:
     return created
 
 
-def patient_checkout(
-    clinic: Clinic, call_id: str, pr_id: str, email: str = "patient@example.com"
-) -> dict[str, Any]:
+def patient_token(clinic: Clinic, call_id: str) -> str:
+    """What the clinician hands the patient's app: access to this call only."""
     status, access = api(
         http_event(
             "POST", f"/calls/{call_id}/patient-access", {"clinic_id": clinic.clinic_id},
@@ -54,14 +53,19 @@ def patient_checkout(
         )
     )  # fmt: skip
     assert status == 201
-    status, mine = api(
-        http_event("GET", f"/calls/{call_id}/payment-requests", token=access["token"])
-    )
+    return str(access["token"])
+
+
+def patient_checkout(
+    clinic: Clinic, call_id: str, pr_id: str, email: str = "patient@example.com"
+) -> dict[str, Any]:
+    token = patient_token(clinic, call_id)
+    status, mine = api(http_event("GET", f"/calls/{call_id}/payment-requests", token=token))
     assert status == 200 and [r["id"] for r in mine["payment_requests"]] == [pr_id]
     status, checkout = api(
         http_event(
             "POST", f"/payment-requests/{pr_id}/checkout",
-            {"email": email, "locale": "en-AU"}, token=access["token"],
+            {"email": email, "locale": "en-AU"}, token=token,
         )
     )  # fmt: skip
     assert status == 200, checkout

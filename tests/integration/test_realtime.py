@@ -19,6 +19,7 @@ from tests.integration.test_payment_loop import (
     GOOD_CARD,
     api,
     patient_checkout,
+    patient_token,
     pay,
     request_payment,
     stored,
@@ -44,17 +45,6 @@ def nothing_for(socket: ClientConnection, seconds: float = 1.5) -> bool:
     except TimeoutError:
         return True
     return False
-
-
-def patient_token(clinic: Clinic, call_id: str) -> str:
-    status, access = api(
-        http_event(
-            "POST", f"/calls/{call_id}/patient-access", {"clinic_id": clinic.clinic_id},
-            claims=claims_for(clinic),
-        )
-    )  # fmt: skip
-    assert status == 201
-    return str(access["token"])
 
 
 def connection_ids(call_id: str) -> set[str]:
