@@ -58,6 +58,8 @@ def test_bad_requests_get_stripe_errors_and_change_nothing(stack: LocalStack) ->
         post(stack, confirm, good | {"card": CARD | {"number": "4242424242424241"}}), 402
     )
     assert bad_card == bad_card | {"type": "card_error", "code": "invalid_number"}
+    expired = error_of(post(stack, confirm, good | {"card": CARD | {"exp_year": 2020}}), 402)
+    assert expired["code"] == "expired_card"
     bad_account = error_of(post(stack, confirm, good | {"stripe_account": "not an account"}), 400)
     assert bad_account["param"] == "stripe_account"
     authenticate = f"payment_intents/{paying.intent_id}/authenticate"
@@ -106,3 +108,16 @@ def test_pages_may_call_it_from_any_origin_and_its_frames_load_only_their_own_fi
     assert script.headers["Content-Type"].startswith("application/javascript")
     assert "window.Stripe = Stripe" in script.text
     assert elsewhere.status_code == 404
+
+
+def test_a_new_card_replaces_an_authentication_left_pending(stack: LocalStack) -> None:
+    _, paying = checkout(start_call(stack), stack)
+    confirm = f"payment_intents/{paying.intent_id}/confirm"
+    body = {"client_secret": paying.client_secret, "stripe_account": paying.stripe_account}
+    three_d_secure = CARD | {"number": "4000002500003155"}
+    asked = post(stack, confirm, body | {"card": three_d_secure})
+    assert asked.status_code == 200 and asked.json()["status"] == "requires_action"
+    # The patient reloaded the page instead of answering the challenge, and pays again.
+    paid = post(stack, confirm, body | {"card": CARD})
+    assert paid.status_code == 200 and paid.json()["status"] == "succeeded"
+    assert localstripe_intent(stack, paying.intent_id)["status"] == "succeeded"
