@@ -121,3 +121,14 @@ def test_a_new_card_replaces_an_authentication_left_pending(stack: LocalStack) -
     paid = post(stack, confirm, body | {"card": CARD})
     assert paid.status_code == 200 and paid.json()["status"] == "succeeded"
     assert localstripe_intent(stack, paying.intent_id)["status"] == "succeeded"
+
+
+def test_a_card_declined_after_authentication_answers_a_card_error(stack: LocalStack) -> None:
+    _, paying = checkout(start_call(stack), stack)
+    path = f"payment_intents/{paying.intent_id}"
+    body = {"client_secret": paying.client_secret, "stripe_account": paying.stripe_account}
+    asked = post(stack, f"{path}/confirm", body | {"card": CARD | {"number": "4000008400001629"}})
+    assert asked.status_code == 200 and asked.json()["status"] == "requires_action"
+    declined = error_of(post(stack, f"{path}/authenticate", body | {"success": True}), 402)
+    assert declined["type"] == "card_error" and declined["code"] == "card_declined"
+    assert declined["payment_intent"]["status"] == "requires_payment_method"
