@@ -86,6 +86,7 @@ def test_pages_may_call_it_from_any_origin_and_its_frames_load_only_their_own_fi
     stack: LocalStack,
 ) -> None:
     base = stack.endpoints.http_url
+    assert stack.endpoints.stripe_js_url == f"{base}/stripe-js/v3/"  # local.json says where
     with direct_session() as session:
         preflight = session.options(
             f"{base}/stripe-js/api/payment_intents/pi_1/confirm",
