@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 
 from devtools.local_client import CallFeed, direct_session
 from devtools.local_client import expect as expect_answer
+from devtools.processes import wait_until
 from tests.browser.conftest import assert_accessible
 from tests.browser.harness import CARD_FRAME, Checkout, HarnessPage
 from tests.e2e.conftest import Call, LocalStack, start_call
@@ -251,3 +252,33 @@ def test_a_card_is_entered_and_paid_with_the_keyboard_alone(
     keyboard.press("Enter")
     assert harness.outcome() == "Payment succeeded"
     assert page.locator(CARD_FRAME).count() == 1
+
+
+def test_handle_next_action_shows_the_challenge_and_retrieve_sees_the_outcome(
+    stack: LocalStack, call: Call, page: Page, harness_origin: str
+) -> None:
+    from tests.browser.test_stand_in_api import CARD, post  # noqa: PLC0415
+
+    request_id, paying = checkout(call, stack)
+    body = {"client_secret": paying.client_secret, "stripe_account": paying.stripe_account,
+            "card": CARD | {"number": "4000002500003155"}}  # fmt: skip
+    asked = post(stack, f"payment_intents/{paying.intent_id}/confirm", body)
+    assert asked.json()["status"] == "requires_action"  # confirmed elsewhere, e.g. a server
+    harness = HarnessPage(page, harness_origin).open(paying)
+    page.evaluate(
+        "(s) => { window.next = window.harness.stripe.handleNextAction({clientSecret: s}); }",
+        paying.client_secret,
+    )
+    harness.challenge.get_by_role("button", name="Complete").click()
+    assert page.evaluate("() => window.next")["paymentIntent"]["status"] == "succeeded"
+    retrieved = page.evaluate(
+        "(s) => window.harness.stripe.retrievePaymentIntent(s)", paying.client_secret
+    )
+    assert retrieved["paymentIntent"]["id"] == paying.intent_id
+    assert retrieved["paymentIntent"]["status"] == "succeeded"
+    again = page.evaluate(
+        "(s) => window.harness.stripe.handleNextAction({clientSecret: s})", paying.client_secret
+    )
+    assert again["error"]["code"] == "payment_intent_unexpected_state"
+    wait_until(lambda: stored(call, request_id)["status"] == "succeeded", FEED_SECONDS,
+               "the request to be paid")  # fmt: skip
