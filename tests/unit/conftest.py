@@ -16,7 +16,7 @@ from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.payment_requests import PaymentRequests
 from callpay.logic.receipts import ReceiptBook, ReceiptMailing
 from callpay.logic.stripe_events import StripeEvents
-from callpay.receipts.locales import resolve_locale
+from callpay.receipts.locales import negotiate
 from callpay.receipts.render import render
 from tests.support.fakes import (
     Clock,
@@ -87,7 +87,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     events = StripeEvents(store=store, notifier=notifier, receipts=queue, clock=clock)
     connect, mailer = FakeConnect(), FakeMailer()
     clinics = ClinicAdmin(clinics=store, connect=connect, clock=clock)
-    book = ReceiptBook(store=store, gateway=gateway, render=render, resolve_locale=resolve_locale)
+    book = ReceiptBook(store=store, gateway=gateway, render=render, negotiate=negotiate)
     receipts = ReceiptMailing(book=book, ledger=InMemoryLedger(), mailer=mailer, clock=clock)
     monkeypatch.setattr(runtime, "clinic_admin", lambda: clinics)
     monkeypatch.setattr(

@@ -10,7 +10,7 @@ from callpay.domain.payment_request import Status
 from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_outcomes import StripeEvent
 from callpay.logic.receipts import ReceiptBook, ReceiptInFlight, ReceiptMailing, Sent
-from callpay.receipts.locales import resolve_locale
+from callpay.receipts.locales import negotiate
 from callpay.receipts.render import render
 from tests.support.fakes import FakeMailer, InMemoryLedger
 from tests.support.stripe_events import intent_event
@@ -24,7 +24,7 @@ CLINICIAN = Clinician(
 def receipts(world: World) -> tuple[ReceiptMailing, FakeMailer, InMemoryLedger]:
     mailer, ledger = FakeMailer(), InMemoryLedger()
     book = ReceiptBook(
-        store=world.store, gateway=world.gateway, render=render, resolve_locale=resolve_locale
+        store=world.store, gateway=world.gateway, render=render, negotiate=negotiate
     )
     return ReceiptMailing(book, ledger, mailer, world.clock), mailer, ledger
 
