@@ -75,7 +75,9 @@ def report() -> str:
     rows = [counts(locale) for locale in TRANSLATED_LOCALES]
     template = len(list(messages(read(TEMPLATE))))
     lines = [f"{'locale':<11} {'translated':>10} {'machine-made':>13}"]
-    lines += [f"{r.locale:<11} {r.translated:>6}/{r.messages:<3} {r.machine_made:>13}" for r in rows]
+    lines += [
+        f"{r.locale:<11} {r.translated:>6}/{r.messages:<3} {r.machine_made:>13}" for r in rows
+    ]
     lines.append(
         f"{len(SUPPORTED_LOCALES)} locales (English is the source, {len(rows)} catalogs), "
         f"{template} messages each; {sum(r.translated for r in rows)} translations, "

@@ -102,7 +102,6 @@ def translation_of(key: Key, locale: str) -> str | tuple[str, ...] | None:
     """What the .po of the locale or of its fallbacks says for a message; None: English."""
     if locale == DEFAULT_LOCALE:
         return None
-    context, msgid = key if isinstance(key, tuple) else (None, key)
     for name in (locale, *fallbacks(locale)):
         for message in messages(catalog(name)):
             if key_of(message) == key and is_translated(message):
@@ -165,13 +164,11 @@ def test_receipt_in_every_locale(locale: str, kind: str) -> None:
         assert expected_amount(amount, locale) in html
         assert expected_amount(amount, locale) in text
     local = ISSUED_AT.astimezone(ZoneInfo(ZONE))
-    for part in (
-        format_date(local, "long", locale=cldr_locale(locale)),
-        format_time(local, "short", locale=cldr_locale(locale)),
-    ):
-        assert plain(native_digits(part, locale)) in text
+    date = plain(native_digits(format_date(local, "long", locale=cldr_locale(locale)), locale))
+    time = plain(native_digits(format_time(local, "short", locale=cldr_locale(locale)), locale))
+    (date_line,) = [line for line in text.splitlines() if date in line]
+    assert time in date_line
     if locale in NATIVE_DIGITS:
-        date_line = next(line for line in text.splitlines() if "(" in line or "（" in line)
         assert not re.search(r"[0-9]", date_line), date_line
 
     # The catalog's words (or its fallback's), never a key, never English where translated.
@@ -195,9 +192,10 @@ def test_subject_and_refund_note_come_from_the_catalog(locale: str) -> None:
     refund = render(receipt("refund"), locale)
     values = {"clinic": "Harbour Health", "number": "R-20250302-1a2b3c4d"}
 
-    assert refund.subject == catalog_words.gettext(
-        "Your refund receipt from %(clinic)s #%(number)s"
-    ) % values
+    assert (
+        refund.subject
+        == catalog_words.gettext("Your refund receipt from %(clinic)s #%(number)s") % values
+    )
     note = catalog_words.ngettext(
         "Refunds usually reach your card within %(low)s to %(high)s business day.",
         "Refunds usually reach your card within %(low)s to %(high)s business days.",
@@ -225,7 +223,7 @@ def test_partial_catalogs_take_what_they_lack_from_their_fallback_not_english() 
     montenegrin = render(receipt("refund"), "cnr")
     assert montenegrin.subject.startswith("Vaša potvrda o povratu novca od Harbour Health")
     assert "u roku od 5 do 10 radnih dana" in montenegrin.text  # a plural, from sr_Latn
-    assert "lang=\"cnr\"" in montenegrin.html
+    assert 'lang="cnr"' in montenegrin.html
 
     hong_kong = plain(render(receipt("payment"), "zh_Hant_HK").text)
     assert "商業登記號碼：12 345 678" in hong_kong  # noqa: RUF001 - full-width colon
@@ -256,8 +254,8 @@ def test_native_digits_are_unicode_digits_of_their_system(system: str) -> None:
 def test_dari_amount_and_date_in_extended_arabic_indic_digits() -> None:
     text = plain(render(receipt("payment"), "fa_AF").text)
 
-    assert "€ ۱٬۲۳۴٫۵۶" in text
-    assert "۲ مارچ ۲۰۲۵" in text
+    assert "€ \u06f1\u066c\u06f2\u06f3\u06f4\u066b\u06f5\u06f6" in text  # € 1,234.56
+    assert "\u06f2 مارچ \u06f2\u06f0\u06f2\u06f5" in text  # 2 March 2025
 
 
 # --- the catalogs ---------------------------------------------------------------------------
@@ -267,9 +265,7 @@ def extracted() -> set[tuple[str | None, str | tuple[str, ...]]]:
     """What `pybabel extract -F babel.cfg` finds in the code and templates today."""
     with (REPO_ROOT / "babel.cfg").open() as file:
         method_map, options_map = parse_mapping_cfg(file)
-    found = extract_from_dir(
-        str(REPO_ROOT / "functions/callpay/receipts"), method_map, options_map
-    )
+    found = extract_from_dir(str(REPO_ROOT / "functions/callpay/receipts"), method_map, options_map)
     return {(context, message) for _, _, message, _, context in found}
 
 

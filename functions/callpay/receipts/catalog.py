@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import itertools
 from pathlib import Path
 
 from callpay.receipts.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES, fallbacks
@@ -30,7 +31,7 @@ def translations(locale: str) -> gettext.NullTranslations:
         raise ValueError(f"{locale!r} is not a supported locale")
     # A fresh object per chain: add_fallback links the objects themselves.
     chain = [_compiled(name) for name in (locale, *fallbacks(locale))]
-    for translation, fallback in zip(chain, chain[1:], strict=False):
+    for translation, fallback in itertools.pairwise(chain):
         translation.add_fallback(fallback)
     return chain[0]
 
@@ -52,14 +53,21 @@ class _Catalog(gettext.GNUTranslations):
     answer to ngettext means "not translated here".
     """
 
+    _next: gettext.NullTranslations | None = None
+
+    def add_fallback(self, fallback: gettext.NullTranslations) -> None:
+        super().add_fallback(fallback)
+        # The first one is this catalog's own fallback; later ones were passed down to it.
+        self._next = self._next or fallback
+
     def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
         found = super().ngettext(msgid1, msgid2, n)
-        if found in (msgid1, msgid2) and self._fallback:
-            return self._fallback.ngettext(msgid1, msgid2, n)
+        if found in (msgid1, msgid2) and self._next is not None:
+            return self._next.ngettext(msgid1, msgid2, n)
         return found
 
     def npgettext(self, context: str, msgid1: str, msgid2: str, n: int) -> str:
         found = super().npgettext(context, msgid1, msgid2, n)
-        if found in (msgid1, msgid2) and self._fallback:
-            return self._fallback.npgettext(context, msgid1, msgid2, n)
+        if found in (msgid1, msgid2) and self._next is not None:
+            return self._next.npgettext(context, msgid1, msgid2, n)
         return found

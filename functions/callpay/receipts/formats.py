@@ -19,10 +19,10 @@ from callpay.receipts.locales import cldr_locale
 # The zero of each non-Latin numbering system a supported locale uses by default
 # (CLDR numberingSystems.xml); Unicode keeps each system's ten digits consecutive.
 NATIVE_ZERO = {
-    "arab": "\u0660",  # ٠ Arabic-Indic
-    "arabext": "\u06f0",  # ۰ Extended Arabic-Indic (Persian, Dari)
-    "beng": "\u09e6",  # ০ Bengali
-    "mymr": "\u1040",  # ၀ Myanmar
+    "arab": "\u0660",  # Arabic-Indic
+    "arabext": "\u06f0",  # Extended Arabic-Indic (Persian, Dari)
+    "beng": "\u09e6",  # Bengali
+    "mymr": "\u1040",  # Myanmar
 }
 
 

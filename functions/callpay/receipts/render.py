@@ -69,7 +69,7 @@ class _Clinic:
 
 
 def render(receipt: Receipt, locale: str) -> RenderedReceipt:
-    """The receipt in `locale` (a supported locale, or any tag `negotiate` can match; else English)."""
+    """The receipt in `locale`: a supported locale, or a tag `negotiate` matches; else English."""
     locale = negotiate([locale])
     html_environment, text_environment = _environments(locale)
     page = _Page(receipt, locale)
