@@ -71,8 +71,7 @@ READY_CLINIC = Clinic(
 )
 
 
-@pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> World:
+def build_world(monkeypatch: pytest.MonkeyPatch) -> World:
     """The logic over in-memory ports, also wired into the handlers' runtime."""
     store = InMemoryStore(clinics={"clinic-1": READY_CLINIC})
     store.clinics["clinic-2"] = READY_CLINIC.model_copy(
@@ -109,6 +108,11 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
     monkeypatch.setattr(runtime, "stripe_events", lambda: events)
     return World(store, gateway, clock, service, events, notifier, queue, connect, clinics, mailer)
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> World:
+    return build_world(monkeypatch)
 
 
 # -- the realtime handler over in-memory connections -------------------------------------
