@@ -3,6 +3,7 @@ contract"). Every value a client sends is bounded here: ids, text, amounts, date
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -234,8 +235,10 @@ Moment = Annotated[date | datetime | None, PlainValidator(_moment)]
 class ReportQuery(Query):
     """GET /clinics/{clinic_id}/payments: the period, a status, the format."""
 
-    error_codes: ClassVar = {"from": "invalid_date", "to": "invalid_date",
-                             "status": "invalid_status", "format": "invalid_format"}  # fmt: skip
+    error_codes: ClassVar[Mapping[str, str]] = {
+        "from": "invalid_date", "to": "invalid_date",
+        "status": "invalid_status", "format": "invalid_format",
+    }  # fmt: skip
 
     start: Moment = Field(None, alias="from")
     end: Moment = Field(None, alias="to")

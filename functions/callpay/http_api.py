@@ -30,8 +30,8 @@ MAX_BODY_BYTES = 64 * 1024
 # Error types of our own models (PydanticCustomError) that are codes of the contract.
 CONTRACT_CODES = frozenset({"amount_too_large"})
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Visible ASCII only: the key goes into a DynamoDB key and into Stripe's idempotency key
-# (at most 255 characters, ours around it included).
+# Visible ASCII only: the key becomes part of Stripe's idempotency key (at most 255
+# characters, ours around it included).
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[!-~]{1,200}$")
 
 M = TypeVar("M", bound=BaseModel)
@@ -41,7 +41,7 @@ class Query(BaseModel):
     """A query string's model. Parameters it does not name are ignored (cache busters...);
     a bad value is a 400 whose code `error_codes` gives per parameter."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
     error_codes: ClassVar[Mapping[str, str]] = {}
 
 
@@ -60,7 +60,7 @@ def error_response(status: int, code: str, message: str, **extra: str) -> Respon
 
 
 def path_id(value: str, name: str) -> str:
-    if not ID_PATTERN.match(value):
+    if not ID_PATTERN.fullmatch(value):  # fullmatch: `$` alone lets a final "\n" through
         raise BadRequest("invalid_id", f"{name} must be 1-128 letters, digits or ._:-")
     return value
 
@@ -127,7 +127,7 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
     key = next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None)
     if not key:
         return None
-    if not IDEMPOTENCY_KEY_PATTERN.match(key):
+    if not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
         raise BadRequest(
             "invalid_idempotency_key",
             "Idempotency-Key must be 1-200 visible ASCII characters (a UUID is best).",

@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from callpay.domain.errors import BadRequest
 from callpay.domain.payment_request import PaymentRequest
+from callpay.http_api import path_id
 from tests.support.events import LambdaContext, http_event, reply
 from tests.unit.conftest import World
 from tests.unit.test_authorization_matrix import (
@@ -228,7 +230,7 @@ def test_a_time_zone_that_is_not_an_iana_name_is_422(world: World, zone: str) ->
     assert_refused(answer, 422, "unknown_time_zone", world, before)
 
 
-@pytest.mark.parametrize("key", ["k" * 201, "key with spaces", "ключ", "a\tb", "\x00"])
+@pytest.mark.parametrize("key", ["k" * 201, "key with spaces", "ключ", "a\tb", "\x00", "key\n"])
 def test_an_idempotency_key_that_cannot_be_a_stripe_key_is_400(world: World, key: str) -> None:
     ids = prepared(world)
     before = state(world)
@@ -248,3 +250,10 @@ def test_a_body_that_is_not_a_json_object_is_400(world: World, raw: str, code: s
     ids = prepared(world)
     before = state(world)
     assert_refused(send(case, ids, raw_body=raw), 400, code, world, before)
+
+
+@pytest.mark.parametrize("value", ["call-1\n", "", "a" * 129, "call 1", "call/1", "\u0441all"])
+def test_a_path_id_outside_the_id_alphabet_is_400(value: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        path_id(value, "call_id")
+    assert refused.value.code == "invalid_id"
