@@ -62,6 +62,7 @@ DEMO_ORG_ID = "org-demo"
 DEMO_CLINIC_ID = "clinic-demo"
 # localstripe accepts any key of the right shape.
 LOCALSTRIPE_KEYS = ("sk_test_local", "pk_test_local")
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
 PROGRESS = "» "
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ class LocalStack:
         self._export({"RECEIPT_QUEUE_URL": queue_url})
 
         self._progress("loading the handlers")
-        gateway = self._start_gateway(identity, gateway_port)
+        gateway = self._start_gateway(identity, gateway_port, stripe_base)
         http_url = gateway.http_url
         self._set_gateway_environment(gateway)
         self._progress(f"gateway (HTTP API, WebSocket, @connections) on {http_url}")
@@ -228,6 +229,8 @@ class LocalStack:
         else:
             seed_demo_clinic(http_url, identity)
         self._progress(f"demo clinic {DEMO_CLINIC_ID} (organisation {DEMO_ORG_ID}) ready")
+
+        from devtools.stripe_js import SCRIPT_PATH  # noqa: PLC0415
 
         self.endpoints = Endpoints(
             http_url=http_url,
@@ -244,6 +247,7 @@ class LocalStack:
             region=REGION,
             pid=os.getpid(),
             environment=dict(self._handler_environment),
+            stripe_js_url=STRIPE_JS_URL if options.uses_stripe else http_url + SCRIPT_PATH,
         )
         self.endpoints.write(options.state_dir)
         return self.endpoints
@@ -398,7 +402,9 @@ class LocalStack:
         )
         return queue_url
 
-    def _start_gateway(self, identity: LocalIdentityProvider, port: int) -> LocalApiGateway:
+    def _start_gateway(
+        self, identity: LocalIdentityProvider, port: int, stripe_base: str
+    ) -> LocalApiGateway:
         from devtools.jwt_authorizer import JwtAuthorizer  # noqa: PLC0415
         from devtools.lambda_functions import LocalFunction  # noqa: PLC0415
         from devtools.local_connect import RETURN_PATH, LocalOnboarding, returned  # noqa: PLC0415
@@ -408,6 +414,7 @@ class LocalStack:
             LocalApiGateway,
             Page,
         )
+        from devtools.stripe_js import StripeJsStandIn  # noqa: PLC0415
 
         functions = {
             module: LocalFunction.load(module, lock=self._invocations)
@@ -423,6 +430,14 @@ class LocalStack:
             pages.append(("GET", RETURN_PATH + "/{clinic_id}", returned))
         else:
             pages.append(onboarding.page_route())
+            # Stripe.js for pages paying on localstripe (Stripe's own test mode uses the real one).
+            stand_in = StripeJsStandIn(
+                stripe_base,
+                LOCALSTRIPE_KEYS[0],
+                lambda: f"{gateway.http_url}/webhooks/stripe",
+                self._secrets.account_webhook_secret,
+            )
+            pages.extend(stand_in.routes())
         api = HttpApi(
             routes=self._routes,
             functions=functions,
@@ -513,6 +528,8 @@ class LocalStack:
             f"  JWKS            {e.jwks_url}   (issuer {e.issuer}, audience {e.audience})",
             f"  Stripe          {e.stripe_api_base}   ({stripe}, publishable key "
             f"{e.publishable_key})",
+            f"  Stripe.js       {e.stripe_js_url}"
+            + ("" if self.options.uses_stripe else "   (the local stand-in)"),
             f"  AWS (moto)      {e.aws_endpoint_url}   (sent e-mails: "
             f"{e.aws_endpoint_url}/moto-api/data.json)",
             f"  demo clinic     {e.demo_clinic_id} in organisation {e.demo_org_id}",
