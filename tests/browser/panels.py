@@ -120,7 +120,9 @@ class Consultation:
         call_id = f"call-{uuid.uuid4().hex[:10]}"
         token = stack.clinician_token(sub="dr-lee")
         access = expect(
-            stack.api(token).post(f"/calls/{call_id}/patient-access", {"clinic_id": stack.clinic_id}),
+            stack.api(token).post(
+                f"/calls/{call_id}/patient-access", {"clinic_id": stack.clinic_id}
+            ),
             201,
             "patient access",
         )

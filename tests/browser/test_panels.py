@@ -73,7 +73,11 @@ def test_a_whole_consultation_request_pay_pop_up_receipt(
     )
     assert_accessible(page, "the clinician's list with a request")
     (requested,) = consultation.requests()
-    assert (requested["amount"], requested["currency"], requested["status"]) == (8000, "aud", "requested")
+    assert (requested["amount"], requested["currency"], requested["status"]) == (
+        8000,
+        "aud",
+        "requested",
+    )
 
     patient = PatientScreen(patient_page, consultation).open()
     see(patient.panel.get_by_role("heading", name="Payments for this call")).to_be_visible()
@@ -98,13 +102,17 @@ def test_a_whole_consultation_request_pay_pop_up_receipt(
     assert re.fullmatch(r"R-\d{8}-[0-9A-F]{8}", number)
     see(patient.panel.get_by_text(f"Your receipt number is {number}")).to_be_visible()
     see(patient.panel.get_by_text("Harbour Telehealth Pty Ltd")).to_be_visible()
-    see(patient.panel.get_by_text(f"We have emailed a receipt to {consultation.email}.")).to_be_visible()
+    see(
+        patient.panel.get_by_text(f"We have emailed a receipt to {consultation.email}.")
+    ).to_be_visible()
     assert_accessible(patient_page, "the confirmation")
     screenshot(patient_page, "06-patient-confirmation")
 
     banner = clinician.panel.get_by_role("region", name="Payment received")
     see(banner).to_contain_text("Payment received: A$80.00 for Telehealth consultation.")
-    see(clinician.live_region()).to_have_text("Payment received: A$80.00 for Telehealth consultation.")
+    see(clinician.live_region()).to_have_text(
+        "Payment received: A$80.00 for Telehealth consultation."
+    )
     see(clinician.row("Telehealth consultation").get_by_text("Paid A$80.00")).to_be_visible()
     assert_accessible(page, "the clinician's pop-up")
     screenshot(page, "07-clinician-payment-received")
@@ -143,7 +151,11 @@ def test_a_declined_card_then_another_card_on_the_same_request(
     see(summary).to_be_focused()
     assert_accessible(patient_page, "the decline")
     screenshot(patient_page, "09-patient-declined")
-    see(clinician.row("Follow-up").get_by_text("Declined: the card was declined. The patient can try another card.")).to_be_visible()
+    see(
+        clinician.row("Follow-up").get_by_text(
+            "Declined: the card was declined. The patient can try another card."
+        )
+    ).to_be_visible()
     (declined,) = consultation.requests()
     assert declined["status"] == "failed" and declined["failure"]["code"] == "card_declined"
 
@@ -167,7 +179,9 @@ def test_three_d_secure_completed(
     patient.pay()
 
     see(patient.challenge.get_by_role("button", name="Complete")).to_be_visible()
-    see(clinician.row("Specialist review").get_by_text("The patient is confirming with their bank")).to_be_visible()
+    see(
+        clinician.row("Specialist review").get_by_text("The patient is confirming with their bank")
+    ).to_be_visible()
     assert_accessible(page, "the clinician while the bank confirms")
     screenshot(patient_page, "10-patient-three-d-secure")
     screenshot(page, "11-clinician-three-d-secure")
@@ -192,7 +206,9 @@ def test_three_d_secure_failed_is_said_in_words_on_both_sides(
     patient.challenge.get_by_role("button", name="Fail").click()
 
     summary = patient.panel.get_by_role("alert")
-    see(summary).to_contain_text("Your bank did not confirm the payment. Try again, or use another card.")
+    see(summary).to_contain_text(
+        "Your bank did not confirm the payment. Try again, or use another card."
+    )
     failed_row = clinician.row("Specialist review")
     see(failed_row.get_by_text("Authentication failed — the patient can try again")).to_be_visible()
     see(clinician.live_region()).to_contain_text("Authentication failed")
