@@ -197,6 +197,10 @@ class CallpayStack(Stack):
         self.monitoring.watch_dead_letters("ReceiptDeadLetters", self.receipts.dead_letters)
         self.monitoring.watch_webhook_signatures()
 
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What an operator needs after deploying (docs/deploy.md)."""
         CfnOutput(self, "HttpApiUrl", value=self.http_api.url)
         CfnOutput(
             self,

@@ -20,7 +20,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra import site_policy
 from infra.config import CallpayConfig
@@ -211,7 +211,7 @@ class StaticSite(Construct):
                         "s3:List*",
                         "s3:DeleteObject*",
                         "s3:Abort*",
-                    )  # fmt: skip
+                    )
                 ]
                 + [
                     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-"
@@ -227,7 +227,7 @@ class StaticSite(Construct):
                 acknowledge(handler, rule, reason)
         del config
 
-    def _deployment_handlers(self) -> list[Construct]:
+    def _deployment_handlers(self) -> list[IConstruct]:
         """BucketDeployment's handler: one function per stack, created beside the stack's
         other resources rather than under this construct."""
         return [

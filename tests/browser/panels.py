@@ -156,7 +156,7 @@ class Consultation:
         e = self.stack.endpoints
         dynamodb = boto3.client(
             "dynamodb", endpoint_url=e.aws_endpoint_url, region_name=e.region,
-            aws_access_key_id="local", aws_secret_access_key="local",  # noqa: S106
+            aws_access_key_id="local", aws_secret_access_key="local",
         )  # fmt: skip
         store = DynamoDBConnectionStore(dynamodb, e.environment["TABLE_NAME"])
         connections = store.by_call(self.call_id)
@@ -179,8 +179,10 @@ def wait_until(check: Callable[[], Any], what: str, seconds: float = 20) -> Any:
 class ClinicianScreen:
     """The clinician panel in the video platform's page."""
 
-    def __init__(self, page: Page, site: dict[str, str], consultation: Consultation,
-                 iframes: bool = False, locale: str = "en", currency: str = "aud") -> None:  # fmt: skip
+    def __init__(
+        self, page: Page, site: dict[str, str], consultation: Consultation, *,
+        iframes: bool = False, locale: str = "en", currency: str = "aud",
+    ) -> None:  # fmt: skip
         self.page = page
         path = f"/clinician-{consultation.call_id}"
         site[path] = host_page(

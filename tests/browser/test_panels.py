@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -131,7 +132,7 @@ def test_a_whole_consultation_request_pay_pop_up_receipt(
         patient.panel.get_by_role("link", name="Download receipt (HTML file)").click()
     saved = download.value
     assert saved.suggested_filename == f"receipt-{number}.html"
-    assert number in open(saved.path(), encoding="utf-8").read()  # noqa: PTH123
+    assert number in Path(saved.path()).read_text(encoding="utf-8")
 
 
 def test_a_declined_card_then_another_card_on_the_same_request(

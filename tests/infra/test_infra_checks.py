@@ -51,7 +51,7 @@ def expected_acknowledgements(synthesized: Synthesized) -> set[str]:
                 "s3:List*",
                 "s3:DeleteObject*",
                 "s3:Abort*",
-            )  # fmt: skip
+            )
         ),
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-"
         "<AWS::AccountId>-<AWS::Region>/*]",
