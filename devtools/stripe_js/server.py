@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,12 @@ class Card:
             raise StripeError(402, "card_error", "invalid_cvc",
                               "Your card's security code is invalid.",
                               param="card[cvc]")  # fmt: skip
-        return cls(number, month, year + 2000 if year < 100 else year, cvc)
+        year = year + 2000 if year < 100 else year
+        today = date.today()
+        if (year, month) < (today.year, today.month):
+            raise StripeError(402, "card_error", "expired_card", "Your card has expired.",
+                              param="card[exp_year]")  # fmt: skip
+        return cls(number, month, year, cvc)
 
 
 def _luhn(number: str) -> bool:
