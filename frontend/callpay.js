@@ -660,6 +660,12 @@ class ClinicianPanel extends PanelElement {
 
   feedClinicId(config) { return config.clinicId; }
 
+  // A clinician's token is their sign-in, not a link.
+  expiredScreen() {
+    return h("section", {}, h("h2", {}, this._("Your session has expired")),
+      h("p", {}, this._("Sign in again to request payments.")));
+  }
+
   statusWords(request) {
     const amountHeld = formatAmount(request.amount_captured || request.amount, request.currency, this.text.lang);
     switch (request.status) {
@@ -774,9 +780,7 @@ class ClinicianPanel extends PanelElement {
 
   apiTrouble(error) {
     if (error.status === 401) {
-      this.announce(this._("Your session has expired. Sign in again to request payments."));
-      this.show(h("section", {}, h("h2", {}, this._("Your session has expired")),
-        h("p", {}, this._("Sign in again to request payments."))));
+      this.accessLost(error);
       return;
     }
     const words = this.apiErrorWords(error);
@@ -936,7 +940,7 @@ const PAID = new Set(["succeeded", "partially_refunded", "refunded", "disputed"]
 class PatientPanel extends PanelElement {
   started(config) {
     this.email = this.email || config.email || "";
-    this.paying = null; // {request, checkout, stripe, elements}
+    this.unmountStripe(); // {request, checkout, stripe, elements, element} while paying
     this.screen = "list";
     this.showRequests(false, false);
   }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -431,3 +432,17 @@ def test_a_hold_is_charged_by_keyboard_alone(
     see(clinician.row("Procedure deposit").get_by_text("Paid A$95.50")).to_be_visible()
     (captured,) = consultation.requests()
     assert captured["status"] == "succeeded" and captured["amount_captured"] == 9550
+
+
+def test_an_expired_clinician_session_says_sign_in_again(
+    stack: LocalStack, consultation: Consultation, site: dict[str, str], page: Page
+) -> None:
+    expired = stack.identity.token(
+        "dr-lee", stack.endpoints.demo_org_id, "team_member", [stack.clinic_id], expires_in=-120
+    )
+    clinician = ClinicianScreen(page, site, replace(consultation, clinician_token=expired))
+    page.goto(clinician.url)
+    see(clinician.panel.get_by_role("heading", name="Your session has expired")).to_be_visible()
+    see(clinician.panel.get_by_text("Sign in again to request payments.")).to_be_visible()
+    see(clinician.panel.get_by_role("button", name="Request payment")).to_have_count(0)
+    assert_accessible(page, "an expired clinician session")
