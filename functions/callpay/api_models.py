@@ -26,6 +26,8 @@ from callpay.domain.clinic import Clinic
 from callpay.domain.money import STRIPE_MAXIMUM
 from callpay.domain.payment_request import Failure, LineItem, PaymentRequest, Status
 from callpay.domain.period import EARLIEST, LATEST
+from callpay.domain.receipt_job import receipt_number
+from callpay.domain.transitions import PAID
 from callpay.http_api import ID_PATTERN, Query
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ID_PATTERN.pattern)]
@@ -185,12 +187,17 @@ class PaymentRequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    # Once paid: the number the receipt (email and page) carries, for the confirmation.
+    receipt_number: str | None = None
 
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestOut:
+        number = None
+        if request.status in PAID and request.paid_at is not None:
+            number = receipt_number(request.id, f"{request.paid_at:%Y%m%d}")
         return cls.model_validate(
-            request.model_dump(include=set(cls.model_fields) - {"line_items"})
-            | {"line_items": list(request.line_items)}
+            request.model_dump(include=set(cls.model_fields) - {"line_items", "receipt_number"})
+            | {"line_items": list(request.line_items), "receipt_number": number}
         )
 
 
@@ -198,11 +205,16 @@ class CheckoutOut(BaseModel):
     client_secret: str
     publishable_key: str
     stripe_account: str
+    # Who the patient is paying, as the receipt names it (the clinic's legal name).
+    clinic_name: str | None = None
 
 
 class PatientAccessOut(BaseModel):
     token: str
     expires_at: datetime
+    # The hosted pay page for this call, the token in its fragment (never sent to a
+    # server, so never in an access log); None where no pay page is configured.
+    patient_url: str | None = None
 
 
 def _blank_is_absent(value: Any) -> Any:
