@@ -90,8 +90,9 @@ DEFAULT_LOCALE = "en"
 
 # Our choices where CLDR has no chain to follow (lower case, like the lookup).
 ALIASES = {
-    # Norwegian: the catalog is written in Bokmål; CLDR makes nb and nn children of "no".
+    # Norwegian: the catalog is written in Bokmål, which Nynorsk readers read too.
     "no": "nb",
+    "nn": "nb",
     # Persian as written in Iran: Dari is the same written language, closer than English.
     "fa": "fa_AF",
     # CLDR's "pt" is Brazilian Portuguese (pt_PT's parent), so European Portuguese's own
@@ -230,14 +231,16 @@ def _chain(language: str, script: str | None, territory: str | None) -> list[str
 
 def _parent(identifier: str) -> str | None:
     """CLDR's parent locale: its exception list (en_GB -> en_001, zh_Hant_MO -> zh_Hant_HK,
-    nn -> no), else the identifier less its territory. A script other than the language's
-    usual one has no parent but root: Serbian in Latin never falls back to Cyrillic."""
+    pt_AO -> pt_PT), else the identifier less its territory. A script other than the
+    language's usual one has no parent but root: Serbian in Latin never falls back to
+    Cyrillic. Nor does a parent in another language (Haitian Creole's is French in CLDR's
+    data): a missing translation never switches language."""
     from babel.core import get_global, parse_locale  # noqa: PLC0415
 
+    language, territory, script, *_ = parse_locale(identifier)
     parent: str | None = get_global("parent_exceptions").get(identifier)
     if parent is not None:
-        return None if parent == "root" else parent
-    language, territory, script, *_ = parse_locale(identifier)
+        return parent if parse_locale(parent)[0] == language else None
     if territory:
         return f"{language}_{script}" if script else language
     return None
