@@ -56,7 +56,18 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
-browser-deps: $(CHROMIUM) node_modules/.package-lock.json
+# Fonts for every script the pay page speaks (Arabic, Hebrew, Ethiopic, Khmer, Lao, Myanmar,
+# Bengali, Devanagari, Georgian, Thai... and Chinese, Japanese, Korean), so Chromium draws
+# letters rather than boxes in the browser tests and their screenshots. Debian's Noto.
+NOTO_FONTS := /usr/share/fonts/truetype/noto/NotoSansEthiopic-Regular.ttf \
+	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+$(NOTO_FONTS) &:
+	@echo "» installing Noto fonts with apt for the browser tests (once)"
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-core fonts-noto-cjk
+
+browser-deps: $(CHROMIUM) $(NOTO_FONTS) node_modules/.package-lock.json
 
 # The receipts' words (docs/translations.md), with Babel's own tools: extract the messages of
 # the code and templates into the template (.pot), merge it into every locale's .po (a changed
