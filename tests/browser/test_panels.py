@@ -373,7 +373,7 @@ def test_the_pay_page_in_the_patients_script(
             patient.panel.get_by_role("heading", name=words["Payments for this call"])
         ).to_be_visible()
         amount = patient_page.evaluate(
-            "(lang) => new Intl.NumberFormat(lang, {style: 'currency', currency: 'AUD'}).format(80)",
+            "(tag) => new Intl.NumberFormat(tag, {style: 'currency', currency: 'AUD'}).format(80)",
             lang,
         )
         row = patient.panel.locator("li", has_text="Telehealth consultation")
