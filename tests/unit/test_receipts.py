@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from callpay.receipts import (
+    SUPPORTED_LOCALES,
     ClinicDetails,
     Receipt,
     ReceiptLine,
@@ -594,3 +597,12 @@ def test_importing_receipts_loads_neither_jinja_nor_babel() -> None:
     )
 
     assert result.stdout.strip() == "[]"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=80) | st.from_regex(r"[a-zA-Z]{1,8}([-_][a-zA-Z0-9]{1,8}){0,4}"))
+def test_any_language_preference_is_matched_or_skipped_never_an_error(tag: str) -> None:
+    found = match(tag)
+
+    assert found is None or negotiate([tag]) == found
+    assert negotiate(accept_language(tag)) in SUPPORTED_LOCALES
