@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob
@@ -172,16 +172,14 @@ class ClinicStore(Protocol):
 
     def save_clinic(
         self,
-        clinic: Clinic,
-        audit: ClinicAuditEntry,
-        expected_version: int,
+        change: ClinicChange,
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
         event: tuple[str, datetime] | None = None,
     ) -> None:
-        """Raises VersionConflict if the clinic changed since `expected_version`, and
-        DuplicateEvent if `event` (a Stripe event id and its expiry) was processed."""
+        """Raises VersionConflict if the clinic is no longer at `change.before`'s version,
+        and DuplicateEvent if `event` (a Stripe event id and its expiry) was processed."""
         ...
 
     def clinic_by_account(self, stripe_account_id: str) -> Clinic | None: ...

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from callpay.adapters.patient_tokens import SignedPatientTokens
-from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob
@@ -39,21 +39,20 @@ class InMemoryStore:
 
     def save_clinic(
         self,
-        clinic: Clinic,
-        audit: ClinicAuditEntry,
-        expected_version: int,
+        change: ClinicChange,
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
         event: tuple[str, datetime] | None = None,
     ) -> None:
+        clinic = change.after
         current = self.clinics.get(clinic.clinic_id)
-        if (current.version if current else 0) != expected_version:
+        if (current.version if current else 0) != change.before.version:
             raise VersionConflict(clinic.clinic_id)
         if event and event[0] in self.events:
             raise DuplicateEvent(event[0])
         self.clinics[clinic.clinic_id] = clinic
-        self.clinic_audits.setdefault(clinic.clinic_id, []).append(audit)
+        self.clinic_audits.setdefault(clinic.clinic_id, []).append(change.audit)
         if account_removed:
             self.accounts.pop(account_removed, None)
         if account_linked:

@@ -13,7 +13,7 @@ from typing import Any
 
 from callpay.adapters.dynamodb_items import from_item, key, processed_event_put, to_item
 from callpay.adapters.table_schema import INDEXES
-from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.payment_request import PaymentRequest
 from callpay.ports import DuplicateEvent, VersionConflict
 
@@ -44,16 +44,15 @@ class DynamoDBClinicStore:
 
     def save_clinic(
         self,
-        clinic: Clinic,
-        audit: ClinicAuditEntry,
-        expected_version: int,
+        change: ClinicChange,
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
         event: tuple[str, datetime] | None = None,
     ) -> None:
-        """Write `clinic` if still at `expected_version`; with `event` (id, expiry), record
-        that Stripe event as processed in the same transaction."""
+        """Write `change.after` if the clinic is still at `change.before`'s version; with
+        `event` (id, expiry), record that Stripe event as processed in the same transaction."""
+        clinic, expected_version = change.after, change.before.version
         # Version 0 is a clinic never saved by an admin (absent, or seeded as is).
         condition: dict[str, Any] = {
             "ConditionExpression": (
@@ -65,7 +64,7 @@ class DynamoDBClinicStore:
         }
         items: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": clinic_item(clinic), **condition}},
-            {"Put": {"TableName": self._table, "Item": self._audit_item(audit)}},
+            {"Put": {"TableName": self._table, "Item": self._audit_item(change.audit)}},
         ]
         if account_removed:
             items.append(

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callpay.api_models import ClinicSettingsIn
 from callpay.domain.access import Clinician, Principal, acts_for_clinic, require_admin
-from callpay.domain.clinic import Clinic, ClinicAuditEntry, changes_between
+from callpay.domain.clinic import Clinic, ClinicAction, ClinicChange, change_clinic
 from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from callpay.domain.money import SUPPORTED
 from callpay.domain.payment_request import PaymentRequest, Status
-from callpay.ports import ClinicStore, ConnectOnboarding, VersionConflict
+from callpay.logic.optimistic import optimistic_update
+from callpay.ports import ClinicStore, ConnectOnboarding
 
-SAVE_ATTEMPTS = 5
 # Empty strings clear a receipt detail, like null.
 CLEARABLE = ("legal_name", "address", "tax_id", "tax_id_label", "provider_name",
              "provider_number", "tax_statement", "default_locale", "minimum_amount",
@@ -135,37 +135,32 @@ class ClinicAdmin:
         self,
         admin: Clinician,
         clinic_id: str,
-        action: str,
+        action: ClinicAction,
         change: Callable[[Clinic], Clinic],
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
     ) -> Clinic:
-        for _ in range(SAVE_ATTEMPTS):
-            before = self.clinics.get_clinic(clinic_id) or Clinic(
+        def load() -> Clinic:
+            return self.clinics.get_clinic(clinic_id) or Clinic(
                 clinic_id=clinic_id, org_id=admin.org_id
             )
-            after = change(before).model_copy(update={"version": before.version + 1})
-            after = Clinic.model_validate(after.model_dump())  # re-validate the whole record
+
+        def decide(before: Clinic) -> ClinicChange:
+            after = Clinic.model_validate(change(before).model_dump())  # re-validate it whole
             check_settings(after)
-            audit = ClinicAuditEntry(
-                clinic_id=clinic_id,
-                version=after.version,
-                at=self.clock(),
-                action=action,
-                actor="admin",
-                subject=admin.sub,
-                changes=changes_between(before, after),
+            return change_clinic(
+                before, after, action=action, actor="admin", subject=admin.sub, at=self.clock()
             )
-            try:
-                self.clinics.save_clinic(
-                    after, audit, before.version,
-                    account_linked=account_linked, account_removed=account_removed,
-                )  # fmt: skip
-            except VersionConflict:
-                continue
-            return after
-        raise Conflict("concurrent_update", "The clinic is changing; try again.")
+
+        def save(step: ClinicChange) -> None:
+            self.clinics.save_clinic(
+                step, account_linked=account_linked, account_removed=account_removed
+            )
+
+        saved = optimistic_update(load=load, decide=decide, save=save).change
+        assert saved is not None  # an admin's change is always written
+        return saved.after
 
 
 def unlinked(clinic: Clinic) -> Clinic:

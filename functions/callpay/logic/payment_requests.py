@@ -41,6 +41,7 @@ from callpay.domain.transitions import (
     created,
     transition,
 )
+from callpay.logic.optimistic import optimistic_update
 from callpay.ports import (
     IdempotencyClaim,
     Notifier,
@@ -48,10 +49,7 @@ from callpay.ports import (
     PaymentGateway,
     PaymentStore,
     ReceiptQueue,
-    VersionConflict,
 )
-
-SAVE_ATTEMPTS = 5
 
 INTENT_NOT_PAYABLE = {
     "processing": Status.PROCESSING,
@@ -347,19 +345,16 @@ class PaymentRequests:
         self, payment_request_id: str, change_of: Callable[[PaymentRequest], Transition | None]
     ) -> PaymentRequest:
         """Apply a change to the latest stored version, retrying when another writer won."""
-        for _ in range(SAVE_ATTEMPTS):
-            current = self.store.get(payment_request_id)
-            if current is None:
-                raise NotFound("payment_request_not_found", "No such payment request.")
-            change = change_of(current)
-            if change is None:
-                return current
-            try:
-                self.store.save(change)
-            except VersionConflict:
-                continue
-            return change.after
-        raise Conflict("concurrent_update", "The payment request is changing; try again.")
+        updated = optimistic_update(
+            load=lambda: self._stored(payment_request_id), decide=change_of, save=self.store.save
+        )
+        return updated.change.after if updated.change else updated.state
+
+    def _stored(self, payment_request_id: str) -> PaymentRequest:
+        request = self.store.get(payment_request_id)
+        if request is None:
+            raise NotFound("payment_request_not_found", "No such payment request.")
+        return request
 
 
 def _with_checkout(

@@ -11,9 +11,8 @@ from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_outcomes import Reading, StripeEvent, read
 from callpay.domain.transitions import AFTER_PAYMENT, PAID, StatusChange, transition
-from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue, VersionConflict
-
-SAVE_ATTEMPTS = 5
+from callpay.logic.optimistic import optimistic_update
+from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue
 
 
 class Outcome(StrEnum):
@@ -69,19 +68,22 @@ class StripeEvents:
 
     def _record(self, event: StripeEvent, change: StatusChange, request: PaymentRequest) -> Applied:
         """Apply the change and mark the event processed, in one conditional write."""
-        for _ in range(SAVE_ATTEMPTS):
-            step = transition(request, change, self.clock())
-            try:
-                if step is None:
-                    self.store.record_event(event.id)
-                    return Applied(Outcome.STALE, request)
-                self.store.save(step, event_id=event.id)
-            except DuplicateEvent:
-                return Applied(Outcome.DUPLICATE, self.store.get(request.id))
-            except VersionConflict:
-                reloaded = self.store.get(request.id)
-                assert reloaded is not None
-                request = reloaded
-                continue
-            return Applied(Outcome.APPLIED, step.after)
-        raise VersionConflict(request.id)
+
+        def reload() -> PaymentRequest:
+            latest = self.store.get(request.id)
+            assert latest is not None  # payment requests are never deleted
+            return latest
+
+        try:
+            updated = optimistic_update(
+                load=reload,
+                decide=lambda current: transition(current, change, self.clock()),
+                save=lambda step: self.store.save(step, event_id=event.id),
+                first=request,
+            )
+            if updated.change is None:
+                self.store.record_event(event.id)
+                return Applied(Outcome.STALE, updated.state)
+        except DuplicateEvent:
+            return Applied(Outcome.DUPLICATE, self.store.get(request.id))
+        return Applied(Outcome.APPLIED, updated.change.after)
