@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from callpay.domain.clinic import Clinic
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from clinic_admin.handler import lambda_handler
 from tests.support.events import LambdaContext, clinician_claims, http_event, reply
 from tests.unit.conftest import World
@@ -123,11 +123,11 @@ def world_apply(event: dict[str, Any]) -> str:
 def test_connect_events_are_applied_once_and_in_order(world: World) -> None:
     newer = {
         "id": "evt_2", "type": "account.updated", "created": 200, "account": "acct_clinic1",
-        "data": {"object": {"object": "account", "charges_enabled": False,
+        "data": {"object": {"id": "acct_clinic1", "object": "account", "charges_enabled": False,
                             "requirements": {"currently_due": ["external_account"]}}},
     }  # fmt: skip
     older = newer | {"id": "evt_1", "created": 100}
-    older["data"] = {"object": {"object": "account", "charges_enabled": True}}
+    older["data"] = {"object": {"id": "acct_clinic1", "object": "account", "charges_enabled": True}}
     assert world_apply(newer) == "applied"
     assert world_apply(newer) == "duplicate"
     assert world_apply(older) == "stale"

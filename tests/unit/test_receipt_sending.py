@@ -8,7 +8,7 @@ from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import Clinician
 from callpay.domain.payment_request import Status
 from callpay.domain.receipt_job import ReceiptJob
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.receipts import ReceiptBook, ReceiptInFlight, ReceiptMailing, Sent
 from callpay.receipts.locales import resolve_locale
 from callpay.receipts.render import render

@@ -12,13 +12,13 @@ from botocore.exceptions import ClientError
 from callpay.adapters.websocket_notifier import ConnectionGone, WebSocketNotifier
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import PaymentRequest, Status
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.stripe_events import Outcome
 from clinic_admin.handler import neutralise
 from stripe_webhook.handler import lambda_handler as webhook
 from tests.support.events import LambdaContext, clinician_claims, http_event, reply
 from tests.support.fakes import InMemoryConnections
-from tests.support.stripe_events import encode, intent_event, signature
+from tests.support.stripe_events import charge_object, encode, event, intent_event, signature
 from tests.unit.conftest import WEBHOOK_SECRET, World
 from tests.unit.test_capture import capture
 from tests.unit.test_request_payment_api import BODY, CLINICIAN, call, checkout, create
@@ -70,11 +70,8 @@ def deliver(event: dict[str, object]) -> tuple[int, dict[str, object]]:
 
 def test_a_refund_before_the_payment_is_known_is_retried_not_lost(world: World) -> None:
     _, created = create()
-    refund = {
-        "id": "evt_refund", "type": "charge.refunded", "created": 300,
-        "data": {"object": {"object": "charge", "payment_intent": "pi_1",
-                            "amount_refunded": 8000, "refunded": True}},
-    }  # fmt: skip
+    refund = event("charge.refunded", charge_object("pi_1", captured=8000, refunded=8000))
+    refund |= {"id": "evt_refund", "created": 300}
     status, body = deliver(refund)
     assert status == 409 and body["error"]["code"] == "not_yet_paid"
     assert "evt_refund" not in world.store.events  # so Stripe's redelivery is not a duplicate

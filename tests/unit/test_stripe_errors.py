@@ -31,7 +31,7 @@ def card_error() -> stripe.CardError:
         (stripe.APIConnectionError("no route"), UpstreamUnavailable, "stripe_unavailable"),
         (stripe.APIError("stripe 500"), UpstreamUnavailable, "stripe_unavailable"),
         (stripe.InvalidRequestError("cannot cancel", "intent"), Conflict, "stripe_rejected"),
-        (stripe.IdempotencyError("key reused"), Conflict, "idempotency_conflict"),
+        (stripe.IdempotencyError("key reused"), Conflict, "stripe_busy"),
         (stripe.PermissionError("account deauthorized"), Conflict, "stripe_access_revoked"),
         (
             stripe.InvalidRequestError("too small", "amount", code="amount_too_small"),

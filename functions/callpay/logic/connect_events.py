@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from callpay.domain.clinic import Clinic, ClinicAction, ClinicChange, change_clinic
-from callpay.domain.stripe_outcomes import EVENT_RETENTION, StripeEvent
+from callpay.domain.stripe_objects import Account, StripeEvent
+from callpay.domain.stripe_outcomes import ACCOUNT_EVENTS, EVENT_RETENTION
 from callpay.logic.clinics import unlinked
 from callpay.logic.optimistic import optimistic_update
 from callpay.logic.stripe_events import Applied, Outcome
@@ -22,12 +23,13 @@ from callpay.ports import ClinicStore, DuplicateEvent, PaymentStore
 DEAUTHORIZED: ClinicAction = "stripe_account.deauthorized"
 
 
-def account_state(account: dict[str, Any]) -> dict[str, Any]:
-    requirements = account.get("requirements") or {}
+def account_state(account: Account) -> dict[str, Any]:
     return {
-        "charges_enabled": bool(account.get("charges_enabled")),
-        "details_submitted": bool(account.get("details_submitted")),
-        "requirements_due": tuple(requirements.get("currently_due") or ()),
+        "charges_enabled": account.charges_enabled,
+        "details_submitted": account.details_submitted,
+        "requirements_due": tuple(
+            account.requirements.currently_due if account.requirements else ()
+        ),
     }
 
 
@@ -38,11 +40,12 @@ class ConnectEvents:
     clock: Callable[[], datetime]
 
     def apply(self, event: StripeEvent) -> Applied:
-        account_id = event.account or (
-            event.object.get("id") if event.object.get("object") == "account" else None
-        )
-        if event.type not in {"account.updated", "account.application.deauthorized"}:
+        """Raises pydantic's ValidationError when an `account.updated` does not carry an
+        account we can read (the webhook answers 400)."""
+        if event.type not in ACCOUNT_EVENTS:
             return Applied(Outcome.IGNORED)
+        account = Account.model_validate(event.object) if event.type == "account.updated" else None
+        account_id = event.account or (account.id if account else None)
         clinic = self.clinics.clinic_by_account(account_id) if account_id else None
         if clinic is None:
             return Applied(Outcome.IGNORED)
@@ -57,7 +60,7 @@ class ConnectEvents:
             # created and then replaced, or removed) never changes the clinic.
             if current.stripe_account_id != account_id or event.created < current.account_event_at:
                 return None
-            after, action = changed(current, event)
+            after, action = changed(current, event, account)
             return change_clinic(
                 current, after, action=action, actor="stripe", subject=event.id, at=self.clock()
             )
@@ -81,9 +84,11 @@ class ConnectEvents:
         return Applied(Outcome.APPLIED)
 
 
-def changed(clinic: Clinic, event: StripeEvent) -> tuple[Clinic, ClinicAction]:
-    """The clinic after an account event."""
+def changed(
+    clinic: Clinic, event: StripeEvent, account: Account | None
+) -> tuple[Clinic, ClinicAction]:
+    """The clinic after an account event: the account's state, or unlinked."""
     update: dict[str, Any] = {"account_event_at": event.created}
-    if event.type == "account.application.deauthorized":
+    if account is None:
         return unlinked(clinic).model_copy(update=update), DEAUTHORIZED
-    return clinic.model_copy(update=update | account_state(event.object)), "stripe_account.updated"
+    return clinic.model_copy(update=update | account_state(account)), "stripe_account.updated"

@@ -9,8 +9,9 @@ from enum import StrEnum
 
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.receipt_job import ReceiptJob
-from callpay.domain.stripe_outcomes import Reading, StripeEvent, read
-from callpay.domain.transitions import AFTER_PAYMENT, PAID, StatusChange, transition
+from callpay.domain.stripe_objects import StripeEvent
+from callpay.domain.stripe_outcomes import Reading, asks_for_money_back, read
+from callpay.domain.transitions import PAID, transition
 from callpay.logic.optimistic import optimistic_update
 from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue
 
@@ -48,16 +49,18 @@ class StripeEvents:
         return request
 
     def apply(self, event: StripeEvent) -> Applied:
+        """Raises pydantic's ValidationError when the event's object is not what its type
+        says (the webhook answers 400)."""
         reading = read(event)
         request = self._request_for(event, reading) if reading else None
         if reading is None or request is None:
             return Applied(Outcome.IGNORED)
-        change = reading.change
-        if change.status in AFTER_PAYMENT and request.status not in PAID:
+        change = reading.change_for(request)
+        if asks_for_money_back(change) and request.status not in PAID | {Status.CANCELED}:
             # Not recorded as processed: Stripe delivers it again, by when the payment's
             # own event has arrived.
             return Applied(Outcome.EARLY, request)
-        applied = self._record(event, change, request)
+        applied = self._record(event, reading, request)
         if applied.outcome is Outcome.APPLIED and applied.request:
             self.notifier.payment_request_updated(applied.request)
         if change.status is Status.SUCCEEDED and applied.request:
@@ -66,7 +69,7 @@ class StripeEvents:
             self.receipts.enqueue(ReceiptJob(payment_request_id=applied.request.id))
         return applied
 
-    def _record(self, event: StripeEvent, change: StatusChange, request: PaymentRequest) -> Applied:
+    def _record(self, event: StripeEvent, reading: Reading, request: PaymentRequest) -> Applied:
         """Apply the change and mark the event processed, in one conditional write."""
 
         def reload() -> PaymentRequest:
@@ -77,7 +80,9 @@ class StripeEvents:
         try:
             updated = optimistic_update(
                 load=reload,
-                decide=lambda current: transition(current, change, self.clock()),
+                decide=lambda current: transition(
+                    current, reading.change_for(current), self.clock()
+                ),
                 save=lambda step: self.store.save(step, event_id=event.id),
                 first=request,
             )
