@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from callpay.domain.clinic import Clinic
-from callpay.domain.payment_request import Failure, LineItem, PaymentRequest
+from callpay.domain.payment_request import Dispute, Failure, LineItem, PaymentRequest
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -131,6 +131,27 @@ class CheckoutIn(Body):
     locale: Locale | None = None
 
 
+class DisputeOut(BaseModel):
+    """A dispute of the payment by the patient's bank, as Stripe reports it."""
+
+    status: str  # Stripe's: warning_needs_response, needs_response, under_review, won, lost...
+    reason: str  # Stripe's: fraudulent, duplicate, product_not_received, general...
+    amount: int
+    # Stripe took the disputed amount (and fee) from the clinic's balance / gave it back.
+    funds_withdrawn: bool
+    funds_reinstated: bool
+
+    @classmethod
+    def of(cls, dispute: Dispute | None) -> DisputeOut | None:
+        if dispute is None:
+            return None
+        return cls(
+            status=dispute.status, reason=dispute.reason, amount=dispute.amount,
+            funds_withdrawn=dispute.funds_withdrawn_at is not None,
+            funds_reinstated=dispute.funds_reinstated_at is not None,
+        )  # fmt: skip
+
+
 class PaymentRequestOut(BaseModel):
     """A payment request as clinicians and patients see it: no Stripe secrets, no email."""
 
@@ -146,6 +167,7 @@ class PaymentRequestOut(BaseModel):
     amount_refunded: int
     line_items: list[LineItem]
     failure: Failure | None
+    dispute: DisputeOut | None
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
@@ -153,8 +175,8 @@ class PaymentRequestOut(BaseModel):
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestOut:
         return cls.model_validate(
-            request.model_dump(include=set(cls.model_fields) - {"line_items"})
-            | {"line_items": list(request.line_items)}
+            request.model_dump(include=set(cls.model_fields) - {"line_items", "dispute"})
+            | {"line_items": list(request.line_items), "dispute": DisputeOut.of(request.dispute)}
         )
 
 

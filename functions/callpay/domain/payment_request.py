@@ -100,11 +100,10 @@ class PaymentRequest(BaseModel):
     amount_captured: int = 0
     amount_capturable: int = 0
     # Money returned to the patient (never a released authorisation): the larger of the
-    # refunds we know by their own objects and what Stripe's charge last reported,
-    # corrected for its API version (domain/refunds.py). At most amount_captured.
+    # refunds we know by their own objects and what Stripe's charge reported, corrected
+    # for its API version (domain/refunds.py). Never decreases; at most amount_captured.
     amount_refunded: int = 0
-    refunds: tuple[Refund, ...] = ()
-    reported_refunded: int = 0
+    refunds: tuple[Refund, ...] = ()  # the refunds made through callpay
     dispute: Dispute | None = None
     charge: ChargeDetails | None = None
     line_items: tuple[LineItem, ...] = ()

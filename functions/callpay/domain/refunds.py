@@ -12,7 +12,10 @@ authorisation. Two sources give it:
   the uncaptured remainder is subtracted. Since basil neither creates a refund.
 
 The record's figure is the larger of the two (each is a lower bound of the truth), never
-more than was captured.
+less than before and never more than was captured. A dashboard refund and one of ours in
+the same moments are both counted once Stripe's event for the later one arrives; until
+then the figure is low, never high (a refund asked for meanwhile may be refused by Stripe,
+never paid twice).
 """
 
 from __future__ import annotations
@@ -47,8 +50,11 @@ def returned_by_charge(charge: Charge, api_version: str | None, captured_hint: i
     return max(charge.amount_refunded - released, 0)
 
 
-def refunded_total(refunds: Iterable[Refund], reported: int, captured: int) -> int:
+def refunded_total(
+    refunds: Iterable[Refund], reported: int, captured: int, previous: int = 0
+) -> int:
     """The record's `amount_refunded`: refunds known by their objects, or the charge's own
-    figure if larger (refunds made elsewhere), at most what was captured."""
+    figure if larger (refunds made elsewhere), never less than before (a late event is
+    older news) and never more than was captured."""
     known = sum(refund.amount for refund in refunds if refund.counts)
-    return min(max(known, reported), captured)
+    return min(max(known, reported, previous), captured)

@@ -78,9 +78,12 @@ def read(event: StripeEvent) -> Reading | None:
         charge = Charge.model_validate(event.object)
         if charge.payment_intent is None:
             return None  # a charge made without a PaymentIntent is not one of ours
-        facts = StatusChange(None, cause, event.created, charge=details_of(charge))
         if event.type == "charge.refunded":
+            facts = StatusChange(None, cause, event.created)
             return Reading(charge.payment_intent, None, facts, charge, event.api_version)
+        # charge.succeeded: the card, for the receipt (recent versions' PaymentIntent
+        # events name their charge by id only).
+        facts = StatusChange(None, cause, event.created, charge=details_of(charge))
         return Reading(charge.payment_intent, None, facts)
     if event.type in DISPUTE_EVENTS:
         dispute = Dispute.model_validate(event.object)
@@ -128,5 +131,6 @@ def intent_change(event: StripeEvent, intent: PaymentIntent, cause: Cause) -> St
         amount_captured=captured if status is Status.SUCCEEDED else None,
         amount_capturable=capturable if status is Status.AUTHORIZED else None,
         failure=failure_of(intent) if status is Status.FAILED else None,
-        charge=details_of(intent.charge),
+        charge=details_of(intent.charge)
+        or (ChargeDetails(charge_id=intent.latest_charge) if intent.latest_charge else None),
     )

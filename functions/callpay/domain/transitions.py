@@ -127,26 +127,22 @@ def after_payment(request: PaymentRequest) -> Status:
 def _with_facts(request: PaymentRequest, change: StatusChange) -> PaymentRequest:
     """`request` with the change's facts merged in; equal to it when they add nothing."""
     updates: dict[str, object] = {}
-    if change.refund is not None and all(r.id != change.refund.id for r in request.refunds):
-        updates["refunds"] = (*request.refunds, change.refund)
-    if (
-        change.reported_refunded is not None
-        and change.reported_refunded > request.reported_refunded
-    ):
-        updates["reported_refunded"] = change.reported_refunded
+    refunds = request.refunds
+    if change.refund is not None and all(r.id != change.refund.id for r in refunds):
+        refunds = updates["refunds"] = (*refunds, change.refund)
+    total = refunded_total(
+        refunds, change.reported_refunded or 0, request.amount_captured, request.amount_refunded
+    )
+    if total != request.amount_refunded:
+        updates["amount_refunded"] = total
     if change.dispute is not None:
         dispute = merged(request.dispute, change.dispute)
         if dispute != request.dispute:
             updates["dispute"] = dispute
-    if change.charge is not None and not (request.charge and request.charge.complete):
+    known_card = request.charge is not None and request.charge.complete
+    if change.charge is not None and not known_card and change.charge != request.charge:
         updates["charge"] = change.charge
-    if not updates:
-        return request
-    merged_request = request.model_copy(update=updates)
-    total = refunded_total(
-        merged_request.refunds, merged_request.reported_refunded, merged_request.amount_captured
-    )
-    return merged_request.model_copy(update={"amount_refunded": total})
+    return request.model_copy(update=updates) if updates else request
 
 
 def transition(current: PaymentRequest, change: StatusChange, now: datetime) -> Transition | None:
