@@ -37,6 +37,7 @@ class InMemoryStore:
     clinic_audits: dict[str, list[ClinicAuditEntry]] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # Stripe account -> clinic
     refund_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    link_claims: dict[str, str] = field(default_factory=dict)  # clinic -> account link key
 
     # -- ClinicStore ---------------------------------------------------------------------
 
@@ -58,10 +59,14 @@ class InMemoryStore:
         self.clinic_audits.setdefault(clinic.clinic_id, []).append(change.audit)
         if account_removed:
             self.accounts.pop(account_removed, None)
+            self.link_claims.pop(clinic.clinic_id, None)
         if account_linked:
             self.accounts[account_linked] = clinic.clinic_id
         if event:
             self.events.add(event[0])
+
+    def claim_account_link(self, clinic_id: str, key: str, now: datetime) -> str:
+        return self.link_claims.setdefault(clinic_id, key)
 
     def clinic_by_account(self, stripe_account_id: str) -> Clinic | None:
         clinic_id = self.accounts.get(stripe_account_id)

@@ -27,8 +27,13 @@ class Received:
 
 
 class RecordedStripe:
-    def __init__(self) -> None:
+    """With `accounts_by_key`, /v1/accounts answers as Stripe's idempotency keys do: one
+    new account per distinct key, the same account again for a key seen before."""
+
+    def __init__(self, *, accounts_by_key: bool = False) -> None:
         self.received: list[Received] = []
+        self.accounts: dict[str, str] = {}  # idempotency key -> account id
+        lock = threading.Lock()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,7 +48,13 @@ class RecordedStripe:
                     error = {"type": "invalid_request_error", "message": f"Unrecorded {self.path}"}
                     self._answer(404, {"error": error})
                     return
-                self._answer(200, json.loads(recorded.read_text()))
+                body = json.loads(recorded.read_text())
+                if accounts_by_key and self.path == "/v1/accounts":
+                    with lock:
+                        key = headers.get("idempotency-key", "")
+                        accounts = recorder.accounts
+                        body["id"] = accounts.setdefault(key, f"acct_{len(accounts) + 1}")
+                self._answer(200, body)
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
                 payload = json.dumps(body).encode()

@@ -93,18 +93,23 @@ class ClinicAdmin:
             raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
         account_id = clinic.stripe_account_id
         if account_id is None:
-            # Keyed on the clinic's version: a retry reuses the account, a re-link after
-            # removal makes a new one.
-            key = f"clinic:{clinic_id}:account:{clinic.version}"
-            account_id = self.connect.create_account(clinic_id, clinic.country, key)
-            self._change(
+            # One account per link, however many admins press "Go to Stripe" at once: the
+            # first claims the Stripe idempotency key in the table (keyed on the clinic's
+            # version, so a re-link after removal makes a new account), and every
+            # concurrent call creates with that same key, so Stripe makes one account.
+            key = self.clinics.claim_account_link(
+                clinic_id, f"clinic:{clinic_id}:account:{clinic.version}", self.clock()
+            )
+            created = self.connect.create_account(clinic_id, clinic.country, key)
+            linked = self._change(
                 admin, clinic_id, "stripe_account.linked",
-                lambda c: c.model_copy(update={"stripe_account_id": account_id,
-                                               "charges_enabled": False,
-                                               "details_submitted": False,
-                                               "requirements_due": ()}),
-                account_linked=account_id,
+                lambda c: None if c.stripe_account_id else c.model_copy(
+                    update={"stripe_account_id": created, "charges_enabled": False,
+                            "details_submitted": False, "requirements_due": ()}),
+                account_linked=created,
             )  # fmt: skip
+            # Linked by a concurrent call meanwhile: that account is the clinic's.
+            account_id = linked.stripe_account_id or created
         return self.connect.onboarding_link(account_id, clinic_id)
 
     def account(self, principal: Principal, clinic_id: str) -> Clinic:
@@ -136,7 +141,7 @@ class ClinicAdmin:
         admin: Clinician,
         clinic_id: str,
         action: ClinicAction,
-        change: Callable[[Clinic], Clinic],
+        change: Callable[[Clinic], Clinic | None],
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
@@ -146,8 +151,11 @@ class ClinicAdmin:
                 clinic_id=clinic_id, org_id=admin.org_id
             )
 
-        def decide(before: Clinic) -> ClinicChange:
-            after = Clinic.model_validate(change(before).model_dump())  # re-validate it whole
+        def decide(before: Clinic) -> ClinicChange | None:
+            changed = change(before)
+            if changed is None:
+                return None  # nothing to do on the latest version
+            after = Clinic.model_validate(changed.model_dump())  # re-validate it whole
             check_settings(after)
             return change_clinic(
                 before, after, action=action, actor="admin", subject=admin.sub, at=self.clock()
@@ -158,9 +166,8 @@ class ClinicAdmin:
                 step, account_linked=account_linked, account_removed=account_removed
             )
 
-        saved = optimistic_update(load=load, decide=decide, save=save).change
-        assert saved is not None  # an admin's change is always written
-        return saved.after
+        updated = optimistic_update(load=load, decide=decide, save=save)
+        return updated.change.after if updated.change else updated.state
 
 
 def unlinked(clinic: Clinic) -> Clinic:
