@@ -163,6 +163,7 @@ def receipt_book() -> ReceiptBook:
         gateway=StripeGateway(stripe_client),
         render=render,
         resolve_locale=resolve_locale,
+        clock=now,
     )
 
 

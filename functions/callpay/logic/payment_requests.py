@@ -30,7 +30,7 @@ from callpay.domain.access import (
 )
 from callpay.domain.clinic import Clinic, org_of
 from callpay.domain.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
-from callpay.domain.money import Money, check_chargeable
+from callpay.domain.money import Money, check_chargeable, check_whole_units
 from callpay.domain.payment_request import (
     AuditEntry,
     Cause,
@@ -395,6 +395,7 @@ class PaymentRequests:
         if amount > remaining or amount <= 0:
             left = Money(remaining, request.currency).display()
             raise InvalidInput("refund_too_large", f"At most {left} is left to refund.")
+        check_whole_units(Money(amount, request.currency))
         refund = self.gateway.refund(request, amount, f"{request.id}:refund:{scope[:40]}")
         self.store.note_refund_key(scope, refund)
         return refund
