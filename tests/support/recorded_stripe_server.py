@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,7 +31,12 @@ class RecordedStripe:
     """With `accounts_by_key`, /v1/accounts answers as Stripe's idempotency keys do: one
     new account per distinct key, the same account again for a key seen before."""
 
-    def __init__(self, *, accounts_by_key: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        accounts_by_key: bool = False,
+        answers: dict[str, Callable[[Received], dict[str, Any]]] | None = None,
+    ) -> None:
         self.received: list[Received] = []
         self.accounts: dict[str, str] = {}  # idempotency key -> account id
         lock = threading.Lock()
@@ -41,7 +47,11 @@ class RecordedStripe:
                 length = int(self.headers.get("Content-Length", 0))
                 form = parse_qs(self.rfile.read(length).decode())
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                recorder.received.append(Received("POST", self.path, form, headers))
+                received = Received("POST", self.path, form, headers)
+                recorder.received.append(received)
+                if answers and self.path in answers:
+                    self._answer(200, answers[self.path](received))
+                    return
                 name = f"post_{self.path.strip('/').replace('/', '_')}.json"
                 recorded = RECORDED / name
                 if not recorded.exists():

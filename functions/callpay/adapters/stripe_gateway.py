@@ -18,6 +18,12 @@ from callpay.ports import Intent
 if TYPE_CHECKING:
     import stripe
 
+# The API version of every call callpay makes and of its webhook endpoints (docs/deploy.md,
+# `callpay stripe-endpoints`): the version this SDK is typed for. Pinned here, so upgrading
+# the SDK is a decision (tests/unit/test_stripe_errors.py checks they agree). Events are read
+# in whatever version they come in (domain/stripe_objects.py, domain/refunds.py).
+STRIPE_API_VERSION = "2026-10-28.endive"
+
 
 @contextmanager
 def stripe_errors() -> Iterator[None]:
