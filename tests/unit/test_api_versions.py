@@ -13,30 +13,20 @@ from typing import Any
 import pytest
 
 from callpay.domain.payment_request import PaymentRequest, Status
-from stripe_webhook.handler import lambda_handler as webhook
-from tests.support.events import LambdaContext, reply
 from tests.support.stripe_events import (
     API_VERSIONS,
     charge_object,
-    encode,
     event,
     folds_releases,
     intent_event,
-    signature,
 )
-from tests.unit.conftest import WEBHOOK_SECRET, World
+from tests.unit.conftest import World
 from tests.unit.test_capture import capture
 from tests.unit.test_refunds import refund
 from tests.unit.test_request_payment_api import BODY, create
+from tests.unit.test_review_fixes import deliver
 
 pytestmark = pytest.mark.parametrize("version", API_VERSIONS)
-
-
-def deliver(stripe_event: dict[str, Any]) -> tuple[int, Any]:
-    payload = encode(stripe_event)
-    api_event = {"headers": {"stripe-signature": signature(payload, WEBHOOK_SECRET)},
-                 "body": payload.decode(), "isBase64Encoded": False}  # fmt: skip
-    return reply(webhook(api_event, LambdaContext()))
 
 
 def stored(world: World, pr_id: str) -> PaymentRequest:

@@ -11,29 +11,20 @@ from hypothesis import strategies as st
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.stripe_events import StripeEvents
-from stripe_webhook.handler import lambda_handler as webhook
-from tests.support.events import LambdaContext, clinician_claims, http_event, reply
+from tests.support.events import clinician_claims, http_event
 from tests.support.fakes import InMemoryStore, RecordingNotifier, RecordingQueue
 from tests.support.stripe_events import (
     charge_object,
     dispute_object,
-    encode,
     event,
     intent_event,
-    signature,
 )
-from tests.unit.conftest import WEBHOOK_SECRET, World
+from tests.unit.conftest import World
 from tests.unit.test_refunds import refund
 from tests.unit.test_request_payment_api import call, create
+from tests.unit.test_review_fixes import deliver
 
 VERSION = "2025-03-31.basil"
-
-
-def deliver(stripe_event: dict[str, Any]) -> tuple[int, Any]:
-    payload = encode(stripe_event)
-    api_event = {"headers": {"stripe-signature": signature(payload, WEBHOOK_SECRET)},
-                 "body": payload.decode(), "isBase64Encoded": False}  # fmt: skip
-    return reply(webhook(api_event, LambdaContext()))
 
 
 def paid(world: World) -> str:

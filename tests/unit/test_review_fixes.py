@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -61,7 +62,8 @@ def test_an_undecodable_base64_body_is_400(world: World) -> None:
     assert world.store.requests == {}
 
 
-def deliver(event: dict[str, object]) -> tuple[int, dict[str, object]]:
+def deliver(event: dict[str, Any]) -> tuple[int, Any]:
+    """A Stripe event signed with the unit world's secret, through the webhook handler."""
     payload = encode(event)
     api_event = {"headers": {"stripe-signature": signature(payload, WEBHOOK_SECRET)},
                  "body": payload.decode(), "isBase64Encoded": False}  # fmt: skip
