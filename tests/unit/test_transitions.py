@@ -184,3 +184,13 @@ def test_facts_before_the_payment_never_make_it_paid() -> None:
     held = apply_all([event(S.AUTHORIZED, 10, amount_capturable=8000)])
     step = transition(held, facts(20, reported_refunded=0), NOW)
     assert step is None and held.status is S.AUTHORIZED
+
+
+def test_a_dispute_recorded_without_its_details_stays_disputed() -> None:
+    # Records written before disputes were kept as a sub-record have only the status.
+    legacy = apply_all([event(S.SUCCEEDED, 10, amount_captured=8000)]).model_copy(
+        update={"status": S.DISPUTED}
+    )
+    step = transition(legacy, facts(20, reported_refunded=1000), NOW)
+    assert step is not None and step.after.status is S.DISPUTED
+    assert step.after.amount_refunded == 1000

@@ -119,6 +119,8 @@ def after_payment(request: PaymentRequest) -> Status:
     """A paid request's status, from its facts."""
     if is_open_or_lost(request.dispute):
         return S.DISPUTED
+    if request.dispute is None and request.status is S.DISPUTED:
+        return S.DISPUTED  # recorded before disputes were kept: nothing says it ended
     if request.amount_captured and request.amount_refunded >= request.amount_captured:
         return S.REFUNDED
     return S.PARTIALLY_REFUNDED if request.amount_refunded else S.SUCCEEDED
