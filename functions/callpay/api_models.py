@@ -17,6 +17,8 @@ from pydantic import (
 
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import Dispute, Failure, LineItem, PaymentRequest
+from callpay.domain.receipt_job import receipt_number
+from callpay.domain.transitions import PAID
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -171,12 +173,23 @@ class PaymentRequestOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    # Once paid: the number the receipt (email and page) carries, for the confirmation.
+    receipt_number: str | None = None
 
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestOut:
+        number = None
+        if request.status in PAID and request.paid_at is not None:
+            number = receipt_number(request.id, f"{request.paid_at:%Y%m%d}")
         return cls.model_validate(
-            request.model_dump(include=set(cls.model_fields) - {"line_items", "dispute"})
-            | {"line_items": list(request.line_items), "dispute": DisputeOut.of(request.dispute)}
+            request.model_dump(
+                include=set(cls.model_fields) - {"line_items", "dispute", "receipt_number"}
+            )
+            | {
+                "line_items": list(request.line_items),
+                "dispute": DisputeOut.of(request.dispute),
+                "receipt_number": number,
+            }
         )
 
 
@@ -184,8 +197,13 @@ class CheckoutOut(BaseModel):
     client_secret: str
     publishable_key: str
     stripe_account: str
+    # Who the patient is paying, as the receipt names it (the clinic's legal name).
+    clinic_name: str | None = None
 
 
 class PatientAccessOut(BaseModel):
     token: str
     expires_at: datetime
+    # The hosted pay page for this call, the token in its fragment (never sent to a
+    # server, so never in an access log); None where no pay page is configured.
+    patient_url: str | None = None
