@@ -229,8 +229,10 @@ class ExecutionEnvironment:
             raise InvocationFailed(
                 f"Task timed out after {timeout:.2f} seconds", "timeout"
             ) from None
-        except OSError:  # the channel broke: the process is gone
-            raise self._died() from None
+        except (OSError, ValueError):  # the channel broke, or the reply is not JSON
+            failure = self._died()
+            self.kill()
+            raise failure from None
 
     def _receive(self) -> dict[str, Any]:
         assert self._channel is not None
@@ -319,6 +321,9 @@ class LambdaFunction(Function):
             else:
                 logger.error("%s RequestId: %s Error: %s", environment.id, request_id, failure)
             record(failure.status)
+            raise
+        except BaseException:  # an event that is not JSON, an interrupt: never leak a slot
+            self._drop(environment)
             raise
         self._release(environment)
         error = reply.get("error")

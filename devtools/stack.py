@@ -3,9 +3,9 @@
 moto's server stands for AWS (DynamoDB, SQS, SES, Secrets Manager) and localstripe for
 Stripe, each a child process; the local gateway serves the real handlers over HTTP and
 WebSocket; a worker feeds the receipt queue to send_receipt. Every function runs as in
-Lambda, in execution environments of its own (devtools.local_lambda). The table, queues, sender
-identity and the three secrets are made from the definitions the deployed stack uses
-(callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
+Lambda, in execution environments of its own (devtools.local_lambda). The table, queues,
+sender identity and the three secrets are made from the definitions the deployed stack
+uses (callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
 models in callpay.config). When all is up, the endpoints are printed and written to
 `<state dir>/local.json`; Ctrl-C (or SIGTERM) stops every process the stack started.
 """
@@ -431,7 +431,8 @@ class LocalStack:
             Page,
         )
 
-        timeout = self.tables.api_timeout_seconds if self.tables else 10.0
+        assert self.tables is not None  # read before the gateway starts
+        timeout = self.tables.api_timeout_seconds
         functions = {
             module: self._lambda.function(module.partition(".")[0], module, timeout)
             for module in sorted({r.function for r in self._routes})
