@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -133,6 +133,20 @@ class Invocation:
         if self.status in {"timeout", "crash", "init"}:
             fields.append(f"Status: {self.status}")
         return "\t".join(fields)
+
+
+def peak_concurrency(invocations: Iterable[Mapping[str, Any]]) -> int:
+    """The most of these invocations (as /_local/lambda lists them) running at one moment."""
+    edges = sorted(
+        (moment, step)
+        for invocation in invocations
+        for moment, step in ((invocation["started_at"], 1), (invocation["ended_at"], -1))
+    )  # at the same instant an end (-1) sorts before a start
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
 
 
 def _lambda_variables(config: FunctionConfig, log_stream: str) -> dict[str, str]:

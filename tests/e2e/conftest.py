@@ -31,7 +31,7 @@ from devtools.local_client import (
     wait_for_emails,
     wait_until_receipts_are_sent,
 )
-from devtools.local_lambda import PAGE_PATH
+from devtools.local_lambda import PAGE_PATH, peak_concurrency
 from devtools.processes import bypass_proxies_for_loopback
 from devtools.stack_process import StackProcess
 
@@ -171,19 +171,6 @@ def at_once(count: int, action: Callable[[int], T]) -> list[T]:
         return list(pool.map(released, range(count)))
 
 
-def peak_overlap(invocations: Iterable[dict[str, Any]]) -> int:
-    """The most of these invocations that were running at one moment."""
-    edges = sorted(
-        [(i["started_at"], 1) for i in invocations] + [(i["ended_at"], -1) for i in invocations],
-        key=lambda edge: (edge[0], edge[1]),  # an end before a start at the same instant
-    )
-    running = peak = 0
-    for _, step in edges:
-        running += step
-        peak = max(peak, running)
-    return peak
-
-
 def assert_overlapped(invocations: list[dict[str, Any]], function: str) -> None:
     """Invocations of `function` ran at the same time in different execution environments,
     each environment taking one at a time."""
@@ -191,6 +178,6 @@ def assert_overlapped(invocations: list[dict[str, Any]], function: str) -> None:
     by_environment: dict[str, list[dict[str, Any]]] = {}
     for invocation in invocations:
         by_environment.setdefault(invocation["environment"], []).append(invocation)
-    assert all(peak_overlap(runs) == 1 for runs in by_environment.values())
+    assert all(peak_concurrency(runs) == 1 for runs in by_environment.values())
     assert len(by_environment) >= 2, by_environment.keys()
-    assert peak_overlap(invocations) >= 2
+    assert peak_concurrency(invocations) >= 2

@@ -14,6 +14,7 @@ import requests
 import stripe
 
 from devtools.local_client import direct_session, expect
+from devtools.local_lambda import peak_concurrency
 from devtools.processes import wait_until
 from tests.e2e.conftest import (
     GOOD_CARD,
@@ -21,7 +22,6 @@ from tests.e2e.conftest import (
     LocalStack,
     assert_overlapped,
     at_once,
-    peak_overlap,
 )
 
 pytestmark = pytest.mark.e2e
@@ -152,7 +152,7 @@ def test_two_slow_invocations_of_one_function_finish_in_about_the_time_of_one(
     assert both < 1.5 * STRIPE_DELAY_SECONDS, f"{both:.2f}s for two, {timed}"
     invocations = stack.invocations(answers)
     assert_overlapped(invocations, "request_payment")
-    assert peak_overlap(invocations) == 2
+    assert peak_concurrency(invocations) == 2
 
 
 def _timed(action: Any) -> tuple[requests.Response, float]:

@@ -27,11 +27,17 @@ from websockets.sync.client import connect
 from devtools.jwt_authorizer import JwtAuthorizer
 from devtools.local_client import direct_session
 from devtools.local_gateway import HttpApi, LocalApiGateway
-from devtools.local_lambda import InvocationFailed, LambdaFunction, LambdaSettings, LocalLambda
+from devtools.local_lambda import (
+    InvocationFailed,
+    LambdaFunction,
+    LambdaSettings,
+    LocalLambda,
+    peak_concurrency,
+)
 from devtools.paths import REPO_ROOT
 from devtools.processes import wait_until
 from devtools.routes import HttpRoute
-from tests.e2e.conftest import at_once, peak_overlap
+from tests.e2e.conftest import at_once
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +83,7 @@ def test_overlapping_invocations_run_in_processes_of_their_own_up_to_the_concurr
     assert sorted(seen["invocations"] for seen in first) == [1, 1, 2]
     assert elapsed >= 0.8
     invocations = local_lambda.invocations()
-    assert peak_overlap([asdict(i) for i in invocations]) == 2
+    assert peak_concurrency([asdict(i) for i in invocations]) == 2
     # Warm: the next invocation reuses an environment, whose module globals live on.
     again = run(probe)
     assert again["pid"] in {seen["pid"] for seen in first}

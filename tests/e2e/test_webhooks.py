@@ -111,21 +111,28 @@ def redeliver(stack: LocalStack, body: bytes, content_type: str, secret: str) ->
     )
 
 
+def paid(
+    stack: LocalStack, call: Call, email: str, recorder: DeliveryRecorder
+) -> tuple[dict[str, Any], bytes]:
+    """A request the patient paid, and localstripe's delivery of its success."""
+    created = call.request_payment(stack.clinic_id)
+    secret = call.checkout(created["id"], email)
+    stack.browser().pay(secret, GOOD_CARD)
+    delivery = wait_until(
+        lambda: recorder.delivery("payment_intent.succeeded", secret.partition("_secret_")[0]),
+        10,
+        "the recorded delivery",
+    )
+    return created, delivery
+
+
 def test_a_redelivered_webhook_is_answered_as_a_duplicate_with_one_change_and_one_email(
     stack: LocalStack, call: Call, email: str, recorder: DeliveryRecorder
 ) -> None:
     with stack.feed(call.call_id, call.clinician_token) as clinician:
-        created = call.request_payment(stack.clinic_id)
-        secret = call.checkout(created["id"], email)
-        intent_id = secret.partition("_secret_")[0]
-        stack.browser().pay(secret, GOOD_CARD)
+        created, delivery = paid(stack, call, email, recorder)
         clinician.update_of(created["id"], "succeeded", timeout=15)
         stack.emails_to(email, at_least=1)
-        delivery = wait_until(
-            lambda: recorder.delivery("payment_intent.succeeded", intent_id),
-            10,
-            "the recorded delivery",
-        )
 
         # Signed afresh (a signature is good for five minutes), as text and as a binary
         # body that API Gateway hands over base64-encoded.
@@ -146,16 +153,8 @@ def test_concurrent_duplicate_deliveries_of_one_event_have_one_effect(
     stack: LocalStack, call: Call, email: str, recorder: DeliveryRecorder
 ) -> None:
     with stack.feed(call.call_id, call.clinician_token) as clinician:
-        created = call.request_payment(stack.clinic_id)
-        secret = call.checkout(created["id"], email)
-        intent_id = secret.partition("_secret_")[0]
         with recorder.holding():
-            stack.browser().pay(secret, GOOD_CARD)
-            delivery = wait_until(
-                lambda: recorder.delivery("payment_intent.succeeded", intent_id),
-                10,
-                "the held delivery",
-            )
+            created, delivery = paid(stack, call, email, recorder)
 
         answers = at_once(
             8,
