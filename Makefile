@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
-.PHONY: dev demo e2e
+.PHONY: dev demo e2e browser browser-deps frontend-text
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser-deps
 
 check: lint typecheck
 
@@ -42,6 +42,27 @@ infra: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
+# The browser tests alone (tests/browser/, headless Chromium against the local stack).
+browser: $(STAMP) browser-deps
+	$(BIN)/pytest -m browser tests/browser
+
+# What the browser tests need besides .venv: Debian's Chromium (Playwright's own browser
+# download cannot work here), installed with apt once, and node_modules (axe-core).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@echo "» installing Chromium with apt for the browser tests (once; a few minutes)"
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+browser-deps: $(CHROMIUM) node_modules/.package-lock.json
+
+# The panels' words: extract frontend/*.js into frontend/locales/frontend.pot, merge it
+# into each locale's .po, compile them to frontend/i18n/*.json (docs/frontend.md, "Text").
+frontend-text: $(STAMP)
+	$(BIN)/python -m devtools.frontend_text extract update compile check
+
 # The whole stack on this machine, in the foreground (docs/local-development.md).
 dev: $(STAMP)
 	$(BIN)/callpay dev
@@ -56,15 +77,16 @@ synth: $(STAMP)
 	$(BIN)/python -m infra.app
 	@echo "wrote cdk.out/ ($$(ls cdk.out/*.template.json))"
 
-# The pinned CDK CLI (package.json); pass context as CDK_ARGS (docs/deploy.md).
+# The pinned node tools (package.json): the CDK CLI and axe-core.
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The pinned CDK CLI; pass context as CDK_ARGS (docs/deploy.md).
 deploy: $(STAMP) node_modules/.package-lock.json
 	npx --no-install cdk deploy --all $(CDK_ARGS)
 
-test: check
+test: check browser-deps
 	$(BIN)/pytest
 	$(BIN)/callpay demo
 

@@ -124,6 +124,7 @@ def payment_requests() -> PaymentRequests:
         receipts=receipt_queue(),
         publishable_key=lambda: stripe_keys().stripe_publishable_key,
         clock=now,
+        patient_page_url=settings().patient_page_url,
     )
 
 

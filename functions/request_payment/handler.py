@@ -20,10 +20,18 @@ from callpay.api_models import (
     PatientAccessIn,
     PaymentRequestIn,
     PaymentRequestOut,
+    ReceiptQuery,
     RefundIn,
 )
 from callpay.domain.access import Principal
-from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
+from callpay.http_api import (
+    idempotency_key,
+    install_error_handlers,
+    json_response,
+    parse_body,
+    parse_query,
+    path_id,
+)
 
 logger = Logger(service="request_payment")
 metrics = Metrics(namespace="callpay", service="request_payment")
@@ -48,7 +56,7 @@ def grant_patient_access(call_id: str) -> Response[str]:
 def create_payment_request(call_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, PaymentRequestIn)
-    key = app.current_event.headers.get("idempotency-key") or None
+    key = idempotency_key(app.current_event.headers)
     request, is_new = runtime.payment_requests().create(
         principal, path_id(call_id, "call_id"), body, key
     )
@@ -97,7 +105,7 @@ def capture(payment_request_id: str) -> Response[str]:
 def refund(payment_request_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, RefundIn)
-    key = app.current_event.headers.get("idempotency-key") or None
+    key = idempotency_key(app.current_event.headers)
     request = runtime.payment_requests().refund(
         principal, path_id(payment_request_id, "id"), body, key
     )
@@ -112,9 +120,8 @@ def receipt(payment_request_id: str) -> Response[str]:
 
     request = runtime.payment_requests().get(caller(), path_id(payment_request_id, "id"))
     event = app.current_event
-    locale = event.get_query_string_value("locale") or from_accept_language(
-        event.headers.get("accept-language")
-    )
+    query = parse_query(event.raw_event, ReceiptQuery)
+    locale = query.locale or from_accept_language(event.headers.get("accept-language"))
     page = runtime.receipt_book().rendered(request, locale)
     return Response(
         status_code=200,

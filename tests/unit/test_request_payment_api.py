@@ -269,6 +269,7 @@ def test_checkout_returns_the_secret_to_the_patient_and_stores_the_email(world: 
         "client_secret": "pi_1_secret_x",
         "publishable_key": "pk_test_unit",
         "stripe_account": "acct_clinic1",
+        "clinic_name": None,
     }
     stored = world.store.get(created["id"])
     assert stored is not None and stored.receipt_email == "patient@example.com"

@@ -5,21 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
-from callpay.api_models import ClinicSettingsIn
+from callpay.api_models import CLEARABLE, ClinicSettingsIn
 from callpay.domain.access import Clinician, Principal, acts_for_clinic, require_admin
 from callpay.domain.clinic import Clinic, ClinicAuditEntry, changes_between
 from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from callpay.domain.money import SUPPORTED
 from callpay.domain.payment_request import PaymentRequest, Status
+from callpay.domain.period import Moment, report_period
 from callpay.ports import ClinicStore, ConnectOnboarding, VersionConflict
 
 SAVE_ATTEMPTS = 5
-# Empty strings clear a receipt detail, like null.
-CLEARABLE = ("legal_name", "address", "tax_id", "tax_id_label", "provider_name",
-             "provider_number", "tax_statement", "default_locale", "minimum_amount",
-             "maximum_amount", "country")  # fmt: skip
+
+
+@cache
+def time_zones() -> frozenset[str]:
+    # A set of names, not ZoneInfo(name): that opens whatever path it is given
+    # ("Australia" is a directory of the database).
+    return frozenset(available_timezones())
 
 
 def check_settings(clinic: Clinic) -> None:
@@ -31,10 +36,8 @@ def check_settings(clinic: Clinic) -> None:
         and clinic.minimum_amount > clinic.maximum_amount
     ):
         raise InvalidInput("invalid_limits", "The minimum amount is above the maximum.")
-    try:
-        ZoneInfo(clinic.time_zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput("unknown_time_zone", "time_zone must be an IANA name.") from None
+    if clinic.time_zone not in time_zones():
+        raise InvalidInput("unknown_time_zone", "time_zone must be an IANA name.")
 
 
 @dataclass
@@ -77,6 +80,7 @@ class ClinicAdmin:
         given = body.model_dump(include=body.model_fields_set)
         if "enabled" in given and admin.role != "org_admin":
             raise Forbidden("org_admin_only", "Only an organisation admin enables payments.")
+        # Empty strings clear a receipt detail, like null.
         updates = {k: (None if v == "" and k in CLEARABLE else v) for k, v in given.items()}
         for name, normalise in (("default_currency", str.lower), ("country", str.upper)):
             value = updates.get(name)
@@ -121,13 +125,13 @@ class ClinicAdmin:
         )  # fmt: skip
 
     def payments(
-        self, principal: Principal, clinic_id: str, start: datetime, end: datetime,
+        self, principal: Principal, clinic_id: str, start: Moment | None, end: Moment | None,
         status: Status | None,
     ) -> Iterator[PaymentRequest]:  # fmt: skip
-        self._existing(principal, clinic_id)
-        if end <= start:
-            raise InvalidInput("invalid_period", "'to' must be after 'from'.")
-        for request in self.clinics.payments(clinic_id, start, end):
+        """The clinic's payment requests made in the period (dates in its time zone)."""
+        _, clinic = self._existing(principal, clinic_id)
+        first, last = report_period(start, end, clinic.time_zone, self.clock())
+        for request in self.clinics.payments(clinic_id, first, last):
             if status is None or request.status is status:
                 yield request
 

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlencode
 
 from callpay.api_models import (
     CaptureIn,
@@ -92,6 +93,8 @@ class PaymentRequests:
     publishable_key: Callable[[], str]
     clock: Callable[[], datetime]
     new_id: Callable[[], str] = lambda: f"pr_{uuid.uuid4().hex}"
+    # The hosted pay page (PATIENT_PAGE_URL), if this deployment has one.
+    patient_page_url: str | None = None
 
     # -- who may touch what --------------------------------------------------------------
 
@@ -127,7 +130,17 @@ class PaymentRequests:
         clinician = require_clinician(principal)
         self._bind(clinician, call_id, self.store.get_clinic(clinic_id), clinic_id)
         token, expires_at = self.tokens.mint(call_id, clinic_id, self.clock())
-        return PatientAccessOut(token=token, expires_at=expires_at)
+        return PatientAccessOut(
+            token=token, expires_at=expires_at, patient_url=self._patient_url(call_id, token)
+        )
+
+    def _patient_url(self, call_id: str, token: str) -> str | None:
+        """The pay page with the call and token in the fragment: browsers never send a
+        fragment to a server, so the token stays out of access logs and Referer headers."""
+        if not self.patient_page_url:
+            return None
+        fragment = urlencode({"call_id": call_id, "token": token})
+        return f"{self.patient_page_url.split('#', 1)[0]}#{fragment}"
 
     def create(
         self,
@@ -241,6 +254,7 @@ class PaymentRequests:
             client_secret=intent.client_secret,
             publishable_key=self.publishable_key(),
             stripe_account=request.stripe_account,
+            clinic_name=clinic.legal_name,
         )
 
     def cancel(self, principal: Principal, payment_request_id: str) -> PaymentRequest:
