@@ -261,6 +261,15 @@ def caller_of(event: Mapping[str, Any]) -> Principal:
     return principal_of(event, patient_tokens(), clinician_tokens())
 
 
+def staff_caller_of(event: Mapping[str, Any]) -> Principal:
+    """The caller of a route for clinicians and admins only: a patient token is refused
+    without the patient token key, which such a function is not granted."""
+    from callpay.adapters.patient_tokens import NoPatientTokens  # noqa: PLC0415
+    from callpay.principals import principal_of  # noqa: PLC0415
+
+    return principal_of(event, NoPatientTokens(), clinician_tokens())
+
+
 def reset() -> None:
     """Forget everything built so far (tests change the environment between cases)."""
     for built in (

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import jwt
 
-from callpay.domain.errors import Unauthenticated
+from callpay.domain.errors import Forbidden, Unauthenticated
 
 ISSUER = "callpay"
 AUDIENCE = "callpay:patient"
@@ -48,3 +48,15 @@ class SignedPatientTokens:
         except jwt.PyJWTError as error:
             raise Unauthenticated("invalid_token", "The access token is not valid.") from error
         return str(claims["call_id"]), str(claims["clinic_id"]), str(claims["jti"])
+
+
+class NoPatientTokens:
+    """For a function no patient may call (clinic_admin): a patient token is refused as a
+    patient would be on its routes, and the patient token key (not granted to such a
+    function) is never read."""
+
+    def mint(self, call_id: str, clinic_id: str, now: datetime) -> tuple[str, datetime]:
+        raise Forbidden("clinician_only", "Only clinicians can do this.")
+
+    def verify(self, token: str) -> tuple[str, str, str]:
+        raise Forbidden("clinician_only", "Only clinicians can do this.")
