@@ -12,9 +12,11 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
-from callpay.domain.errors import BadRequest, DomainError
+from callpay.adapters.aws import is_transient
+from callpay.domain.errors import BadRequest, DomainError, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -97,5 +99,19 @@ def install_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:
 
     @app.exception_handler(Exception)
     def unexpected(error: Exception) -> Response[str]:
-        logger.exception("unexpected error")
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        return internal_error(logger)
+
+    @app.exception_handler([BotoCoreError, ClientError])
+    def aws_fault(error: Exception) -> Response[str]:
+        """DynamoDB, SQS or API Gateway still failing after the client's retries: nothing
+        was changed and the caller may retry (aws.is_transient); anything else is ours."""
+        if not is_transient(error):
+            return internal_error(logger)
+        logger.warning("AWS unavailable", extra={"error": type(error).__name__})
+        busy = UpstreamUnavailable("store_busy", "Please try again.")
+        return error_response(busy.status, busy.code, busy.message)
+
+
+def internal_error(logger: Logger) -> Response[str]:
+    logger.exception("unexpected error")
+    return error_response(500, "internal_error", "Something went wrong on our side.")

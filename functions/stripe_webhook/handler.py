@@ -14,9 +14,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from callpay import runtime
+from callpay.adapters.aws import is_transient
 from callpay.adapters.webhook_signature import SignatureError, verify
 from callpay.domain.stripe_outcomes import StripeEvent
 from callpay.logic.stripe_events import Outcome
@@ -77,6 +79,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             applied = runtime.stripe_events().apply(stripe_event)
     except ValidationError:
         return refuse(400, "malformed_event", "The event's object is not what its type says.")
+    except (BotoCoreError, ClientError) as error:
+        if not is_transient(error):
+            raise
+        # Nothing was recorded: Stripe delivers the event again later.
+        logger.warning("store unavailable", extra={"event_id": stripe_event.id})
+        return refuse(503, "store_busy", "Please deliver this event again.")
     logger.info(
         "stripe event handled",
         extra={

@@ -10,6 +10,7 @@ mail moto's SES sent, the frames a socket received.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,7 @@ from tests.integration.test_payment_loop import (
     stored,
 )
 from tests.integration.test_realtime import connection_ids, nothing_for, open_feed, receive
+from tests.integration.test_webhook import send, succeeded
 from tests.support.events import http_event
 from tests.support.fault_proxy import aws_error, aws_query_error, stripe_error
 from tests.support.servers import wait_until
@@ -165,6 +167,61 @@ def test_a_store_5xx_is_retried(stack: Stack, clinic: Clinic, faults: Faults) ->
     )
     assert (status, body["id"]) == (200, created["id"])
     assert faults.aws.outcomes(target="GetItem")[:3] == ["answer", "answer", "forwarded"]
+
+
+def test_a_store_that_does_not_answer_is_given_up_on_and_retried(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    status, created = create(clinic, new_call())
+    assert status == 201
+    faults.aws.seen.clear()
+    faults.aws.stall(8, target="GetItem")
+    started = time.monotonic()
+    status, body = api(
+        http_event("GET", f"/payment-requests/{created['id']}", claims=claims_for(clinic))
+    )
+    assert (status, body["id"]) == (200, created["id"])
+    # The client's own timeout, well before the 8 s stall (and the Lambda's 10 s) ended.
+    assert time.monotonic() - started < 6
+    assert faults.aws.outcomes(target="GetItem")[:2] == ["stall", "forwarded"]
+
+
+def test_a_store_that_never_answers_is_a_503_inside_the_lambdas_time(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    status, created = create(clinic, new_call())
+    assert status == 201
+    faults.aws.stall(30, target="GetItem", times=LASTING)
+    started = time.monotonic()
+    status, body = api(
+        http_event("GET", f"/payment-requests/{created['id']}", claims=claims_for(clinic))
+    )
+    assert (status, body["error"]["code"]) == (503, "store_busy")
+    assert time.monotonic() - started < 10  # API functions' timeout (infra/stack.py)
+
+
+def test_a_webhook_the_store_cannot_take_is_a_503_and_its_redelivery_applies_it_once(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    status, created = create(clinic, new_call())
+    assert status == 201
+    request = stored(created["id"])
+    event = succeeded(request)
+    faults.aws.answer(
+        400, aws_error("ProvisionedThroughputExceededException"), target="TransactWriteItems",
+        times=LASTING,
+    )  # fmt: skip
+    status, body = send(event)
+    assert (status, body["error"]["code"]) == (503, "store_busy")
+    assert stored(created["id"]).status is Status.REQUESTED
+    end(faults)
+
+    status, body = send(event)  # Stripe delivers it again
+    assert (status, body["outcome"]) == (200, "applied")
+    status, body = send(event)
+    assert (status, body["outcome"]) == (200, "duplicate")
+    after = stored(created["id"])
+    assert after.status is Status.SUCCEEDED and after.version == request.version + 1
 
 
 # -- Stripe ------------------------------------------------------------------------------
