@@ -224,6 +224,35 @@ def test_a_webhook_the_store_cannot_take_is_a_503_and_its_redelivery_applies_it_
     assert after.status is Status.SUCCEEDED and after.version == request.version + 1
 
 
+def test_a_throttled_transaction_is_a_503_not_a_conflict(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    """DynamoDB cancels a throttled transaction (reason ThrottlingError): not another
+    writer's change, so not the 409 `concurrent_update` a version conflict becomes."""
+    call_id = new_call()
+    status, created = create(clinic, call_id)
+    assert status == 201
+    cancelled = aws_error(
+        "TransactionCanceledException",
+        "Transaction cancelled, please refer cancellation reasons for specific reasons "
+        "[ThrottlingError, None]",
+        CancellationReasons=[
+            {"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity."},
+            {"Code": "None"},
+        ],
+    )
+    faults.aws.answer(400, cancelled, target="TransactWriteItems", times=LASTING)
+    token = patient_token(clinic, call_id)
+    status, body = api(
+        http_event(
+            "POST", f"/payment-requests/{created['id']}/checkout",
+            {"email": "patient@example.com"}, token=token,
+        )
+    )  # fmt: skip
+    assert (status, body["error"]["code"]) == (503, "store_busy")
+    assert stored(created["id"]).receipt_email is None
+
+
 # -- Stripe ------------------------------------------------------------------------------
 
 
