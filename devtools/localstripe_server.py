@@ -1,4 +1,4 @@
-"""Run localstripe, with two gaps closed where it behaves unlike Stripe.
+"""Run localstripe, with three gaps closed where it behaves unlike Stripe.
 
 * Retry after a decline. On Stripe, a PaymentIntent whose card was declined goes back to
   `requires_payment_method` and the patient can pay it with another card. localstripe
@@ -7,6 +7,11 @@
 * Holds. Stripe announces an authorised, not yet captured payment with
   `payment_intent.amount_capturable_updated`; localstripe sends nothing until capture.
   This launcher sends that event when a manual-capture charge is authorised.
+* Listing PaymentIntents by creation time (`created[gte]`), which Stripe supports and
+  localstripe refuses: callpay looks for an intent whose creation answer was lost so.
+
+localstripe still ignores idempotency keys (a repeated create makes a second object):
+callpay does not rely on them alone (docs/decisions.md, Lost answers).
 
 It also listens on one address (localstripe's own launcher takes every interface) and
 ends with its parent process, so a killed stack leaves no localstripe behind.
@@ -48,6 +53,19 @@ def _create_charge_announcing_holds(self: Any, on_failure_now: Any) -> None:
 
 
 resources.PaymentIntent._create_charge = _create_charge_announcing_holds
+
+_list_intents = resources.PaymentIntent._api_list_all.__func__
+
+
+def _list_intents_created_since(cls: Any, /, url: str, created: Any = None, **kwargs: Any) -> Any:
+    listed = _list_intents(cls, url, **kwargs)
+    if isinstance(created, dict) and "gte" in created:
+        since = int(created["gte"])
+        listed._list = [intent for intent in listed._list if intent.created >= since]
+    return listed
+
+
+resources.PaymentIntent._api_list_all = classmethod(_list_intents_created_since)
 
 
 def _keep_in_memory(self: Any) -> None:

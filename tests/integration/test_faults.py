@@ -157,6 +157,27 @@ def test_a_throttled_store_write_is_retried_and_the_request_stored_once(
     assert len(intents_of(stack, created["id"])) == 1
 
 
+def test_a_store_throttled_past_its_retries_answers_503_and_the_retry_creates_once(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    """The PaymentIntent is made before the request is stored: the client's retry with the
+    same Idempotency-Key must find that intent, not make a second one."""
+    faults.aws.answer(
+        400, aws_error("ThrottlingException"), target="TransactWriteItems", times=LASTING
+    )
+    call_id, key = new_call(), f"key-{uuid.uuid4().hex}"
+    status, body = create(clinic, call_id, key)
+    assert (status, body["error"]["code"]) == (503, "store_busy")
+    assert request_items(stack, call_id) == []
+    end(faults)
+
+    status, created = create(clinic, call_id, key)
+    assert status == 201, created
+    assert [item["id"]["S"] for item in request_items(stack, call_id)] == [created["id"]]
+    intents = intents_of(stack, created["id"])
+    assert [intent.id for intent in intents] == [stored(created["id"]).payment_intent_id]
+
+
 def test_a_store_5xx_is_retried(stack: Stack, clinic: Clinic, faults: Faults) -> None:
     status, created = create(clinic, new_call())
     assert status == 201
@@ -299,6 +320,31 @@ def test_stripe_failing_every_try_is_a_503_and_stores_nothing(
     status, body = create(clinic, call_id)
     assert (status, body["error"]["code"]) == (503, "stripe_unavailable")
     assert request_items(stack, call_id) == []
+
+
+def test_an_intent_made_before_the_connection_reset_is_the_one_kept(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    """localstripe, unlike Stripe, ignores idempotency keys: a blind retry of the create
+    would make a second PaymentIntent. callpay looks for the first one."""
+    faults.stripe.reset_after_forwarding(method="POST", path=r"^/v1/payment_intents$")
+    call_id = new_call()
+    status, created = create(clinic, call_id)
+    assert status == 201, created
+    intents = intents_of(stack, created["id"])
+    assert [intent.id for intent in intents] == [stored(created["id"]).payment_intent_id]
+
+
+def test_a_refund_made_before_the_connection_reset_is_made_once(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    pr_id, intent_id = paid(stack, clinic)
+    faults.stripe.reset_after_forwarding(method="POST", path=r"^/v1/refunds$")
+    status, body = refund(clinic, pr_id, 3000, f"key-{uuid.uuid4().hex}")
+    assert status == 200, body
+    assert (body["status"], body["amount_refunded"]) == ("partially_refunded", 3000)
+    assert [r.amount for r in refunds_of(stack, intent_id)] == [3000]
+    assert stored(pr_id).amount_refunded == 3000
 
 
 # -- SES ---------------------------------------------------------------------------------
