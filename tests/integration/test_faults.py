@@ -17,7 +17,6 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from websockets.sync.client import ClientConnection
 
 from callpay import runtime
@@ -33,6 +32,7 @@ from tests.integration.test_payment_loop import (
     stored,
 )
 from tests.integration.test_realtime import connection_ids, nothing_for, open_feed, receive
+from tests.integration.test_receipt_emails import emails_to, paid_request
 from tests.integration.test_webhook import send, succeeded
 from tests.support.events import http_event
 from tests.support.fault_proxy import aws_error, aws_query_error, stripe_error
@@ -93,11 +93,6 @@ def refunds_of(stack: Stack, intent_id: str) -> list[Any]:
     return list(stack.stripe().v1.refunds.list(params={"payment_intent": intent_id}).data)
 
 
-def emails_to(stack: Stack, address: str) -> list[dict[str, Any]]:
-    data = requests.get(f"{stack.aws_endpoint}/moto-api/data.json", timeout=5).json()
-    return [m for m in data["ses"]["Message"] if address in m["destinations"]["ToAddresses"]]
-
-
 # -- what the clinician and the patient do -----------------------------------------------
 
 
@@ -115,19 +110,6 @@ def create(clinic: Clinic, call_id: str, key: str | None = None) -> tuple[int, A
             headers=headers,
         )
     )  # fmt: skip
-
-
-def paid(stack: Stack, clinic: Clinic, email: str = "patient@example.com") -> tuple[str, str]:
-    """A request paid on localstripe, its webhook applied: (request id, intent id)."""
-    call_id = new_call()
-    status, created = create(clinic, call_id)
-    assert status == 201, created
-    patient_checkout(clinic, call_id, created["id"], email=email)
-    intent_id = stored(created["id"]).payment_intent_id
-    assert intent_id
-    pay(stack, intent_id, GOOD_CARD)
-    wait_until(lambda: stack.receiver.delivered("payment_intent.succeeded", intent_id))
-    return created["id"], intent_id
 
 
 def refund(clinic: Clinic, pr_id: str, amount: int, key: str) -> tuple[int, Any]:
@@ -338,7 +320,7 @@ def test_an_intent_made_before_the_connection_reset_is_the_one_kept(
 def test_a_refund_made_before_the_connection_reset_is_made_once(
     stack: Stack, clinic: Clinic, faults: Faults
 ) -> None:
-    pr_id, intent_id = paid(stack, clinic)
+    pr_id, intent_id = paid_request(stack, clinic, "patient@example.com")
     faults.stripe.reset_after_forwarding(method="POST", path=r"^/v1/refunds$")
     status, body = refund(clinic, pr_id, 3000, f"key-{uuid.uuid4().hex}")
     assert status == 200, body
@@ -355,7 +337,7 @@ def test_a_throttled_receipt_is_sent_on_the_queues_retry_exactly_once(
 ) -> None:
     stack.receipt_worker.drain()
     email = f"patient-{uuid.uuid4().hex[:6]}@example.com"
-    paid(stack, clinic, email)
+    paid_request(stack, clinic, email)
     faults.aws.answer(
         400, aws_query_error("Throttling", "Maximum sending rate exceeded."),
         headers={"Content-Type": "text/xml"}, body_has="Action=SendEmail", times=LASTING,
