@@ -304,6 +304,19 @@ def test_stripe_failing_every_try_is_a_503_and_stores_nothing(
     assert request_items(stack, call_id) == []
 
 
+def test_stripe_not_answering_is_given_up_on_and_the_retry_makes_one_intent(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    faults.stripe.stall(8, method="POST", path=r"^/v1/payment_intents$")
+    started = time.monotonic()
+    status, created = create(clinic, new_call())
+    assert status == 201, created
+    assert time.monotonic() - started < 8  # Stripe's client timeout (4 s), not the stall's
+    assert len(intents_of(stack, created["id"])) == 1
+    outcomes = faults.stripe.outcomes(method="POST", path=r"^/v1/payment_intents$")
+    assert outcomes == ["stall", "forwarded"]
+
+
 def test_an_intent_made_before_the_connection_reset_is_the_one_kept(
     stack: Stack, clinic: Clinic, faults: Faults
 ) -> None:
