@@ -90,7 +90,11 @@ def stack() -> Iterator[Stack]:
     with moto_server() as aws, localstripe_server() as stripe_base:
         # The handlers (and the receipt worker) reach every server through a fault proxy,
         # which forwards untouched unless a test plans a fault (tests/integration/test_faults.py).
-        faults = Faults(FaultProxy(aws), FaultProxy(stripe_base), FaultProxy(gateway.callback_url))
+        faults = Faults(
+            FaultProxy(aws, one_at_a_time=True),
+            FaultProxy(stripe_base),
+            FaultProxy(gateway.callback_url),
+        )
         for name, value in {
             "AWS_ENDPOINT_URL": faults.aws.url,
             "AWS_ACCESS_KEY_ID": "testing",

@@ -109,7 +109,14 @@ def stripe_error(kind: str, message: str = "injected") -> bytes:
 
 
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, one_at_a_time: bool = False) -> None:
+        """`one_at_a_time`: forward one request at a time, for a server that is not safe
+        under concurrent writes (moto: a DynamoDB transaction backs the table up with a
+        deep copy and restores it on failure, so two at once can crash with a 500 after
+        one applied, or undo each other)."""
+        self._forwarding: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if one_at_a_time else contextlib.nullcontext()
+        )
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
@@ -193,7 +200,7 @@ class FaultProxy:
 
     def _forward(self, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
         connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=30)
-        try:
+        with self._forwarding, contextlib.closing(connection):
             headers = {k: v for k, v in request.headers.items() if k not in NOT_FORWARDED}
             connection.request(
                 request.method, self.upstream_prefix + request.path, request.body, headers
@@ -202,8 +209,6 @@ class FaultProxy:
             body = response.read()
             kept = [(k, v) for k, v in response.getheaders() if k.lower() not in NOT_FORWARDED]
             return response.status, kept, body
-        finally:
-            connection.close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
