@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
-.PHONY: dev demo e2e lock audit
+.PHONY: dev demo e2e browser browser-deps frontend-text screenshots lock audit
 
 # The whole dependency tree, locked with hashes (docs/deploy.md, Dependencies): runtime.txt
 # is what the Lambda asset ships, dev.txt everything the checks and tests need besides.
@@ -26,7 +26,7 @@ $(STAMP): $(DEV_LOCK) pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser-deps
 
 # Both locks again from pyproject.toml, after adding or changing a dependency there.
 lock: $(STAMP)
@@ -65,6 +65,31 @@ infra: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
+# The browser tests alone (tests/browser/, headless Chromium against the local stack).
+browser: $(STAMP) browser-deps
+	$(BIN)/pytest -m browser tests/browser
+
+# The screenshots in docs/images/ (docs/frontend.md), taken afresh by the browser tests.
+screenshots: $(STAMP) browser-deps
+	CALLPAY_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/pytest -m browser tests/browser
+
+# What the browser tests need besides .venv: Debian's Chromium (Playwright's own browser
+# download cannot work here), installed with apt once, and node_modules (axe-core).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@echo "» installing Chromium with apt for the browser tests (once; a few minutes)"
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+browser-deps: $(CHROMIUM) node_modules/.package-lock.json
+
+# The panels' words: extract frontend/*.js into frontend/locales/frontend.pot, merge it
+# into each locale's .po, compile them to frontend/i18n/*.json (docs/frontend.md, "Text").
+frontend-text: $(STAMP)
+	$(BIN)/python -m devtools.frontend_text extract update compile check
+
 # The whole stack on this machine, in the foreground (docs/local-development.md).
 dev: $(STAMP)
 	$(BIN)/callpay dev
@@ -79,15 +104,16 @@ synth: $(STAMP)
 	$(BIN)/python -m infra.app
 	@echo "wrote cdk.out/ ($$(ls cdk.out/*.template.json))"
 
-# The pinned CDK CLI (package.json); pass context as CDK_ARGS (docs/deploy.md).
+# The pinned node tools (package.json): the CDK CLI and axe-core.
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The pinned CDK CLI; pass context as CDK_ARGS (docs/deploy.md).
 deploy: $(STAMP) node_modules/.package-lock.json
 	npx --no-install cdk deploy --all $(CDK_ARGS)
 
-test: check
+test: check browser-deps
 	$(BIN)/pytest
 	$(BIN)/callpay demo
 

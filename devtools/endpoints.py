@@ -33,6 +33,8 @@ class Endpoints:
     # The environment the stack gives its handlers (no secrets: AWS keys are "local"), for
     # running one by hand against it: `devtools/invoke.py --local`.
     environment: dict[str, str] = field(default_factory=dict)
+    # The Stripe.js pages load: the local stand-in on localstripe, Stripe's own otherwise.
+    stripe_js_url: str = "https://js.stripe.com/v3/"
 
     @classmethod
     def load(cls, state_dir: Path) -> Endpoints:

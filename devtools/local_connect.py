@@ -9,16 +9,12 @@ signed with the Connect endpoint's secret, to the local `/webhooks/stripe`.
 from __future__ import annotations
 
 import html
-import json
-import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
-from devtools.stripe_signature import signature_header
+from devtools.stripe_deliveries import deliver, stripe_event
 
 PATH = "/_local/stripe-onboarding"
 # With Stripe's own test mode: where Stripe sends the clinic admin back after onboarding.
@@ -27,25 +23,16 @@ RETURN_PATH = "/_local/stripe-return"
 
 def account_updated(account_id: str, clinic_id: str | None) -> dict[str, Any]:
     """The event Stripe sends on the Connect endpoint once an account can take charges."""
-    return {
-        "id": f"evt_local_{uuid.uuid4().hex[:16]}",
-        "object": "event",
-        "type": "account.updated",
-        "created": int(time.time()),
-        "livemode": False,
-        "account": account_id,
-        "data": {
-            "object": {
-                "id": account_id,
-                "object": "account",
-                "charges_enabled": True,
-                "payouts_enabled": True,
-                "details_submitted": True,
-                "requirements": {"currently_due": [], "eventually_due": [], "past_due": []},
-                "metadata": {"clinic_id": clinic_id} if clinic_id else {},
-            }
-        },
+    account = {
+        "id": account_id,
+        "object": "account",
+        "charges_enabled": True,
+        "payouts_enabled": True,
+        "details_submitted": True,
+        "requirements": {"currently_due": [], "eventually_due": [], "past_due": []},
+        "metadata": {"clinic_id": clinic_id} if clinic_id else {},
     }
+    return stripe_event("account.updated", account, account=account_id)
 
 
 class LocalOnboarding:
@@ -59,18 +46,10 @@ class LocalOnboarding:
     async def complete(self, request: web.Request) -> web.Response:
         account_id = request.match_info["account_id"]
         clinic_id = request.query.get("clinic_id")
-        payload = json.dumps(account_updated(account_id, clinic_id), indent=2).encode()
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "Stripe-Signature": signature_header(payload, self._secret),
-        }
-        async with (
-            aiohttp.ClientSession(trust_env=False) as session,
-            session.post(self._webhook_url(), data=payload, headers=headers) as answer,
-        ):
-            outcome = await answer.text()
-            status = answer.status
-        done = 200 <= status < 300
+        delivery = await deliver(
+            self._webhook_url(), self._secret, account_updated(account_id, clinic_id)
+        )
+        done, status, outcome = delivery.ok, delivery.status, delivery.body
         title = "Stripe account linked" if done else "Onboarding could not be completed"
         text = (
             f"The local Stripe account {account_id} can now take payments"

@@ -10,7 +10,9 @@ endpoint points here.
 
 `LocalApiGateway` adds the HTTP API on the same port: the routes of infra/http_api.py as
 payload-2.0 events for their functions, the JWT authorizer on the routes that carry it,
-CORS for local origins, and the local identity provider's JWKS.
+CORS for local origins, and the local identity provider's JWKS. A request no route takes
+gets callpay's own error envelope (404 `not_found`, or 405 `method_not_allowed` when the
+path is a route's under another method), so a client never has to parse a second shape.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import CIMultiDict
 
 from devtools.http_events import HttpAnswer, HttpRequest, http_answer, http_api_event
@@ -181,6 +183,9 @@ class LocalWebSocketGateway:
                     await self._invoke(
                         self._event(request, "$default", connection_id, message.data)
                     )
+                elif message.type == WSMsgType.BINARY:
+                    # API Gateway takes text frames only: it closes the socket with 1003.
+                    await socket.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text only")
         finally:
             self._sockets.pop(connection_id, None)
             await self._invoke(self._event(request, "$disconnect", connection_id, None))
@@ -270,6 +275,19 @@ def _gateway_error(status: int, message: str, *extra: tuple[str, str]) -> HttpAn
     return HttpAnswer(status, [("Content-Type", "application/json"), *extra], body)
 
 
+def _route_miss(routes: Sequence[HttpRoute], method: str, raw_path: str) -> HttpAnswer:
+    """No route takes the request: callpay's envelope, 405 with Allow when the path is a
+    route's under other methods, else 404 (docs/local-development.md says how AWS differs)."""
+    allowed = sorted({r.method for r in routes if r.match(r.method, raw_path) is not None})
+    headers = [("Content-Type", "application/json")]
+    if allowed:
+        error = {"code": "method_not_allowed", "message": f"Use {', '.join(allowed)} here."}
+        headers.append(("Allow", ", ".join(allowed)))
+    else:
+        error = {"code": "not_found", "message": "No such route."}
+    return HttpAnswer(405 if allowed else 404, headers, json.dumps({"error": error}).encode())
+
+
 @dataclass
 class HttpApi:
     """What LocalApiGateway serves over HTTP: routes, the functions behind them, auth."""
@@ -307,7 +325,8 @@ class LocalApiGateway(LocalWebSocketGateway):
         for method, path, page in self._api.pages:
             app.router.add_route(method, path, page)
         # Last: everything else is the HTTP API's (aiohttp tries routes in this order).
-        app.router.add_route("*", "/{path:.*}", self._http)
+        # (?s): a path whose decoded form has a line break (/calls/%0D%0A/...) too.
+        app.router.add_route("*", "/{path:(?s:.*)}", self._http)
 
     async def _jwks(self, request: web.Request) -> web.Response:
         return web.json_response(dict(self._api.jwks))
@@ -327,7 +346,7 @@ class LocalApiGateway(LocalWebSocketGateway):
             raw_path = request.rel_url.raw_path
             found = find_route(self._api.routes, request.method, raw_path)
             if found is None:
-                answer = _gateway_error(404, "Not Found")
+                answer = _route_miss(self._api.routes, request.method, raw_path)
             else:
                 route, parameters = found
                 answer, served_by = await self._route(request, route, parameters)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from devtools import endpoints
 from devtools.endpoints import Endpoints
 from devtools.identity import AUDIENCE, ISSUER, LocalIdentityProvider
-from devtools.infra_tables import InfraTables, InfraUnreadable, Reading
+from devtools.infra_tables import InfraTables, InfraUnreadable, LocalSite, Reading
 from devtools.paths import REPO_ROOT
 from devtools.processes import (
     ChildProcess,
@@ -62,6 +62,7 @@ DEMO_ORG_ID = "org-demo"
 DEMO_CLINIC_ID = "clinic-demo"
 # localstripe accepts any key of the right shape.
 LOCALSTRIPE_KEYS = ("sk_test_local", "pk_test_local")
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
 PROGRESS = "» "
 
 if TYPE_CHECKING:
@@ -186,7 +187,13 @@ class LocalStack:
 
         # All at once: the CDK app's tables (node, slow), moto and localstripe.
         self._progress("reading routes and queue settings from the CDK app (infra/)")
-        self._reading = Reading(STAGE)
+        self._reading = Reading(
+            STAGE,
+            LocalSite(
+                websocket=f"ws://{options.host}:{gateway_port}",
+                stripe_stand_in=not options.uses_stripe,
+            ),
+        )
         aws_url = f"http://{options.host}:{aws_port}"
         moto = self._spawn("moto", ["-m", "devtools.moto_server", "-H", options.host,
                                     "-p", str(aws_port)])  # fmt: skip
@@ -215,7 +222,7 @@ class LocalStack:
         self._export({"RECEIPT_QUEUE_URL": queue_url})
 
         self._progress("loading the handlers")
-        gateway = self._start_gateway(identity, gateway_port)
+        gateway = self._start_gateway(identity, gateway_port, stripe_base)
         http_url = gateway.http_url
         self._set_gateway_environment(gateway)
         self._progress(f"gateway (HTTP API, WebSocket, @connections) on {http_url}")
@@ -228,6 +235,8 @@ class LocalStack:
         else:
             seed_demo_clinic(http_url, identity)
         self._progress(f"demo clinic {DEMO_CLINIC_ID} (organisation {DEMO_ORG_ID}) ready")
+
+        from devtools.stripe_js import SCRIPT_PATH  # noqa: PLC0415
 
         self.endpoints = Endpoints(
             http_url=http_url,
@@ -244,6 +253,7 @@ class LocalStack:
             region=REGION,
             pid=os.getpid(),
             environment=dict(self._handler_environment),
+            stripe_js_url=STRIPE_JS_URL if options.uses_stripe else http_url + SCRIPT_PATH,
         )
         self.endpoints.write(options.state_dir)
         return self.endpoints
@@ -316,12 +326,14 @@ class LocalStack:
         """What the functions need to know about the gateway, known once it listens."""
         from callpay import runtime  # noqa: PLC0415
         from devtools.local_connect import PATH, RETURN_PATH  # noqa: PLC0415
+        from devtools.pay_site import PAY_PAGE_PATH  # noqa: PLC0415
 
         http_url = gateway.http_url
         self._export(
             {
                 "WEBSOCKET_CALLBACK_URL": gateway.callback_url,
                 "JWKS_URL": f"{http_url}/.well-known/jwks.json",
+                "PATIENT_PAGE_URL": f"{http_url}{PAY_PAGE_PATH}",
             }
         )
         if self.options.uses_stripe:
@@ -398,7 +410,9 @@ class LocalStack:
         )
         return queue_url
 
-    def _start_gateway(self, identity: LocalIdentityProvider, port: int) -> LocalApiGateway:
+    def _start_gateway(
+        self, identity: LocalIdentityProvider, port: int, stripe_base: str
+    ) -> LocalApiGateway:
         from devtools.jwt_authorizer import JwtAuthorizer  # noqa: PLC0415
         from devtools.lambda_functions import LocalFunction  # noqa: PLC0415
         from devtools.local_connect import RETURN_PATH, LocalOnboarding, returned  # noqa: PLC0415
@@ -408,6 +422,8 @@ class LocalStack:
             LocalApiGateway,
             Page,
         )
+        from devtools.pay_site import PaySite  # noqa: PLC0415
+        from devtools.stripe_js import SCRIPT_PATH, StripeJsStandIn  # noqa: PLC0415
 
         functions = {
             module: LocalFunction.load(module, lock=self._invocations)
@@ -423,6 +439,24 @@ class LocalStack:
             pages.append(("GET", RETURN_PATH + "/{clinic_id}", returned))
         else:
             pages.append(onboarding.page_route())
+            # Stripe.js for pages paying on localstripe (Stripe's own test mode uses the real one).
+            stand_in = StripeJsStandIn(
+                stripe_base,
+                LOCALSTRIPE_KEYS[0],
+                lambda: f"{gateway.http_url}/webhooks/stripe",
+                self._secrets.account_webhook_secret,
+            )
+            pages.extend(stand_in.routes())
+        assert self.tables is not None
+        site = PaySite(
+            http_url=lambda: gateway.http_url,
+            ws_url=lambda: gateway.ws_url,
+            stripe_js_url=lambda: (
+                STRIPE_JS_URL if self.options.uses_stripe else gateway.http_url + SCRIPT_PATH
+            ),
+            content_security_policy=self.tables.site_policy,
+        )
+        pages.extend(site.routes())
         api = HttpApi(
             routes=self._routes,
             functions=functions,
@@ -513,6 +547,10 @@ class LocalStack:
             f"  JWKS            {e.jwks_url}   (issuer {e.issuer}, audience {e.audience})",
             f"  Stripe          {e.stripe_api_base}   ({stripe}, publishable key "
             f"{e.publishable_key})",
+            f"  pay page        {e.http_url}/app/pay/#call_id=<call>&token=<patient token>",
+            f"  panels          {e.http_url}/app/callpay.js   (docs/frontend.md)",
+            f"  Stripe.js       {e.stripe_js_url}"
+            + ("" if self.options.uses_stripe else "   (the local stand-in)"),
             f"  AWS (moto)      {e.aws_endpoint_url}   (sent e-mails: "
             f"{e.aws_endpoint_url}/moto-api/data.json)",
             f"  demo clinic     {e.demo_clinic_id} in organisation {e.demo_org_id}",

@@ -1,26 +1,53 @@
-"""The HTTP contract's request and response bodies (DESIGN.md, "HTTP contract")."""
+"""The HTTP contract's request and response bodies and query strings (DESIGN.md, "HTTP
+contract"). Every value a client sends is bounded here: ids, text, amounts, dates."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
+    PlainValidator,
     StrictBool,
     StrictInt,
     StringConstraints,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from callpay.domain.clinic import Clinic
-from callpay.domain.payment_request import Failure, LineItem, PaymentRequest
+from callpay.domain.money import STRIPE_MAXIMUM
+from callpay.domain.payment_request import Dispute, Failure, LineItem, PaymentRequest, Status
+from callpay.domain.period import EARLIEST, LATEST
+from callpay.domain.receipt_job import receipt_number
+from callpay.domain.transitions import PAID
+from callpay.http_api import ID_PATTERN, Query
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ID_PATTERN.pattern)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
+
+
+def _chargeable_size(amount: int) -> int:
+    # Its own error type: the boundary answers it with the code `amount_too_large`.
+    if amount > STRIPE_MAXIMUM:
+        raise PydanticCustomError(
+            "amount_too_large", "Input should be at most {maximum} (Stripe's maximum)",
+            {"maximum": STRIPE_MAXIMUM},
+        )  # fmt: skip
+    return amount
+
+
+# Minor units; Stripe charges at most eight digits, so nothing above is ever valid here.
+Amount = Annotated[StrictInt, Field(ge=0), AfterValidator(_chargeable_size)]
+PositiveAmount = Annotated[StrictInt, Field(gt=0), AfterValidator(_chargeable_size)]
 
 
 class Body(BaseModel):
@@ -29,12 +56,12 @@ class Body(BaseModel):
 
 class LineItemIn(Body):
     description: Text
-    amount: Annotated[StrictInt, Field(ge=0)]
+    amount: Amount
 
 
 class PaymentRequestIn(Body):
     clinic_id: Id
-    amount: StrictInt
+    amount: Amount
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
     description: Text
     capture_method: Literal["automatic", "manual"] = "automatic"
@@ -43,17 +70,21 @@ class PaymentRequestIn(Body):
 
 class CaptureIn(Body):
     # Default: the whole hold. 0 releases the hold without charging.
-    amount: Annotated[StrictInt, Field(ge=0)] | None = None
+    amount: Amount | None = None
 
 
 class RefundIn(Body):
     # Default: whatever is left to refund.
-    amount: Annotated[StrictInt, Field(gt=0)] | None = None
+    amount: PositiveAmount | None = None
     # Stripe's reasons; kept in our audit trail, not sent to Stripe (it does not need it).
     reason: Literal["requested_by_customer", "duplicate", "fraudulent"]
 
 
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None
+# Settings that null (or "") clears; the others cannot be null.
+CLEARABLE = frozenset({"legal_name", "address", "tax_id", "tax_id_label", "provider_name",
+                       "provider_number", "tax_statement", "default_locale", "minimum_amount",
+                       "maximum_amount", "country"})  # fmt: skip
 
 
 class ClinicSettingsIn(Body):
@@ -62,9 +93,9 @@ class ClinicSettingsIn(Body):
     enabled: StrictBool | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] | None = None
     default_currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] | None = None
-    minimum_amount: Annotated[StrictInt, Field(gt=0)] | None = None
-    maximum_amount: Annotated[StrictInt, Field(gt=0)] | None = None
-    time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    minimum_amount: PositiveAmount | None = None
+    maximum_amount: PositiveAmount | None = None
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     default_locale: Locale | None = None
     share_description_with_stripe: StrictBool | None = None
     legal_name: OptionalText = None
@@ -74,6 +105,13 @@ class ClinicSettingsIn(Body):
     provider_name: OptionalText = None
     provider_number: OptionalText = None
     tax_statement: OptionalText = None
+
+    @model_validator(mode="after")
+    def _nulls_only_clear(self) -> ClinicSettingsIn:
+        kept = sorted(n for n in self.model_fields_set - CLEARABLE if getattr(self, n) is None)
+        if kept:
+            raise ValueError(f"{', '.join(kept)} cannot be null")
+        return self
 
 
 class ClinicSettingsOut(BaseModel):
@@ -131,6 +169,27 @@ class CheckoutIn(Body):
     locale: Locale | None = None
 
 
+class DisputeOut(BaseModel):
+    """A dispute of the payment by the patient's bank, as Stripe reports it."""
+
+    status: str  # Stripe's: warning_needs_response, needs_response, under_review, won, lost...
+    reason: str  # Stripe's: fraudulent, duplicate, product_not_received, general...
+    amount: int
+    # Stripe took the disputed amount (and fee) from the clinic's balance / gave it back.
+    funds_withdrawn: bool
+    funds_reinstated: bool
+
+    @classmethod
+    def of(cls, dispute: Dispute | None) -> DisputeOut | None:
+        if dispute is None:
+            return None
+        return cls(
+            status=dispute.status, reason=dispute.reason, amount=dispute.amount,
+            funds_withdrawn=dispute.funds_withdrawn_at is not None,
+            funds_reinstated=dispute.funds_reinstated_at is not None,
+        )  # fmt: skip
+
+
 class PaymentRequestOut(BaseModel):
     """A payment request as clinicians and patients see it: no Stripe secrets, no email."""
 
@@ -146,15 +205,27 @@ class PaymentRequestOut(BaseModel):
     amount_refunded: int
     line_items: list[LineItem]
     failure: Failure | None
+    dispute: DisputeOut | None
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    # Once paid: the number the receipt (email and page) carries, for the confirmation.
+    receipt_number: str | None = None
 
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestOut:
+        number = None
+        if request.status in PAID and request.paid_at is not None:
+            number = receipt_number(request.id, f"{request.paid_at:%Y%m%d}")
         return cls.model_validate(
-            request.model_dump(include=set(cls.model_fields) - {"line_items"})
-            | {"line_items": list(request.line_items)}
+            request.model_dump(
+                include=set(cls.model_fields) - {"line_items", "dispute", "receipt_number"}
+            )
+            | {
+                "line_items": list(request.line_items),
+                "dispute": DisputeOut.of(request.dispute),
+                "receipt_number": number,
+            }
         )
 
 
@@ -162,8 +233,60 @@ class CheckoutOut(BaseModel):
     client_secret: str
     publishable_key: str
     stripe_account: str
+    # Who the patient is paying, as the receipt names it (the clinic's legal name).
+    clinic_name: str | None = None
 
 
 class PatientAccessOut(BaseModel):
     token: str
     expires_at: datetime
+    # The hosted pay page for this call, the token in its fragment (never sent to a
+    # server, so never in an access log); None where no pay page is configured.
+    patient_url: str | None = None
+
+
+def _blank_is_absent(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _moment(value: Any) -> date | datetime | None:
+    """A date ("2026-12-01") stays a date, anything with a time is a datetime: a date means
+    the whole day in the clinic's time zone, a time means that instant."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError("must be an ISO 8601 date or date and time")
+    try:
+        moment: date | datetime = date.fromisoformat(value)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date or date and time") from None
+    # Checked before any arithmetic: near year 1 or 9999 a time zone shift overflows.
+    if not EARLIEST.year <= moment.year <= LATEST.year:
+        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year}")
+    return moment
+
+
+Moment = Annotated[date | datetime | None, PlainValidator(_moment)]
+
+
+class ReportQuery(Query):
+    """GET /clinics/{clinic_id}/payments: the period, a status, the format."""
+
+    error_codes: ClassVar[Mapping[str, str]] = {
+        "from": "invalid_date", "to": "invalid_date",
+        "status": "invalid_status", "format": "invalid_format",
+    }  # fmt: skip
+
+    start: Moment = Field(None, alias="from")
+    end: Moment = Field(None, alias="to")
+    status: Annotated[Status | None, BeforeValidator(_blank_is_absent)] = None
+    format: Annotated[Literal["json", "csv"], BeforeValidator(lambda v: v or "json")] = "json"
+
+
+class ReceiptQuery(Query):
+    """GET /payment-requests/{id}/receipt: a language; one we do not have falls back."""
+
+    locale: Annotated[str, StringConstraints(max_length=64)] | None = None

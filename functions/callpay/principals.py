@@ -1,38 +1,101 @@
-"""Who is calling: a clinician from the JWT authorizer's claims, or a patient's access token."""
+"""Who is calling: a clinician from the identity provider's claims, or a patient's access
+token. Claims are parsed into a strict model: a claim missing or of the wrong type is a 401
+`invalid_token`, never a crash further in.
+
+The claims come two ways. API Gateway's JWT authorizer hands them on as strings (an array
+as "[a b]", an object as JSON); the Lambda's own verification (routes shared with patients,
+`$connect`) gives them as the token has them. Both read the same here; a scalar claim that
+arrives as a rendered array or object is the wrong type either way.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import jwt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+)
 
 from callpay.adapters.patient_tokens import ISSUER as PATIENT_TOKEN_ISSUER
 from callpay.domain.access import ROLES, Clinician, Patient, Principal, Role
 from callpay.domain.errors import Forbidden, Unauthenticated
 from callpay.ports import ClinicianTokens, PatientTokens
 
+MAX_CLINICS = 1000
+# A JWT is a few hundred bytes to a few KB; API Gateway takes at most 10 KB of headers.
+MAX_TOKEN_CHARS = 10 * 1024
 
-def clinic_ids_of(claim: object) -> frozenset[str]:
+
+def _not_rendered(value: str) -> str:
+    if value[:1] + value[-1:] in {"[]", "{}"}:
+        raise ValueError("an array or object where a string belongs")
+    return value
+
+
+def _not_an_object(value: str | list[str] | None) -> str | list[str] | None:
+    # "[a b]" is how the authorizer renders the array form of clinic_ids: that one is fine.
+    if isinstance(value, str) and value[:1] + value[-1:] == "{}":
+        raise ValueError("an object where clinic ids belong")
+    return value
+
+
+# No control characters: these end up in audit trails and composite keys.
+ClaimText = Annotated[
+    StrictStr,
+    StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    AfterValidator(_not_rendered),
+]
+ClinicIds = Annotated[
+    StrictStr | list[Annotated[StrictStr, StringConstraints(max_length=256)]] | None,
+    AfterValidator(_not_an_object),
+]
+
+
+class ClinicianClaims(BaseModel):
+    """The claims callpay reads (DESIGN.md, "Auth"); any other claim is ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sub: ClaimText
+    org_id: ClaimText
+    role: ClaimText
+    clinic_ids: ClinicIds = None
+
+
+def clinic_ids_of(claim: str | list[str] | None) -> frozenset[str]:
     """`clinic_ids` is space-separated; API Gateway renders array claims as "[a b]" too."""
     if isinstance(claim, list):
-        return frozenset(str(c) for c in claim if c)
-    text = str(claim or "").strip().strip("[]")
-    return frozenset(part for part in re.split(r"[\s,]+", text) if part)
+        parts = claim
+    else:
+        parts = re.split(r"[\s,]+", (claim or "").strip().strip("[]"))
+    ids = frozenset(part for part in parts if part)
+    if len(ids) > MAX_CLINICS:
+        raise Unauthenticated("invalid_token", f"The token names over {MAX_CLINICS} clinics.")
+    return ids
 
 
 def clinician_of(claims: Mapping[str, Any]) -> Clinician:
-    sub, org_id, role = claims.get("sub"), claims.get("org_id"), claims.get("role")
-    if not sub or not org_id:
-        raise Unauthenticated("invalid_token", "The token has no subject or organisation.")
-    if role not in ROLES:
+    try:
+        parsed = ClinicianClaims.model_validate(claims)
+    except ValidationError as error:
+        names = ", ".join(sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}))
+        message = f"The token's claims are missing or of the wrong type: {names or 'all'}."
+        raise Unauthenticated("invalid_token", message) from None
+    if parsed.role not in ROLES:
         raise Forbidden("unknown_role", "This role cannot use payments.")
     return Clinician(
-        sub=str(sub),
-        org_id=str(org_id),
-        role=cast(Role, role),
-        clinic_ids=clinic_ids_of(claims.get("clinic_ids")),
+        sub=parsed.sub,
+        org_id=parsed.org_id,
+        role=cast(Role, parsed.role),
+        clinic_ids=clinic_ids_of(parsed.clinic_ids),
     )
 
 
@@ -78,6 +141,8 @@ def principal_of_token(
     token: str, patients: PatientTokens, clinicians: ClinicianTokens | None
 ) -> Principal:
     """A patient's call-scoped token, or a clinician's identity provider JWT."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Unauthenticated("invalid_token", "The access token is too long to be one.")
     if is_patient_token(token) or clinicians is None:
         call_id, clinic_id, token_id = patients.verify(token)
         return Patient(call_id=call_id, clinic_id=clinic_id, token_id=token_id)

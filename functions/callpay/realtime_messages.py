@@ -33,8 +33,8 @@ def pong() -> bytes:
     return _frame({"type": "pong"})
 
 
-def error(code: str, message: str) -> bytes:
-    return _frame({"type": "error", "error": {"code": code, "message": message}})
+def error(code: str, message: str, **extra: str) -> bytes:
+    return _frame({"type": "error", "error": {"code": code, "message": message, **extra}})
 
 
 def _frame(message: dict[str, Any]) -> bytes:

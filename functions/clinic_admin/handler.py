@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -20,12 +19,18 @@ from callpay.api_models import (
     ClinicSettingsIn,
     ClinicSettingsOut,
     PaymentRequestOut,
+    ReportQuery,
     StripeAccountOut,
 )
 from callpay.domain.access import Principal
-from callpay.domain.errors import BadRequest
-from callpay.domain.payment_request import PaymentRequest, Status
-from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
+from callpay.domain.payment_request import PaymentRequest
+from callpay.http_api import (
+    install_error_handlers,
+    json_response,
+    parse_body,
+    parse_query,
+    path_id,
+)
 
 logger = Logger(service="clinic_admin")
 metrics = Metrics(namespace="callpay", service="clinic_admin")
@@ -34,7 +39,6 @@ install_error_handlers(app, logger)
 
 REPORT_COLUMNS = ("id", "created_at", "paid_at", "call_id", "status", "currency", "amount",
                   "amount_captured", "amount_refunded", "description")  # fmt: skip
-DEFAULT_REPORT_DAYS = 31
 
 
 def caller() -> Principal:
@@ -76,33 +80,17 @@ def remove_account(clinic_id: str) -> Response[str]:
     return json_response(200, StripeAccountOut.of(clinic))
 
 
-def moment(name: str, default: datetime) -> datetime:
-    """An ISO 8601 query parameter (a date, or a date and time; UTC unless it says)."""
-    raw = app.current_event.get_query_string_value(name)
-    if not raw:
-        return default
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest("invalid_date", f"'{name}' must be an ISO 8601 date or time.") from None
-    return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
-
-
 @app.get("/clinics/<clinic_id>/payments")
 def payments(clinic_id: str) -> Response[str]:
-    end = moment("to", datetime.now(UTC))
-    start = moment("from", end - timedelta(days=DEFAULT_REPORT_DAYS))
-    raw_status = app.current_event.get_query_string_value("status")
-    try:
-        status = Status(raw_status) if raw_status else None
-    except ValueError:
-        raise BadRequest("invalid_status", f"Unknown status {raw_status!r}.") from None
+    """`from` and `to` as dates are whole days in the clinic's time zone (callpay.domain.period)."""
+    principal = caller()
+    query = parse_query(app.current_event.raw_event, ReportQuery)
     rows = list(
         runtime.clinic_admin().payments(
-            caller(), path_id(clinic_id, "clinic_id"), start, end, status
+            principal, path_id(clinic_id, "clinic_id"), query.start, query.end, query.status
         )
     )
-    if app.current_event.get_query_string_value("format") == "csv":
+    if query.format == "csv":
         return Response(
             status_code=200,
             content_type="text/csv; charset=utf-8",

@@ -3,7 +3,8 @@
 `$connect` authenticates from the query string (`call_id`, `token`, and for a clinician
 opening a call nobody has used yet, `clinic_id`); any other answer than 200 refuses the
 socket. `$default` replies through the @connections API, so a crash never reaches the
-client: malformed frames get an error frame.
+client: any frame gets an answer (callpay.logic.realtime), and a fault of ours an
+`internal_error` frame with the error id of its log line, the socket kept open.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from callpay import runtime
+from callpay import realtime_messages, runtime
 from callpay.domain.errors import BadRequest, DomainError
-from callpay.http_api import path_id
+from callpay.http_api import internal_error, path_id
 from callpay.principals import principal_of_token
 
 logger = Logger(service="realtime")
 
 
-def status(code: int, error: DomainError | None = None) -> dict[str, Any]:
+def status(code: int, error: DomainError | None = None, **extra: str) -> dict[str, Any]:
     if error is None:
         return {"statusCode": code}
-    body = {"error": {"code": error.code, "message": error.message}}
+    body = {"error": {"code": error.code, "message": error.message, **extra}}
     return {"statusCode": code, "body": json.dumps(body)}
 
 
@@ -48,15 +49,27 @@ def connect(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
     return status(200)
 
 
+def reply(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
+    try:
+        answer = runtime.realtime().reply_to(connection_id, event.get("body"))
+    except Exception:
+        error_id, message = internal_error(logger)
+        answer = realtime_messages.error("internal_error", message, error_id=error_id)
+    runtime.notifier().send(connection_id, answer)
+    return status(200)
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = event.get("requestContext") or {}
     route, connection_id = request.get("routeKey"), str(request.get("connectionId"))
     if route == "$connect":
-        return connect(event, connection_id)
+        try:
+            return connect(event, connection_id)
+        except Exception:
+            error_id, message = internal_error(logger)
+            return status(500, DomainError("internal_error", message), error_id=error_id)
     if route == "$disconnect":
         runtime.realtime().disconnect(connection_id)
         return status(200)
-    reply = runtime.realtime().reply_to(connection_id, event.get("body"))
-    runtime.notifier().send(connection_id, reply)
-    return status(200)
+    return reply(event, connection_id)

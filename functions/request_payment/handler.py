@@ -20,10 +20,18 @@ from callpay.api_models import (
     PatientAccessIn,
     PaymentRequestIn,
     PaymentRequestOut,
+    ReceiptQuery,
     RefundIn,
 )
 from callpay.domain.access import Principal
-from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
+from callpay.http_api import (
+    idempotency_key,
+    install_error_handlers,
+    json_response,
+    parse_body,
+    parse_query,
+    path_id,
+)
 
 logger = Logger(service="request_payment")
 metrics = Metrics(namespace="callpay", service="request_payment")
@@ -48,7 +56,7 @@ def grant_patient_access(call_id: str) -> Response[str]:
 def create_payment_request(call_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, PaymentRequestIn)
-    key = app.current_event.headers.get("idempotency-key") or None
+    key = idempotency_key(app.current_event.headers)
     request, is_new = runtime.payment_requests().create(
         principal, path_id(call_id, "call_id"), body, key
     )
@@ -97,12 +105,20 @@ def capture(payment_request_id: str) -> Response[str]:
 def refund(payment_request_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, RefundIn)
-    key = app.current_event.headers.get("idempotency-key") or None
-    request = runtime.payment_requests().refund(
+    key = idempotency_key(app.current_event.headers)
+    answer, is_new = runtime.payment_requests().refund(
         principal, path_id(payment_request_id, "id"), body, key
     )
+    if not is_new:
+        # The first answer for this key, as it was: same status, same body.
+        return Response(
+            status_code=answer.status,
+            content_type="application/json",
+            body=answer.body,
+            headers={"Idempotent-Replayed": "true"},
+        )
     metrics.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
-    return json_response(200, PaymentRequestOut.of(request))
+    return Response(status_code=answer.status, content_type="application/json", body=answer.body)
 
 
 @app.get("/payment-requests/<payment_request_id>/receipt")
@@ -112,9 +128,8 @@ def receipt(payment_request_id: str) -> Response[str]:
 
     request = runtime.payment_requests().get(caller(), path_id(payment_request_id, "id"))
     event = app.current_event
-    locale = event.get_query_string_value("locale") or from_accept_language(
-        event.headers.get("accept-language")
-    )
+    query = parse_query(event.raw_event, ReceiptQuery)
+    locale = query.locale or from_accept_language(event.headers.get("accept-language"))
     page = runtime.receipt_book().rendered(request, locale)
     return Response(
         status_code=200,

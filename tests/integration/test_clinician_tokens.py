@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from callpay.domain.clinic import Clinic
 from tests.integration.conftest import Stack, claims_for
@@ -56,3 +59,29 @@ def test_unverifiable_clinician_jwt_is_401(stack: Stack, clinic: Clinic, flaw: s
         token = stack.identity.token({k: v for k, v in claims.items() if k != "sub"})
     status, body = list_with(token, call_id)
     assert status == 401, body
+
+
+@pytest.mark.parametrize(
+    "flaw", ["role_list", "role_object", "org_id_number", "alg_es256", "alg_hs256"]
+)
+def test_a_validly_signed_jwt_of_the_wrong_shape_is_401_over_the_real_jwks(
+    stack: Stack, clinic: Clinic, flaw: str
+) -> None:
+    """Regression (500 before): a list or object `role`, a header `alg` its key does not
+    have. On a route shared with patients, and on the feed's `$connect`."""
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    created = request_payment(clinic, call_id)
+    claims = claims_for(clinic)
+    token = {
+        "role_list": lambda: stack.identity.token(claims | {"role": ["team_admin"]}),
+        "role_object": lambda: stack.identity.token(claims | {"role": {"name": "team_admin"}}),
+        "org_id_number": lambda: stack.identity.token(claims | {"org_id": 1}),
+        "alg_es256": lambda: stack.identity.token(claims, headers={"alg": "ES256"}),
+        "alg_hs256": lambda: stack.identity.token(claims, headers={"alg": "HS256"}),
+    }[flaw]()
+    for path in (f"/calls/{call_id}/payment-requests", f"/payment-requests/{created['id']}"):
+        status, body = api(http_event("GET", path, token=token))
+        assert (status, body["error"]["code"]) == (401, "invalid_token"), body
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{stack.gateway.ws_url}?{urlencode({'call_id': call_id, 'token': token})}")
+    assert refused.value.response.status_code == 401

@@ -10,7 +10,9 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from websockets.exceptions import InvalidStatus
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from callpay.domain.clinic import Clinic
@@ -155,3 +157,73 @@ def test_the_feed_refuses_strangers(stack: Stack, clinic: Clinic, who: str) -> N
     with pytest.raises(InvalidStatus) as refused:
         open_feed(stack, call_id, token)
     assert refused.value.response.status_code in {401, 403}
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("[" * 2048 + "]" * 2048, "invalid_frame"),  # 4 KB: closed the socket (1006) before
+        ('{"action": "sync", "pad": "' + "x" * 200_000 + '"}', "invalid_frame"),
+        ('{"action": "sync", "n": ' + "9" * 5000 + "}", "invalid_frame"),
+        ("[1]", "unknown_action"),
+        ('{"action": ["sync"]}', "unknown_action"),
+        ('{"action": "refund"}', "unknown_action"),
+    ],
+)
+def test_a_frame_of_any_shape_is_answered_over_the_socket_and_the_socket_stays(
+    stack: Stack, clinic: Clinic, frame: str, code: str
+) -> None:
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    with open_feed(stack, call_id, patient_token(clinic, call_id)) as socket:
+        socket.send(frame)
+        reply = receive(socket)
+        assert reply["type"] == "error" and reply["error"]["code"] == code
+        socket.send(json.dumps({"action": "ping"}))
+        assert receive(socket) == {"type": "pong"}
+        assert len(connection_ids(call_id)) == 1
+
+
+def test_a_binary_frame_closes_the_socket_with_1003_as_api_gateway_does(
+    stack: Stack, clinic: Clinic
+) -> None:
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    with open_feed(stack, call_id, patient_token(clinic, call_id)) as socket:
+        socket.send(b'{"action": "ping"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    wait_until(lambda: not connection_ids(call_id), what="$disconnect")
+
+
+FRAMES = st.one_of(
+    st.text(max_size=300),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["action", "x"]), inner, max_size=3)
+        ),
+        max_leaves=10,
+    ).map(json.dumps),
+    st.integers(0, 2048).map(lambda n: "[" * n + "]" * n),  # up to 4 KB: reaches the parser
+    st.sampled_from(['{"action": "ping"}', '{"action": "sync"}', '{"action": "Sync"}']),
+)
+
+
+def test_arbitrary_frames_over_a_real_socket_each_get_one_answer(
+    stack: Stack, clinic: Clinic
+) -> None:
+    call_id = f"call-{uuid.uuid4().hex[:8]}"
+    with open_feed(stack, call_id, patient_token(clinic, call_id)) as socket:
+
+        @settings(max_examples=60, deadline=None, database=None)
+        @given(frame=FRAMES)
+        def answered(frame: str) -> None:
+            socket.send(frame)
+            reply = receive(socket)
+            assert reply["type"] in {"pong", "error", "call.snapshot"}, reply
+            if reply["type"] == "error":
+                assert reply["error"]["code"] in {"invalid_frame", "unknown_action"}
+
+        answered()
+        assert len(connection_ids(call_id)) == 1

@@ -2,66 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from callpay import runtime
-from callpay.adapters.websocket_notifier import WebSocketNotifier
-from callpay.domain.errors import Unauthenticated
-from callpay.logic.realtime import Realtime
-from realtime.handler import lambda_handler
-from tests.support.events import LambdaContext, clinician_claims
-from tests.support.fakes import InMemoryConnections, tokens
-from tests.unit.conftest import World
+from tests.support.events import clinician_claims
+from tests.support.fakes import tokens
+from tests.unit.conftest import CLINICIAN_TOKENS, Sockets, World, ws
 from tests.unit.test_request_payment_api import create
-
-CLINICIAN_TOKENS = {
-    "jwt-clinic-1": clinician_claims(),
-    "jwt-clinic-2": clinician_claims(sub="clin-2", clinics="clinic-2"),
-}
-
-
-class FakeIdentityProvider:
-    def verify(self, token: str) -> dict[str, Any]:
-        if token not in CLINICIAN_TOKENS:
-            raise Unauthenticated("invalid_token", "The access token is not valid.")
-        return CLINICIAN_TOKENS[token]
-
-
-class Sockets:
-    """What each connection id was sent through @connections."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, list[dict[str, Any]]] = {}
-
-    def post(self, connection_id: str, data: bytes) -> None:
-        self.frames.setdefault(connection_id, []).append(json.loads(data))
-
-
-@pytest.fixture
-def sockets(world: World, monkeypatch: pytest.MonkeyPatch) -> Sockets:
-    connections, sockets = InMemoryConnections(), Sockets()
-    realtime = Realtime(store=world.store, connections=connections, clock=world.clock)
-    monkeypatch.setattr(runtime, "realtime", lambda: realtime)
-    monkeypatch.setattr(runtime, "connections", lambda: connections)
-    monkeypatch.setattr(runtime, "notifier", lambda: WebSocketNotifier(connections, sockets.post))
-    monkeypatch.setattr(runtime, "clinician_tokens", FakeIdentityProvider)
-    return sockets
-
-
-def ws(
-    route: str, connection_id: str, query: dict[str, str] | None = None, body: str | None = None
-) -> int:
-    event = {
-        "requestContext": {"routeKey": route, "connectionId": connection_id, "eventType": route},
-        "queryStringParameters": query,
-        "body": body,
-        "isBase64Encoded": False,
-    }
-    return int(lambda_handler(event, LambdaContext())["statusCode"])
 
 
 def patient_token(call_id: str = "call-1") -> str:

@@ -14,8 +14,7 @@ from request_payment.handler import lambda_handler
 from send_receipt.handler import lambda_handler as send_receipt_handler
 from stripe_webhook.handler import lambda_handler as webhook_handler
 from tests.support.events import LambdaContext, reply
-from tests.unit.conftest import WEBHOOK_SECRET, World
-from tests.unit.test_realtime import Sockets, sockets  # noqa: F401 - the fixture
+from tests.unit.conftest import WEBHOOK_SECRET, Sockets, World
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -58,7 +57,7 @@ def test_sample_receipt_batch_is_processed(world: World) -> None:
 
 
 @pytest.mark.parametrize("path", samples("realtime"), ids=lambda p: p.name)
-def test_sample_websocket_event_is_routed(world: World, sockets: Sockets, path: Path) -> None:  # noqa: F811
+def test_sample_websocket_event_is_routed(world: World, sockets: Sockets, path: Path) -> None:
     event = json.loads(path.read_text())
     status = realtime_handler(event, LambdaContext())["statusCode"]
     # $connect carries a placeholder token: refused as unauthenticated, not crashed.

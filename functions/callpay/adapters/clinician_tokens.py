@@ -1,8 +1,10 @@
 """Clinician JWTs verified in the Lambda against the identity provider's JWKS.
 
-Used where API Gateway's JWT authorizer cannot be: routes shared with patients, and
-(later) the WebSocket `$connect`. Signing keys are fetched once and cached across
-invocations; an unknown key id triggers one refetch (key rotation).
+Used where API Gateway's JWT authorizer cannot be: routes shared with patients, and the
+WebSocket `$connect`. Signing keys are fetched once and cached across invocations; an
+unknown key id triggers one refetch (key rotation). A token is verified with its key's own
+algorithm only: the header's `alg` must be that one, so a token cannot choose how the key
+it names is used. The claims' shape is checked by callpay.principals.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from typing import Any
 
 import jwt
 
-from callpay.domain.errors import Unauthenticated
+from callpay.domain.errors import Unauthenticated, UpstreamUnavailable
 
-ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384"]
+# Asymmetric only: a key from the JWKS that claims HS256 (a shared secret) is refused.
+ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384"})
 JWKS_CACHE_SECONDS = 3600
 
 
@@ -29,10 +32,12 @@ class IdentityProviderTokens:
         """The token's claims if signature, issuer, audience and expiry check out."""
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
+            if key.algorithm_name not in ALGORITHMS:
+                raise jwt.InvalidAlgorithmError(f"the key's {key.algorithm_name} is not allowed")
             claims: dict[str, Any] = jwt.decode(
                 token,
-                key.key,
-                algorithms=ALGORITHMS,
+                key,
+                algorithms=[key.algorithm_name],
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": ["exp", "sub", "iss", "aud"]},
@@ -40,8 +45,9 @@ class IdentityProviderTokens:
         except jwt.ExpiredSignatureError as error:
             raise Unauthenticated("token_expired", "The access token has expired.") from error
         except jwt.PyJWKClientConnectionError as error:
-            raise Unauthenticated(
-                "identity_provider_unreachable", "Cannot check the token now."
+            # Not the caller's fault: a 503 says retry, a 401 would say sign in again.
+            raise UpstreamUnavailable(
+                "identity_provider_unreachable", "Cannot check the token now; try again."
             ) from error
         except jwt.PyJWTError as error:
             raise Unauthenticated("invalid_token", "The access token is not valid.") from error

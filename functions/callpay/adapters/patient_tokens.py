@@ -5,13 +5,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Annotated
 
 import jwt
+from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, ValidationError
 
 from callpay.domain.errors import Forbidden, Unauthenticated
 
 ISSUER = "callpay"
 AUDIENCE = "callpay:patient"
+
+TokenId = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+
+
+class PatientClaims(BaseModel):
+    """What a patient token grants; PyJWT has checked iss, aud, exp and iat."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    call_id: TokenId
+    clinic_id: TokenId
+    jti: TokenId
 
 
 class SignedPatientTokens:
@@ -47,7 +61,11 @@ class SignedPatientTokens:
             raise Unauthenticated("token_expired", "The access token has expired.") from error
         except jwt.PyJWTError as error:
             raise Unauthenticated("invalid_token", "The access token is not valid.") from error
-        return str(claims["call_id"]), str(claims["clinic_id"]), str(claims["jti"])
+        try:
+            grant = PatientClaims.model_validate(claims)
+        except ValidationError:
+            raise Unauthenticated("invalid_token", "The access token is not valid.") from None
+        return grant.call_id, grant.clinic_id, grant.jti
 
 
 class NoPatientTokens:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from callpay import realtime_messages
 from callpay.domain.access import Patient, Principal, check_call, check_clinic
@@ -15,6 +16,17 @@ from callpay.domain.errors import Conflict, Forbidden
 from callpay.ports import ConnectionStore, PaymentStore
 
 MAX_FRAME_BYTES = 4096
+INVALID_FRAME = ("invalid_frame", "Send a JSON object with an action.")
+# pydantic's parser refused the text itself: not JSON, too deep, a number too long, not UTF-8.
+UNREADABLE = frozenset({"json_invalid", "string_unicode"})
+
+
+class ClientFrame(BaseModel):
+    """What a client sends: `{"action": ...}`; other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    action: str
 
 
 @dataclass
@@ -60,14 +72,21 @@ class Realtime:
         self.connections.remove(connection_id)
 
     def reply_to(self, connection_id: str, frame: str | None) -> bytes:
-        """The answer to a client's frame: a snapshot, a pong, or an error frame."""
-        if not frame or len(frame.encode()) > MAX_FRAME_BYTES:
-            return realtime_messages.error("invalid_frame", "Send a JSON object with an action.")
+        """The answer to a client's frame, whatever its shape: a snapshot, a pong, or an
+        error frame. Parsed by pydantic's JSON parser, which bounds nesting and numbers."""
+        if (
+            not isinstance(frame, str)
+            or not frame
+            or len(frame) > MAX_FRAME_BYTES  # before encoding a huge one
+            or len(frame.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
+        ):
+            return realtime_messages.error(*INVALID_FRAME)
         try:
-            message = json.loads(frame)
-        except json.JSONDecodeError:
-            return realtime_messages.error("invalid_frame", "Send a JSON object with an action.")
-        action = message.get("action") if isinstance(message, dict) else None
+            action: str | None = ClientFrame.model_validate_json(frame).action
+        except ValidationError as error:
+            if any(e["type"] in UNREADABLE for e in error.errors()):
+                return realtime_messages.error(*INVALID_FRAME)
+            action = None  # JSON, but no string `action`
         if action == "ping":
             return realtime_messages.pong()
         if action != "sync":
