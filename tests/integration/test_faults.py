@@ -227,6 +227,27 @@ def test_a_webhook_the_store_cannot_take_is_a_503_and_its_redelivery_applies_it_
     assert after.status is Status.SUCCEEDED and after.version == request.version + 1
 
 
+def test_a_store_write_whose_answer_was_lost_is_applied_once_and_reported_applied(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    """DynamoDB wrote, the answer never came: botocore retries with the same
+    ClientRequestToken, which DynamoDB (and the local moto, devtools/moto_server.py)
+    answers as the first success, instead of failing on the event already recorded."""
+    status, created = create(clinic, new_call())
+    assert status == 201
+    request = stored(created["id"])
+    faults.aws.seen.clear()
+    faults.aws.reset_after_forwarding(target="TransactWriteItems")
+    status, body = send(succeeded(request))
+    assert (status, body["outcome"]) == (200, "applied")
+    assert faults.aws.outcomes(target="TransactWriteItems") == ["reset", "forwarded"]
+    after = stored(created["id"])
+    assert after.status is Status.SUCCEEDED and after.version == request.version + 1
+    assert [a.action for a in runtime.store().audit_trail(created["id"])][-1] == (
+        "status.succeeded"
+    )
+
+
 def test_a_throttled_transaction_is_a_503_not_a_conflict(
     stack: Stack, clinic: Clinic, faults: Faults
 ) -> None:
