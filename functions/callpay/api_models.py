@@ -17,6 +17,7 @@ from pydantic import (
 
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import Failure, LineItem, PaymentRequest
+from callpay.domain.receipt_details import ReceiptDetails
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -53,11 +54,9 @@ class RefundIn(Body):
     reason: Literal["requested_by_customer", "duplicate", "fraudulent"]
 
 
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None
-
-
-class ClinicSettingsIn(Body):
-    """A partial update: fields left out stay as they are; null (or "") clears a detail."""
+class ClinicSettingsIn(ReceiptDetails, Body):
+    """A partial update: fields left out stay as they are; null (or "") clears a detail.
+    The receipt details (legal name, address, tax id...) are ReceiptDetails' fields."""
 
     enabled: StrictBool | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] | None = None
@@ -67,16 +66,9 @@ class ClinicSettingsIn(Body):
     time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
     default_locale: Locale | None = None
     share_description_with_stripe: StrictBool | None = None
-    legal_name: OptionalText = None
-    address: OptionalText = None
-    tax_id: OptionalText = None
-    tax_id_label: OptionalText = None
-    provider_name: OptionalText = None
-    provider_number: OptionalText = None
-    tax_statement: OptionalText = None
 
 
-class ClinicSettingsOut(BaseModel):
+class ClinicSettingsOut(ReceiptDetails):
     clinic_id: str
     org_id: str
     enabled: bool
@@ -87,13 +79,6 @@ class ClinicSettingsOut(BaseModel):
     time_zone: str
     default_locale: str | None
     share_description_with_stripe: bool
-    legal_name: str | None
-    address: str | None
-    tax_id: str | None
-    tax_id_label: str | None
-    provider_name: str | None
-    provider_number: str | None
-    tax_statement: str | None
     stripe_account_linked: bool
 
     @classmethod

@@ -13,13 +13,12 @@ from callpay.domain.clinic import Clinic, ClinicAuditEntry, changes_between
 from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from callpay.domain.money import SUPPORTED
 from callpay.domain.payment_request import PaymentRequest, Status
+from callpay.domain.receipt_details import RECEIPT_DETAILS
 from callpay.ports import ClinicStore, ConnectOnboarding, VersionConflict
 
 SAVE_ATTEMPTS = 5
-# Empty strings clear a receipt detail, like null.
-CLEARABLE = ("legal_name", "address", "tax_id", "tax_id_label", "provider_name",
-             "provider_number", "tax_statement", "default_locale", "minimum_amount",
-             "maximum_amount", "country")  # fmt: skip
+# Empty strings clear a receipt detail (or these other optional settings), like null.
+CLEARABLE = (*RECEIPT_DETAILS, "default_locale", "minimum_amount", "maximum_amount", "country")
 
 
 def check_settings(clinic: Clinic) -> None:
