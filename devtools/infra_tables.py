@@ -91,6 +91,7 @@ def _tables(stage: str) -> dict[str, Any]:
                 "method": route.method.value,
                 "path": route.path,
                 "clinician_jwt": route.clinician_jwt,
+                "scopes": list(route.scopes),
                 "function": function,
             }
             for routes, function in groups

@@ -4,6 +4,10 @@ Which routes carry the JWT authorizer, and why some do not:
 
 * Clinician-only routes carry it: API Gateway rejects a missing, expired or foreign
   token before the Lambda runs, and the Lambda then applies the role and clinic rules.
+* Routes only the platform's backend calls (with a client-credentials token from the same
+  identity provider) also name the OAuth scopes the token must carry: API Gateway answers
+  403 to a valid token without one of them. Routes shared by backends and admins cannot
+  (an admin's token has no such scope); their Lambda checks the scope of a backend's token.
 * Routes that clinicians *and* patients call (viewing a call's payment requests, one
   request or its receipt, the patient's checkout) have no gateway authorizer. A patient presents a
   call-scoped token that callpay signed itself, which the identity provider's JWT
@@ -45,6 +49,8 @@ class Route:
     path: str
     # True: the JWT authorizer guards it. False: the Lambda authenticates (see above).
     clinician_jwt: bool
+    # With the authorizer: the token must carry one of these scopes (platform backends).
+    scopes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -185,6 +191,7 @@ class PaymentsHttpApi(Construct):
                 methods=[route.method],
                 integration=integration,
                 authorizer=authorizer,
+                authorization_scopes=list(route.scopes) or None,
             )
             self.routes[route.key] = created
             if not route.clinician_jwt:

@@ -1,4 +1,5 @@
-"""Who is calling: a clinician from the JWT authorizer's claims, or a patient's access token."""
+"""Who is calling: a clinician from the JWT authorizer's claims, a patient's access token,
+or (on the platform routes) the platform's backend by its client-credentials token."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from typing import Any, cast
 import jwt
 
 from callpay.adapters.patient_tokens import ISSUER as PATIENT_TOKEN_ISSUER
-from callpay.domain.access import ROLES, Clinician, Patient, Principal, Role
+from callpay.domain.access import (
+    ROLES,
+    Clinician,
+    Patient,
+    PlatformBackend,
+    PlatformCaller,
+    Principal,
+    Role,
+)
 from callpay.domain.errors import Forbidden, Unauthenticated
 from callpay.ports import ClinicianTokens, PatientTokens
 
@@ -20,6 +29,30 @@ def clinic_ids_of(claim: object) -> frozenset[str]:
         return frozenset(str(c) for c in claim if c)
     text = str(claim or "").strip().strip("[]")
     return frozenset(part for part in re.split(r"[\s,]+", text) if part)
+
+
+def scopes_of(claims: Mapping[str, Any]) -> frozenset[str]:
+    """OAuth scopes: `scope` space-separated (RFC 9068), or `scp` as a list or a string
+    (Okta, Azure); the JWT authorizer renders a list as "[a b]"."""
+    claim = claims.get("scope", claims.get("scp"))
+    if isinstance(claim, list):
+        return frozenset(str(s) for s in claim if s)
+    return frozenset(part for part in str(claim or "").strip("[]").split() if part)
+
+
+def is_client_credentials(claims: Mapping[str, Any]) -> bool:
+    """A token issued to a client (no person behind it): scopes and no `role`."""
+    return "role" not in claims and bool(scopes_of(claims))
+
+
+def platform_backend_of(claims: Mapping[str, Any]) -> PlatformBackend:
+    """The client's id is `client_id` (Cognito, Okta), else `azp`, else `sub`; `org_id` is
+    the organisation the identity provider issued the client's credentials for."""
+    client_id = claims.get("client_id") or claims.get("azp") or claims.get("sub")
+    org_id = claims.get("org_id")
+    if not client_id or not org_id:
+        raise Unauthenticated("invalid_token", "The token has no client or organisation.")
+    return PlatformBackend(client_id=str(client_id), org_id=str(org_id), scopes=scopes_of(claims))
 
 
 def clinician_of(claims: Mapping[str, Any]) -> Clinician:
@@ -82,3 +115,25 @@ def principal_of_token(
         call_id, clinic_id, token_id = patients.verify(token)
         return Patient(call_id=call_id, clinic_id=clinic_id, token_id=token_id)
     return clinician_of(clinicians.verify(token))
+
+
+def platform_caller_of(
+    event: Mapping[str, Any], clinicians: ClinicianTokens | None
+) -> PlatformCaller:
+    """The caller of a platform route (invoices, webhook endpoints): an admin's JWT or the
+    platform backend's client-credentials token, never a patient."""
+    context = event.get("requestContext") or {}
+    claims = ((context.get("authorizer") or {}).get("jwt") or {}).get("claims")
+    if not claims:
+        # Behind the JWT authorizer in AWS; verified here when the event comes without it.
+        token = bearer_token(event.get("headers") or {})
+        if token is None:
+            raise Unauthenticated(
+                "missing_token", "Send an access token as 'Authorization: Bearer'."
+            )
+        if is_patient_token(token) or clinicians is None:
+            raise Forbidden("clinician_only", "Patients cannot use this route.")
+        claims = clinicians.verify(token)
+    if is_client_credentials(claims):
+        return platform_backend_of(claims)
+    return clinician_of(claims)

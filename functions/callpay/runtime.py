@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from callpay.adapters.patient_tokens import SignedPatientTokens
     from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue
     from callpay.adapters.websocket_notifier import WebSocketNotifier
-    from callpay.domain.access import Principal
+    from callpay.domain.access import PlatformCaller, Principal
     from callpay.logic.clinics import ClinicAdmin
     from callpay.logic.connect_events import ConnectEvents
     from callpay.logic.payment_requests import PaymentRequests
@@ -259,6 +259,13 @@ def caller_of(event: Mapping[str, Any]) -> Principal:
     from callpay.principals import principal_of  # noqa: PLC0415
 
     return principal_of(event, patient_tokens(), clinician_tokens())
+
+
+def platform_caller_of(event: Mapping[str, Any]) -> PlatformCaller:
+    """The caller of a platform route: an admin or the platform's backend."""
+    from callpay.principals import platform_caller_of as caller  # noqa: PLC0415
+
+    return caller(event, clinician_tokens())
 
 
 def reset() -> None:
