@@ -71,7 +71,8 @@ PAYMENT_REQUEST_ROUTES = (
     Route(GET, "/payment-requests/{id}/receipt", clinician_jwt=False),
 )
 STRIPE_WEBHOOK_ROUTES = (Route(POST, "/webhooks/stripe", clinician_jwt=False),)
-# Handled by clinic_admin: admins only, so all behind the JWT authorizer.
+# Handled by clinic_admin (settings, account, reports, audit trail): admins only, so all
+# behind the JWT authorizer.
 CLINIC_ROUTES = (
     Route(GET, "/clinics/{clinic_id}/settings", clinician_jwt=True),
     Route(PUT, "/clinics/{clinic_id}/settings", clinician_jwt=True),
@@ -79,6 +80,9 @@ CLINIC_ROUTES = (
     Route(GET, "/clinics/{clinic_id}/stripe-account", clinician_jwt=True),
     Route(DELETE, "/clinics/{clinic_id}/stripe-account", clinician_jwt=True),
     Route(GET, "/clinics/{clinic_id}/payments", clinician_jwt=True),
+    Route(GET, "/clinics/{clinic_id}/audit", clinician_jwt=True),
+    # An admin reading: the trail is the clinic's record, whichever call it was made in.
+    Route(GET, "/payment-requests/{id}/audit", clinician_jwt=True),
 )
 
 # One JSON line per request. No query strings or bodies: those may carry tokens.

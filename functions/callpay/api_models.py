@@ -15,8 +15,8 @@ from pydantic import (
     StringConstraints,
 )
 
-from callpay.domain.clinic import Clinic
-from callpay.domain.payment_request import Failure, LineItem, PaymentRequest
+from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.domain.payment_request import AuditEntry, Failure, LineItem, PaymentRequest
 from callpay.domain.receipt_details import ReceiptDetails
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -152,3 +152,47 @@ class CheckoutOut(BaseModel):
 class PatientAccessOut(BaseModel):
     token: str
     expires_at: datetime
+
+
+class ActorOut(BaseModel):
+    """Who or what made a change: a clinician, admin or patient (by subject id), Stripe (by
+    the event id), the platform's backend (by client id), a scheduled job."""
+
+    type: str
+    id: str
+
+
+class AuditEntryOut(BaseModel):
+    at: datetime
+    clinic_id: str
+    payment_request_id: str | None  # None: a change of the clinic's own settings or account
+    version: int
+    action: str
+    from_status: str | None
+    to_status: str | None
+    actor: ActorOut
+    detail: str | None  # e.g. the Stripe event type, a refund's id and reason
+    changes: dict[str, tuple[object, object]] | None  # clinic changes: field -> (before, after)
+
+    @classmethod
+    def of(cls, entry: AuditEntry | ClinicAuditEntry, clinic_id: str) -> AuditEntryOut:
+        if isinstance(entry, ClinicAuditEntry):
+            return cls(
+                at=entry.at, clinic_id=entry.clinic_id, payment_request_id=None,
+                version=entry.version, action=entry.action, from_status=None, to_status=None,
+                actor=ActorOut(type=entry.actor, id=entry.subject), detail=None,
+                changes=entry.changes,
+            )  # fmt: skip
+        cause = entry.cause
+        return cls(
+            at=entry.at, clinic_id=clinic_id, payment_request_id=entry.payment_request_id,
+            version=entry.version, action=entry.action,
+            from_status=entry.from_status.value if entry.from_status else None,
+            to_status=entry.to_status.value, actor=ActorOut(type=cause.actor, id=cause.subject),
+            detail=cause.detail or None, changes=None,
+        )  # fmt: skip
+
+
+class AuditPageOut(BaseModel):
+    entries: list[AuditEntryOut]
+    next_cursor: str | None

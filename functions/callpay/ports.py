@@ -193,6 +193,31 @@ class ClinicStore(Protocol):
     ) -> Iterator[PaymentRequest]: ...
 
 
+AuditRecord = AuditEntry | ClinicAuditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditRecord]
+    next_cursor: str | None  # opaque; None on the last page
+
+
+class AuditLog(Protocol):
+    """The audit trail, read a page at a time (BadRequest `invalid_cursor` for a cursor
+    this log did not give)."""
+
+    def request_trail(
+        self, payment_request_id: str, cursor: str | None, limit: int
+    ) -> AuditPage: ...
+
+    def clinic_trail(
+        self, clinic_id: str, start: datetime, end: datetime, cursor: str | None, limit: int
+    ) -> AuditPage:
+        """Every entry of the clinic's payment requests and of the clinic itself made in
+        [start, end), oldest first."""
+        ...
+
+
 class ConnectOnboarding(Protocol):
     def create_account(self, clinic_id: str, country: str | None, idempotency_key: str) -> str: ...
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue
     from callpay.adapters.websocket_notifier import WebSocketNotifier
     from callpay.domain.access import PlatformCaller, Principal
+    from callpay.logic.audit import AuditTrail
     from callpay.logic.clinics import ClinicAdmin
     from callpay.logic.connect_events import ConnectEvents
     from callpay.logic.payment_requests import PaymentRequests
@@ -248,6 +249,17 @@ def clinic_admin() -> ClinicAdmin:
 
 
 @cache
+def audit_trail() -> AuditTrail:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.dynamodb_audit import DynamoDBAuditLog  # noqa: PLC0415
+    from callpay.logic.audit import AuditTrail  # noqa: PLC0415
+
+    log = DynamoDBAuditLog(boto3.client("dynamodb"), settings().table_name)
+    return AuditTrail(log=log, payments=store(), clinics=clinic_store(), clock=now)
+
+
+@cache
 def connect_events() -> ConnectEvents:
     from callpay.logic.connect_events import ConnectEvents  # noqa: PLC0415
 
@@ -273,7 +285,7 @@ def reset() -> None:
     for built in (
         settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
         stripe_events, connections, notifier, realtime, receipt_queue, receipt_book, receipts,
-        clinic_store, clinic_admin, connect_events,
+        clinic_store, clinic_admin, connect_events, audit_trail,
     ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415

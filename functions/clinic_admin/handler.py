@@ -1,4 +1,5 @@
-"""Clinic routes: settings, the clinic's Stripe account (link, status, remove), payments report.
+"""Clinic routes: settings, the clinic's Stripe account (link, status, remove), payments report
+and the audit trail (a clinic's, or one payment request's).
 
 All are for clinic admins (`team_admin`) and organisation admins; enabling payments is
 for organisation admins only.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +19,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callpay import runtime
 from callpay.api_models import (
+    AuditEntryOut,
+    AuditPageOut,
     ClinicSettingsIn,
     ClinicSettingsOut,
     PaymentRequestOut,
@@ -24,7 +28,7 @@ from callpay.api_models import (
 )
 from callpay.domain.access import Principal
 from callpay.domain.errors import BadRequest
-from callpay.domain.payment_request import PaymentRequest, Status
+from callpay.domain.payment_request import AuditEntry, PaymentRequest, Status
 from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
 
 logger = Logger(service="clinic_admin")
@@ -34,7 +38,11 @@ install_error_handlers(app, logger)
 
 REPORT_COLUMNS = ("id", "created_at", "paid_at", "call_id", "status", "currency", "amount",
                   "amount_captured", "amount_refunded", "description")  # fmt: skip
+# With `audit=true`: one row per audit entry of each payment, these columns added.
+AUDIT_COLUMNS = ("audit_at", "audit_action", "from_status", "to_status", "actor", "actor_id",
+                 "audit_detail")  # fmt: skip
 DEFAULT_REPORT_DAYS = 31
+DEFAULT_PAGE = 50
 
 
 def caller() -> Principal:
@@ -87,6 +95,22 @@ def moment(name: str, default: datetime) -> datetime:
     return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
 
 
+def flag(name: str) -> bool:
+    raw = (app.current_event.get_query_string_value(name) or "false").lower()
+    if raw not in {"true", "false"}:
+        raise BadRequest("invalid_query", f"'{name}' must be true or false.")
+    return raw == "true"
+
+
+def page_size() -> int:
+    raw = app.current_event.get_query_string_value("limit")
+    if raw is None:
+        return DEFAULT_PAGE
+    if not raw.isdigit():
+        raise BadRequest("invalid_query", "'limit' must be a whole number.")
+    return int(raw)
+
+
 @app.get("/clinics/<clinic_id>/payments")
 def payments(clinic_id: str) -> Response[str]:
     end = moment("to", datetime.now(UTC))
@@ -101,11 +125,13 @@ def payments(clinic_id: str) -> Response[str]:
             caller(), path_id(clinic_id, "clinic_id"), start, end, status
         )
     )
+    with_audit = flag("audit")
     if app.current_event.get_query_string_value("format") == "csv":
+        trail = runtime.audit_trail().entries_of if with_audit else None
         return Response(
             status_code=200,
             content_type="text/csv; charset=utf-8",
-            body=as_csv(rows),
+            body=as_csv(rows, trail),
             headers={"Content-Disposition": f'attachment; filename="payments-{clinic_id}.csv"'},
         )
     return json_response(
@@ -113,13 +139,24 @@ def payments(clinic_id: str) -> Response[str]:
     )
 
 
-def as_csv(rows: list[PaymentRequest]) -> str:
+def as_csv(
+    rows: list[PaymentRequest], trail: Callable[[str], list[AuditEntry]] | None = None
+) -> str:
+    """One row per payment; with `trail`, one row per audit entry of each payment."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(REPORT_COLUMNS)
+    writer.writerow(REPORT_COLUMNS + (AUDIT_COLUMNS if trail else ()))
     for request in rows:
         values = request.model_dump(mode="json")
-        writer.writerow([neutralise(values[column]) for column in REPORT_COLUMNS])
+        payment = [neutralise(values[column]) for column in REPORT_COLUMNS]
+        if trail is None:
+            writer.writerow(payment)
+            continue
+        for entry in trail(request.id):
+            shown = AuditEntryOut.of(entry, request.clinic_id)
+            audit = [shown.at.isoformat(), shown.action, shown.from_status, shown.to_status,
+                     shown.actor.type, shown.actor.id, shown.detail]  # fmt: skip
+            writer.writerow(payment + [neutralise(value) for value in audit])
     return out.getvalue()
 
 
@@ -131,6 +168,29 @@ def neutralise(value: object) -> object:
     if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
         return f"'{value}"
     return value
+
+
+@app.get("/payment-requests/<payment_request_id>/audit")
+def request_audit(payment_request_id: str) -> Response[str]:
+    request, page = runtime.audit_trail().of_request(
+        caller(), path_id(payment_request_id, "id"),
+        app.current_event.get_query_string_value("cursor"), page_size(),
+    )  # fmt: skip
+    entries = [AuditEntryOut.of(entry, request.clinic_id) for entry in page.entries]
+    return json_response(200, AuditPageOut(entries=entries, next_cursor=page.next_cursor))
+
+
+@app.get("/clinics/<clinic_id>/audit")
+def clinic_audit(clinic_id: str) -> Response[str]:
+    end = moment("to", datetime.now(UTC))
+    start = moment("from", end - timedelta(days=DEFAULT_REPORT_DAYS))
+    clinic_id = path_id(clinic_id, "clinic_id")
+    page = runtime.audit_trail().of_clinic(
+        caller(), clinic_id, start, end,
+        cursor=app.current_event.get_query_string_value("cursor"), limit=page_size(),
+    )  # fmt: skip
+    entries = [AuditEntryOut.of(entry, clinic_id) for entry in page.entries]
+    return json_response(200, AuditPageOut(entries=entries, next_cursor=page.next_cursor))
 
 
 @metrics.log_metrics

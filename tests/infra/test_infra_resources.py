@@ -34,6 +34,8 @@ EXPECTED_ROUTES = {
     "GET /clinics/{clinic_id}/stripe-account": ("clinic_admin", "JWT"),
     "DELETE /clinics/{clinic_id}/stripe-account": ("clinic_admin", "JWT"),
     "GET /clinics/{clinic_id}/payments": ("clinic_admin", "JWT"),
+    "GET /clinics/{clinic_id}/audit": ("clinic_admin", "JWT"),
+    "GET /payment-requests/{id}/audit": ("clinic_admin", "JWT"),
 }
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from callpay.adapters.patient_tokens import SignedPatientTokens
 from callpay.domain.clinic import Clinic, ClinicAuditEntry
 from callpay.domain.connection import Connection
+from callpay.domain.errors import BadRequest
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob
 from callpay.domain.transitions import Transition
 from callpay.ports import (
+    AuditPage,
+    AuditRecord,
     ChargeDetails,
     DuplicateEvent,
     IdempotencyClaim,
@@ -124,6 +127,32 @@ class InMemoryStore:
 
     def audit_trail(self, payment_request_id: str) -> list[AuditEntry]:
         return list(self.audits.get(payment_request_id, []))
+
+    # -- AuditLog (cursors are offsets) ---------------------------------------------------
+
+    def request_trail(self, payment_request_id: str, cursor: str | None, limit: int) -> AuditPage:
+        return _page(list(self.audit_trail(payment_request_id)), cursor, limit)
+
+    def clinic_trail(
+        self, clinic_id: str, start: datetime, end: datetime, cursor: str | None, limit: int
+    ) -> AuditPage:
+        records: list[AuditRecord] = [
+            entry
+            for request in self.requests.values()
+            if request.clinic_id == clinic_id
+            for entry in self.audits.get(request.id, [])
+        ]
+        records += self.clinic_audits.get(clinic_id, [])
+        records = sorted((r for r in records if start <= r.at < end), key=lambda r: r.at)
+        return _page(records, cursor, limit)
+
+
+def _page(records: Sequence[AuditRecord], cursor: str | None, limit: int) -> AuditPage:
+    if cursor is not None and not cursor.isdigit():
+        raise BadRequest("invalid_cursor", "'cursor' is not one this API gave.")
+    start = int(cursor or 0)
+    end = start + limit
+    return AuditPage(list(records[start:end]), str(end) if end < len(records) else None)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from pytest_socket import disable_socket, enable_socket
 
 from callpay import runtime
 from callpay.domain.clinic import Clinic
+from callpay.logic.audit import AuditTrail
 from callpay.logic.clinics import ClinicAdmin
 from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.payment_requests import PaymentRequests
@@ -90,6 +91,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     book = ReceiptBook(store=store, gateway=gateway, render=render, resolve_locale=resolve_locale)
     receipts = ReceiptMailing(book=book, ledger=InMemoryLedger(), mailer=mailer, clock=clock)
     monkeypatch.setattr(runtime, "clinic_admin", lambda: clinics)
+    trail = AuditTrail(log=store, payments=store, clinics=store, clock=clock)
+    monkeypatch.setattr(runtime, "audit_trail", lambda: trail)
     monkeypatch.setattr(
         runtime, "connect_events", lambda: ConnectEvents(clinics=store, events=store, clock=clock)
     )

@@ -59,6 +59,8 @@ ROUTES = [
     RouteCase("GET /clinics/{clinic_id}/stripe-account", "admin", 200),
     RouteCase("DELETE /clinics/{clinic_id}/stripe-account", "admin", 200),
     RouteCase("GET /clinics/{clinic_id}/payments", "admin", 200),
+    RouteCase("GET /clinics/{clinic_id}/audit", "admin", 200),
+    RouteCase("GET /payment-requests/{id}/audit", "admin", 200, target="paid"),
 ]  # fmt: skip
 
 # Callers: role and where they stand relative to clinic-1 (org-1), which owns call-1.
@@ -130,10 +132,16 @@ def prepared(world: World) -> dict[str, str]:
     }
 
 
+HANDLERS = {
+    **{route.key: request_payment for route in PAYMENT_REQUEST_ROUTES},
+    **{route.key: stripe_webhook for route in STRIPE_WEBHOOK_ROUTES},
+    **{route.key: clinic_admin for route in CLINIC_ROUTES},
+}
+
+
 def handler_for(key: str) -> Any:
-    if key.endswith("/webhooks/stripe"):
-        return stripe_webhook
-    return clinic_admin if " /clinics/" in key else request_payment
+    """The function infra routes the key to."""
+    return HANDLERS[key]
 
 
 @pytest.mark.parametrize("caller", CALLERS)

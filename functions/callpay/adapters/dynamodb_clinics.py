@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from callpay.adapters.dynamodb_audit import audit_index_keys
 from callpay.adapters.dynamodb_items import from_item, key, processed_event_put, to_item
 from callpay.adapters.table_schema import INDEXES
 from callpay.domain.clinic import Clinic, ClinicAuditEntry
@@ -142,5 +143,6 @@ class DynamoDBClinicStore:
             "PK": f"CLINIC#{entry.clinic_id}",
             "SK": f"AUDIT#{entry.version:010d}",
             "kind": "clinic_audit",
+            **audit_index_keys(entry.clinic_id, entry.at, "clinic", entry.version),
         }
         return to_item(values)

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from callpay.adapters.dynamodb_audit import audit_index_keys
 from callpay.adapters.dynamodb_clinics import clinic_item, read_clinic
 from callpay.adapters.dynamodb_items import epoch as _epoch
 from callpay.adapters.dynamodb_items import from_item as _from_item
@@ -54,11 +55,12 @@ def _request_of(item: dict[str, Any]) -> PaymentRequest:
     return PaymentRequest.model_validate(_from_item(item))
 
 
-def _audit_item(entry: AuditEntry) -> dict[str, Any]:
+def _audit_item(entry: AuditEntry, clinic_id: str) -> dict[str, Any]:
     values = entry.model_dump(mode="json") | {
         "PK": f"PR#{entry.payment_request_id}",
         "SK": f"AUDIT#{entry.version:010d}",
         "kind": "audit",
+        **audit_index_keys(clinic_id, entry.at, entry.payment_request_id, entry.version),
     }
     return _to_item(values)
 
@@ -142,7 +144,12 @@ class DynamoDBPaymentStore:
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": _audit_item(audit)}},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _audit_item(audit, request.clinic_id),
+                        }
+                    },
                 ]
             )
         except self._db.exceptions.TransactionCanceledException as error:
@@ -195,7 +202,7 @@ class DynamoDBPaymentStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _audit_item(change.audit),
+                    "Item": _audit_item(change.audit, change.after.clinic_id),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },

@@ -14,7 +14,9 @@ TTL_ATTRIBUTE = "expires_at"
 # index name -> (partition key attribute, sort key attribute or None)
 INDEXES: dict[str, tuple[str, str | None]] = {
     "by_call": ("GSI1PK", "GSI1SK"),  # a call's payment requests (and, later, connections)
-    "by_clinic": ("GSI2PK", "GSI2SK"),  # a clinic's payment requests by time, for reports
+    # A clinic's payment requests by time (CLINIC#<id>), for reports; and its audit trail
+    # by time (AUDIT#<id>): every payment request's entries and the clinic's own.
+    "by_clinic": ("GSI2PK", "GSI2SK"),
     "by_payment_intent": ("GSI3PK", None),  # webhook fallback when metadata is missing
 }
 

@@ -70,11 +70,12 @@ class PaymentRequest(BaseModel):
 
 
 class Cause(BaseModel):
-    """Who or what caused a change: a person (by subject id) or a Stripe event."""
+    """Who or what caused a change: a person (by subject id), a Stripe event (by its id),
+    or a scheduled job."""
 
     model_config = ConfigDict(frozen=True)
 
-    actor: Literal["clinician", "patient", "stripe", "system"]
+    actor: Literal["clinician", "patient", "stripe", "scheduler", "system"]
     subject: str
     detail: str = ""
 
