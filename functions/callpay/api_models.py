@@ -18,6 +18,7 @@ from pydantic import (
 from callpay.domain.clinic import Clinic, ClinicAuditEntry
 from callpay.domain.payment_request import AuditEntry, Failure, LineItem, PaymentRequest
 from callpay.domain.receipt_details import ReceiptDetails
+from callpay.domain.webhook_endpoint import WebhookEndpoint
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -66,6 +67,7 @@ class ClinicSettingsIn(ReceiptDetails, Body):
     time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
     default_locale: Locale | None = None
     share_description_with_stripe: StrictBool | None = None
+    share_description_with_platform: StrictBool | None = None
 
 
 class ClinicSettingsOut(ReceiptDetails):
@@ -79,6 +81,7 @@ class ClinicSettingsOut(ReceiptDetails):
     time_zone: str
     default_locale: str | None
     share_description_with_stripe: bool
+    share_description_with_platform: bool
     stripe_account_linked: bool
 
     @classmethod
@@ -196,3 +199,34 @@ class AuditEntryOut(BaseModel):
 class AuditPageOut(BaseModel):
     entries: list[AuditEntryOut]
     next_cursor: str | None
+
+
+class WebhookEndpointIn(Body):
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2048)]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
+    # Empty: every event type (docs/platform-events.md).
+    event_types: Annotated[list[Annotated[str, StringConstraints(max_length=64)]],
+                           Field(max_length=20)] = []  # fmt: skip
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    org_id: str
+    url: str
+    description: str | None
+    event_types: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> WebhookEndpointOut:
+        return cls.model_validate(
+            endpoint.model_dump(include=set(cls.model_fields) - {"event_types"})
+            | {"event_types": list(endpoint.event_types)}
+        )
+
+
+class WebhookEndpointCreatedOut(WebhookEndpointOut):
+    # The signing secret (Standard Webhooks, whsec_...): shown here once, never again.
+    secret: str

@@ -15,6 +15,7 @@ from callpay.domain.connection import Connection
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob
 from callpay.domain.transitions import Transition
+from callpay.domain.webhook_endpoint import Delivery, WebhookEndpoint
 
 
 class DuplicateEvent(Exception):
@@ -222,3 +223,62 @@ class ConnectOnboarding(Protocol):
     def create_account(self, clinic_id: str, country: str | None, idempotency_key: str) -> str: ...
 
     def onboarding_link(self, stripe_account_id: str, clinic_id: str) -> str: ...
+
+
+class EndpointStore(Protocol):
+    """The organisations' webhook endpoints and every delivery to them."""
+
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+
+    def endpoints_of(self, org_id: str) -> list[WebhookEndpoint]: ...
+
+    def get_endpoint(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    def remove_endpoint(self, org_id: str, endpoint_id: str) -> bool:
+        """False if there was no such endpoint."""
+        ...
+
+    def add_delivery(self, delivery: Delivery) -> Delivery:
+        """Store a new delivery; if this event was already given to this endpoint, the one
+        stored before (a forwarder retried) is returned instead."""
+        ...
+
+    def get_delivery(self, endpoint_id: str, key: str) -> Delivery | None: ...
+
+    def save_delivery(self, delivery: Delivery) -> None: ...
+
+    def failed_deliveries(self, endpoint_id: str) -> list[Delivery]:
+        """The endpoint's deliveries that gave up, oldest event first."""
+        ...
+
+
+class EndpointSecrets(Protocol):
+    """Endpoint signing secrets at rest: sealed when registered, opened only to sign."""
+
+    def seal(self, secret: str, org_id: str, endpoint_id: str) -> str: ...
+
+    def open(self, ciphertext: str, org_id: str, endpoint_id: str) -> str: ...
+
+
+class DeliveryQueue(Protocol):
+    def send(self, delivery: Delivery) -> None:
+        """Queue a delivery behind the earlier ones of its endpoint (first in, first out)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the endpoint answered: its HTTP status, or why there was no answer."""
+
+    status: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class EventSender(Protocol):
+    def post(self, url: str, body: str, headers: dict[str, str]) -> Sent:
+        """POST the body; never raises for the endpoint's failures (they are in Sent)."""
+        ...

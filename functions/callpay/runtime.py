@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from callpay.adapters.clinician_tokens import IdentityProviderTokens
     from callpay.adapters.dynamodb_clinics import DynamoDBClinicStore
     from callpay.adapters.dynamodb_connections import DynamoDBConnectionStore
+    from callpay.adapters.dynamodb_endpoints import DynamoDBEndpointStore
     from callpay.adapters.dynamodb_store import DynamoDBPaymentStore
+    from callpay.adapters.kms_endpoint_secrets import KmsEndpointSecrets
     from callpay.adapters.patient_tokens import SignedPatientTokens
+    from callpay.adapters.sqs_delivery_queue import SqsDeliveryQueue
     from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue
     from callpay.adapters.websocket_notifier import WebSocketNotifier
     from callpay.domain.access import PlatformCaller, Principal
@@ -24,9 +27,11 @@ if TYPE_CHECKING:
     from callpay.logic.clinics import ClinicAdmin
     from callpay.logic.connect_events import ConnectEvents
     from callpay.logic.payment_requests import PaymentRequests
+    from callpay.logic.platform_events import EventDelivery, EventFanOut
     from callpay.logic.realtime import Realtime
     from callpay.logic.receipts import ReceiptBook, ReceiptMailing
     from callpay.logic.stripe_events import StripeEvents
+    from callpay.logic.webhook_endpoints import WebhookEndpoints
     from callpay.ports import ConnectOnboarding
 
 
@@ -273,6 +278,68 @@ def caller_of(event: Mapping[str, Any]) -> Principal:
     return principal_of(event, patient_tokens(), clinician_tokens())
 
 
+@cache
+def endpoint_store() -> DynamoDBEndpointStore:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.dynamodb_endpoints import DynamoDBEndpointStore  # noqa: PLC0415
+
+    return DynamoDBEndpointStore(boto3.client("dynamodb"), settings().table_name)
+
+
+@cache
+def delivery_queue() -> SqsDeliveryQueue:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.sqs_delivery_queue import SqsDeliveryQueue  # noqa: PLC0415
+
+    client = boto3.client("sqs")
+    url = required(settings().platform_event_queue_url, "PLATFORM_EVENT_QUEUE_URL")
+    return SqsDeliveryQueue(lambda: client, url)
+
+
+@cache
+def endpoint_secrets() -> KmsEndpointSecrets:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.kms_endpoint_secrets import KmsEndpointSecrets  # noqa: PLC0415
+
+    client = boto3.client("kms")
+    key_id = required(settings().endpoint_secret_key_id, "ENDPOINT_SECRET_KEY_ID")
+    return KmsEndpointSecrets(lambda: client, key_id)
+
+
+@cache
+def webhook_endpoints() -> WebhookEndpoints:
+    from callpay.logic.webhook_endpoints import WebhookEndpoints  # noqa: PLC0415
+
+    return WebhookEndpoints(
+        endpoints=endpoint_store(), secrets=endpoint_secrets(), queue=delivery_queue(),
+        clock=now, allow_loopback=settings().allow_loopback_endpoints,
+    )  # fmt: skip
+
+
+@cache
+def event_fan_out() -> EventFanOut:
+    from callpay.logic.platform_events import EventFanOut  # noqa: PLC0415
+
+    return EventFanOut(
+        clinic_of=clinic_store().get_clinic, endpoints=endpoint_store(), queue=delivery_queue()
+    )
+
+
+@cache
+def event_delivery() -> EventDelivery:
+    from callpay.adapters.http_event_sender import HttpEventSender, signed_headers  # noqa: PLC0415
+    from callpay.logic.platform_events import EventDelivery  # noqa: PLC0415
+
+    return EventDelivery(
+        endpoints=endpoint_store(), secrets=endpoint_secrets(),
+        sender=HttpEventSender(allow_loopback=settings().allow_loopback_endpoints),
+        sign=signed_headers, clock=now,
+    )  # fmt: skip
+
+
 def platform_caller_of(event: Mapping[str, Any]) -> PlatformCaller:
     """The caller of a platform route: an admin or the platform's backend."""
     from callpay.principals import platform_caller_of as caller  # noqa: PLC0415
@@ -285,7 +352,8 @@ def reset() -> None:
     for built in (
         settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
         stripe_events, connections, notifier, realtime, receipt_queue, receipt_book, receipts,
-        clinic_store, clinic_admin, connect_events, audit_trail,
+        clinic_store, clinic_admin, connect_events, audit_trail, endpoint_store,
+        delivery_queue, endpoint_secrets, webhook_endpoints, event_fan_out, event_delivery,
     ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415

@@ -13,9 +13,11 @@ from typing import Any
 
 from callpay.adapters.dynamodb_audit import audit_index_keys
 from callpay.adapters.dynamodb_items import from_item, key, processed_event_put, to_item
+from callpay.adapters.dynamodb_outbox import outbox_put
 from callpay.adapters.table_schema import INDEXES
 from callpay.domain.clinic import Clinic, ClinicAuditEntry
 from callpay.domain.payment_request import PaymentRequest
+from callpay.domain.platform_events import clinic_account_event
 from callpay.ports import DuplicateEvent, VersionConflict
 
 
@@ -26,6 +28,16 @@ def clinic_item(clinic: Clinic) -> dict[str, Any]:
         "kind": "clinic",
     }
     return to_item(values)
+
+
+def account_status(clinic: Clinic) -> dict[str, Any]:
+    """What the platform is told about a clinic's Stripe account."""
+    return {
+        "stripe_account_linked": clinic.stripe_account_id is not None,
+        "charges_enabled": clinic.charges_enabled,
+        "details_submitted": clinic.details_submitted,
+        "requirements_due": list(clinic.requirements_due),
+    }
 
 
 def read_clinic(client: Any, table: str, clinic_id: str) -> Clinic | None:
@@ -87,11 +99,18 @@ class DynamoDBClinicStore:
             items.append({"Put": {"TableName": self._table, "Item": to_item(pointer)}})
         if event:
             items.append(processed_event_put(self._table, *event))
+        if audit.action.startswith("stripe_account."):
+            # Announced to the platform in the same transaction (the outbox).
+            announced = clinic_account_event(
+                clinic.clinic_id, clinic.version, audit.at, account_status(clinic)
+            )
+            items.append(outbox_put(self._table, f"CLINIC#{clinic.clinic_id}", clinic.version,
+                                    announced))  # fmt: skip
         try:
             self._db.transact_write_items(TransactItems=items)
         except self._db.exceptions.TransactionCanceledException as error:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if event and reasons[-1:] == ["ConditionalCheckFailed"]:
+            if event and "ConditionalCheckFailed" in reasons[1:]:
                 raise DuplicateEvent(event[0]) from error
             raise VersionConflict(clinic.clinic_id) from error
 

@@ -1,8 +1,9 @@
 """PaymentStore on one DynamoDB table: conditional writes, audit trail, processed events.
 
 Every change to a payment request is a single transaction: the new item (on the
-condition that the stored version is the one we read), its audit entry and, for a
-Stripe event, the event's dedupe record. So a change is applied once or not at all.
+condition that the stored version is the one we read), its audit entry, for a Stripe
+event the event's dedupe record, and the event it announces to the platform (the outbox,
+adapters/dynamodb_outbox.py). So a change is applied, and announced, once or not at all.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from callpay.adapters.dynamodb_items import from_item as _from_item
 from callpay.adapters.dynamodb_items import is_condition_failure, processed_event_put
 from callpay.adapters.dynamodb_items import key as _key
 from callpay.adapters.dynamodb_items import to_item as _to_item
+from callpay.adapters.dynamodb_outbox import outbox_put
 from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
 from callpay.domain.clinic import Clinic
 from callpay.domain.errors import UpstreamUnavailable
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.platform_events import request_event
 from callpay.domain.stripe_outcomes import EVENT_RETENTION
 from callpay.domain.transitions import Transition
 from callpay.ports import DuplicateEvent, IdempotencyClaim, VersionConflict
@@ -150,6 +153,7 @@ class DynamoDBPaymentStore:
                             "Item": _audit_item(audit, request.clinic_id),
                         }
                     },
+                    *self._announced(None, request),
                 ]
             )
         except self._db.exceptions.TransactionCanceledException as error:
@@ -209,11 +213,13 @@ class DynamoDBPaymentStore:
         ]
         if event_id:
             items.append(self._event_put(event_id))
+        items += self._announced(change.before, change.after)
         try:
             self._db.transact_write_items(TransactItems=items)
         except self._db.exceptions.TransactionCanceledException as error:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if event_id and len(reasons) == 3 and reasons[2] == "ConditionalCheckFailed":
+            # The event's record is the third item; outbox items follow it.
+            if event_id and reasons[2:3] == ["ConditionalCheckFailed"]:
                 raise DuplicateEvent(event_id) from error
             raise VersionConflict(change.before.id) from error
 
@@ -242,6 +248,13 @@ class DynamoDBPaymentStore:
         return [AuditEntry.model_validate(_from_item(item)) for item in items]
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def _announced(
+        self, before: PaymentRequest | None, after: PaymentRequest
+    ) -> list[dict[str, Any]]:
+        """The outbox item of the event this change announces to the platform, if any."""
+        event = request_event(before, after)
+        return [outbox_put(self._table, f"PR#{after.id}", after.version, event)] if event else []
 
     def _event_put(self, event_id: str) -> dict[str, Any]:
         return processed_event_put(self._table, event_id, self._clock() + EVENT_RETENTION)

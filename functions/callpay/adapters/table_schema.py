@@ -10,6 +10,8 @@ from typing import Any
 PARTITION_KEY = "PK"
 SORT_KEY = "SK"
 TTL_ATTRIBUTE = "expires_at"
+# The table's stream carries new items to platform_outbox (adapters/dynamodb_outbox.py).
+STREAM_VIEW = "NEW_IMAGE"
 
 # index name -> (partition key attribute, sort key attribute or None)
 INDEXES: dict[str, tuple[str, str | None]] = {
@@ -45,4 +47,5 @@ def create_table_request(table_name: str) -> dict[str, Any]:
             {"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)
         ],
         "GlobalSecondaryIndexes": indexes,
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW},
     }

@@ -33,6 +33,8 @@ class Clinic(ReceiptDetails):
     maximum_amount: int | None = None
     # The clinician's description is clinical information: Stripe sees it only on opt-in.
     share_description_with_stripe: bool = False
+    # The same, for the events sent to the video platform's endpoints: a separate choice.
+    share_description_with_platform: bool = False
     time_zone: str = "UTC"
     default_locale: str | None = None
     version: int = 0  # 0: never stored

@@ -25,10 +25,15 @@ class Status(StrEnum):
 
 
 class LineItem(BaseModel):
+    """One line of what is billed; the amount is in the request's currency, minor units."""
+
     model_config = ConfigDict(frozen=True)
 
     description: str
+    # Negative lines are allowed: an invoice may carry a discount or a credit.
     amount: int
+    # The platform's invoice this line comes from, when the request bills invoices.
+    invoice_id: str | None = None
 
 
 class Failure(BaseModel):

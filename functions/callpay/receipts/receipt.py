@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from callpay.domain.money import SUPPORTED
+from callpay.domain.payment_request import LineItem
 from callpay.domain.receipt_details import RECEIPT_DETAILS, ReceiptDetails
 
 ReceiptKind = Literal["payment", "refund"]
@@ -17,14 +18,8 @@ ReceiptKind = Literal["payment", "refund"]
 _LAST4 = re.compile(r"\d{4}")
 
 
-class ReceiptLine(BaseModel):
-    """One line of what was paid for; the amount is in the receipt's currency, minor units."""
-
-    model_config = ConfigDict(frozen=True)
-
-    description: str
-    # Negative lines are allowed: an invoice may carry a discount or a credit.
-    amount: int
+# One line of what was paid for: the payment request's own line model (invoice lines too).
+ReceiptLine = LineItem
 
 
 class ClinicDetails(ReceiptDetails):
