@@ -85,6 +85,15 @@ CLINIC_ROUTES = (
     Route(GET, "/payment-requests/{id}/audit", clinician_jwt=True),
 )
 
+# Handled by platform_api: the platform's backend (client credentials, scopes checked in
+# the Lambda where admins may call too) and its organisation admins.
+PLATFORM_ROUTES = (
+    Route(POST, "/orgs/{org_id}/webhook-endpoints", clinician_jwt=True),
+    Route(GET, "/orgs/{org_id}/webhook-endpoints", clinician_jwt=True),
+    Route(DELETE, "/orgs/{org_id}/webhook-endpoints/{endpoint_id}", clinician_jwt=True),
+    Route(POST, "/orgs/{org_id}/webhook-endpoints/{endpoint_id}/replay", clinician_jwt=True),
+)
+
 # One JSON line per request. No query strings or bodies: those may carry tokens.
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",

@@ -13,6 +13,7 @@ from callpay.domain.errors import BadRequest
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob
 from callpay.domain.transitions import Transition
+from callpay.domain.webhook_endpoint import Delivery, WebhookEndpoint
 from callpay.ports import (
     AuditPage,
     AuditRecord,
@@ -21,6 +22,7 @@ from callpay.ports import (
     IdempotencyClaim,
     Intent,
     RefundResult,
+    Sent,
     VersionConflict,
 )
 
@@ -332,3 +334,70 @@ class Clock:
 
     def tick(self, seconds: int = 1) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class InMemoryEndpoints:
+    """EndpointStore: endpoints by organisation, deliveries by endpoint and key."""
+
+    endpoints: dict[tuple[str, str], WebhookEndpoint] = field(default_factory=dict)
+    deliveries: dict[tuple[str, str], Delivery] = field(default_factory=dict)
+
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        self.endpoints[(endpoint.org_id, endpoint.id)] = endpoint
+
+    def endpoints_of(self, org_id: str) -> list[WebhookEndpoint]:
+        return [e for (org, _), e in self.endpoints.items() if org == org_id]
+
+    def get_endpoint(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return self.endpoints.get((org_id, endpoint_id))
+
+    def remove_endpoint(self, org_id: str, endpoint_id: str) -> bool:
+        return self.endpoints.pop((org_id, endpoint_id), None) is not None
+
+    def add_delivery(self, delivery: Delivery) -> Delivery:
+        return self.deliveries.setdefault((delivery.endpoint_id, delivery.key), delivery)
+
+    def get_delivery(self, endpoint_id: str, key: str) -> Delivery | None:
+        return self.deliveries.get((endpoint_id, key))
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        self.deliveries[(delivery.endpoint_id, delivery.key)] = delivery
+
+    def failed_deliveries(self, endpoint_id: str) -> list[Delivery]:
+        found = [d for (e, _), d in sorted(self.deliveries.items()) if e == endpoint_id]
+        return [d for d in found if d.status == "failed"]
+
+
+class ReversibleSecrets:
+    """EndpointSecrets that only pretends to encrypt, bound to org and endpoint like KMS."""
+
+    def seal(self, secret: str, org_id: str, endpoint_id: str) -> str:
+        return f"sealed:{org_id}:{endpoint_id}:{secret[::-1]}"
+
+    def open(self, ciphertext: str, org_id: str, endpoint_id: str) -> str:
+        prefix = f"sealed:{org_id}:{endpoint_id}:"
+        if not ciphertext.startswith(prefix):
+            raise ValueError("InvalidCiphertextException")
+        return ciphertext.removeprefix(prefix)[::-1]
+
+
+@dataclass
+class RecordingDeliveryQueue:
+    sent: list[Delivery] = field(default_factory=list)
+
+    def send(self, delivery: Delivery) -> None:
+        self.sent.append(delivery)
+
+
+@dataclass
+class ScriptedSender:
+    """EventSender answering from a script of statuses (None: no answer), then 204."""
+
+    script: list[int | None] = field(default_factory=list)
+    posts: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+    def post(self, url: str, body: str, headers: dict[str, str]) -> Sent:
+        self.posts.append((url, body, headers))
+        status = self.script.pop(0) if self.script else 204
+        return Sent(status, None if status else "ReadTimeoutError")

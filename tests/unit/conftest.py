@@ -17,6 +17,8 @@ from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.payment_requests import PaymentRequests
 from callpay.logic.receipts import ReceiptBook, ReceiptMailing
 from callpay.logic.stripe_events import StripeEvents
+from callpay.logic.webhook_endpoints import WebhookEndpoints
+from callpay.principals import platform_caller_of
 from callpay.receipts.locales import resolve_locale
 from callpay.receipts.render import render
 from tests.support.fakes import (
@@ -24,10 +26,13 @@ from tests.support.fakes import (
     FakeConnect,
     FakeGateway,
     FakeMailer,
+    InMemoryEndpoints,
     InMemoryLedger,
     InMemoryStore,
+    RecordingDeliveryQueue,
     RecordingNotifier,
     RecordingQueue,
+    ReversibleSecrets,
     tokens,
 )
 
@@ -51,6 +56,8 @@ class World:
     connect: FakeConnect
     clinics: ClinicAdmin
     mailer: FakeMailer
+    endpoints: InMemoryEndpoints
+    deliveries: RecordingDeliveryQueue
 
 
 WEBHOOK_SECRET = "whsec_unit"
@@ -103,4 +110,11 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
     monkeypatch.setattr(runtime, "stripe_events", lambda: events)
-    return World(store, gateway, clock, service, events, notifier, queue, connect, clinics, mailer)
+    endpoints, deliveries = InMemoryEndpoints(), RecordingDeliveryQueue()
+    registry = WebhookEndpoints(
+        endpoints=endpoints, secrets=ReversibleSecrets(), queue=deliveries, clock=clock
+    )
+    monkeypatch.setattr(runtime, "webhook_endpoints", lambda: registry)
+    monkeypatch.setattr(runtime, "platform_caller_of", lambda e: platform_caller_of(e, None))
+    return World(store, gateway, clock, service, events, notifier, queue, connect, clinics, mailer,
+                 endpoints, deliveries)  # fmt: skip

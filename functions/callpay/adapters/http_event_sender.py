@@ -37,10 +37,10 @@ def signed_headers(secret: str, event_id: str, at: datetime, body: str) -> dict[
 
 
 class HttpEventSender:
-    def __init__(self, allow_loopback: bool = False, read_seconds: float = READ_SECONDS) -> None:
+    def __init__(self, allow_loopback: bool = False) -> None:
         self._allow_loopback = allow_loopback
         self._pool = urllib3.PoolManager(
-            retries=False, timeout=urllib3.Timeout(connect=CONNECT_SECONDS, read=read_seconds)
+            retries=False, timeout=urllib3.Timeout(connect=CONNECT_SECONDS, read=READ_SECONDS)
         )
 
     def post(self, url: str, body: str, headers: dict[str, str]) -> Sent:
