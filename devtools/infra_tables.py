@@ -1,8 +1,9 @@
 """What the local stack takes from the CDK app (infra/), so the two never drift apart.
 
 infra/http_api.py is the single source of truth for the HTTP API's routes and which of
-them carry the JWT authorizer, infra/stack.py for the function behind each route group,
-and infra/receipts.py for the receipt queue's settings and the SES configuration set.
+them carry the JWT authorizer (and its scopes), infra/stack.py for the function behind
+each route group, infra/receipts.py for the receipt queue's settings and the SES
+configuration set, infra/platform_events.py for the delivery queue's.
 Importing infra starts node (jsii) for the rest of the process, and a Ctrl-C in the
 terminal would kill that node under the running stack; so the tables are read by a
 short-lived child, `python -m devtools.infra_tables <stage>`, which prints them as JSON.
@@ -35,6 +36,9 @@ class InfraTables:
     queue_retention_seconds: int  # how long a receipt job waits on the queue
     dead_letter_retention_seconds: int
     configuration_set: str  # the SES configuration set, as the stack names it for a stage
+    delivery_queue: str  # the platform's FIFO delivery queue (without .fifo)
+    delivery_max_attempts: int  # receives before a delivery goes to the dead letters
+    delivery_timeout_seconds: int  # platform_delivery's timeout; visibility is 6 times it
 
 
 class Reading:
@@ -68,6 +72,9 @@ class Reading:
             queue_retention_seconds=data["queue_retention_seconds"],
             dead_letter_retention_seconds=data["dead_letter_retention_seconds"],
             configuration_set=data["configuration_set"],
+            delivery_queue=data["delivery_queue"],
+            delivery_max_attempts=data["delivery_max_attempts"],
+            delivery_timeout_seconds=data["delivery_timeout_seconds"],
         )
 
     def cancel(self) -> None:
@@ -77,13 +84,15 @@ class Reading:
 
 
 def _tables(stage: str) -> dict[str, Any]:
-    from infra import http_api, receipts  # noqa: PLC0415
+    from callpay.domain.webhook_endpoint import MAX_ATTEMPTS  # noqa: PLC0415
+    from infra import http_api, platform_events, receipts  # noqa: PLC0415
 
     # As infra/stack.py wires them: one line per function.
     groups: list[tuple[Any, str]] = [
         (http_api.PAYMENT_REQUEST_ROUTES, "request_payment.handler"),
         (http_api.STRIPE_WEBHOOK_ROUTES, "stripe_webhook.handler"),
         (http_api.CLINIC_ROUTES, "clinic_admin.handler"),
+        (http_api.PLATFORM_ROUTES, "platform_api.handler"),
     ]
     return {
         "routes": [
@@ -102,6 +111,9 @@ def _tables(stage: str) -> dict[str, Any]:
         "queue_retention_seconds": receipts.QUEUE_RETENTION_DAYS * DAY_SECONDS,
         "dead_letter_retention_seconds": receipts.DEAD_LETTER_RETENTION_DAYS * DAY_SECONDS,
         "configuration_set": receipts.receipt_configuration_set(stage),
+        "delivery_queue": platform_events.delivery_queue_name(stage),
+        "delivery_max_attempts": MAX_ATTEMPTS,
+        "delivery_timeout_seconds": platform_events.DELIVERY_TIMEOUT_SECONDS,
     }
 
 
