@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
-.PHONY: dev demo e2e browser browser-deps
+.PHONY: dev demo e2e browser browser-deps frontend-text
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 browser-deps: $(CHROMIUM) node_modules/.package-lock.json
+
+# The panels' words: extract frontend/*.js into frontend/locales/frontend.pot, merge it
+# into each locale's .po, compile them to frontend/i18n/*.json (docs/frontend.md, "Text").
+frontend-text: $(STAMP)
+	$(BIN)/python -m devtools.frontend_text extract update compile check
 
 # The whole stack on this machine, in the foreground (docs/local-development.md).
 dev: $(STAMP)

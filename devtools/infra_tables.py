@@ -3,7 +3,8 @@
 infra/http_api.py is the single source of truth for the HTTP API's routes and which of
 them carry the JWT authorizer (and its scopes), infra/stack.py for the function behind
 each route group, infra/receipts.py for the receipt queue's settings and the SES
-configuration set, infra/platform_events.py for the delivery queue's.
+configuration set, infra/platform_events.py for the delivery queue's, and
+infra/site_policy.py for the pay page's Content-Security-Policy.
 Importing infra starts node (jsii) for the rest of the process, and a Ctrl-C in the
 terminal would kill that node under the running stack; so the tables are read by a
 short-lived child, `python -m devtools.infra_tables <stage>`, which prints them as JSON.
@@ -15,7 +16,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from devtools.paths import REPO_ROOT
@@ -39,16 +40,18 @@ class InfraTables:
     delivery_queue: str  # the platform's FIFO delivery queue (without .fifo)
     delivery_max_attempts: int  # receives before a delivery goes to the dead letters
     delivery_timeout_seconds: int  # platform_delivery's timeout; visibility is 6 times it
+    # The pay page's Content-Security-Policy, production's template with local sources.
+    site_policy: str
 
 
 class Reading:
     """The child reading the tables, started early so it runs alongside other start-up."""
 
-    def __init__(self, stage: str) -> None:
+    def __init__(self, stage: str, site: LocalSite) -> None:
         # The CDK app's node prints an end-of-life banner for the node version CI runs.
         env = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"} | dict(os.environ)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "devtools.infra_tables", stage],
+            [sys.executable, "-m", "devtools.infra_tables", stage, json.dumps(asdict(site))],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -75,6 +78,7 @@ class Reading:
             delivery_queue=data["delivery_queue"],
             delivery_max_attempts=data["delivery_max_attempts"],
             delivery_timeout_seconds=data["delivery_timeout_seconds"],
+            site_policy=data["site_policy"],
         )
 
     def cancel(self) -> None:
@@ -83,7 +87,28 @@ class Reading:
             self._process.communicate()
 
 
-def _tables(stage: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LocalSite:
+    """Where the local pay page's feed is, and whose Stripe.js it loads."""
+
+    websocket: str  # ws://host:port of the gateway
+    stripe_stand_in: bool  # the stand-in on the gateway itself, else Stripe's own
+
+
+def _site_policy(site: LocalSite) -> str:
+    from infra import site_policy  # noqa: PLC0415
+
+    # The gateway serves the page and the API (as CloudFront does in AWS), and the
+    # stand-in on localstripe: those are the page's own origin.
+    stripe = dict.fromkeys(site_policy.STRIPE_SOURCES, "'self'")
+    if not site.stripe_stand_in:
+        stripe = site_policy.STRIPE_SOURCES
+    return site_policy.content_security_policy(
+        {"api": "'self'", "websocket": site.websocket, **stripe}
+    )
+
+
+def _tables(stage: str, site: LocalSite) -> dict[str, Any]:
     from callpay.domain.webhook_endpoint import MAX_ATTEMPTS  # noqa: PLC0415
     from infra import http_api, platform_events, receipts  # noqa: PLC0415
 
@@ -114,8 +139,9 @@ def _tables(stage: str) -> dict[str, Any]:
         "delivery_queue": platform_events.delivery_queue_name(stage),
         "delivery_max_attempts": MAX_ATTEMPTS,
         "delivery_timeout_seconds": platform_events.DELIVERY_TIMEOUT_SECONDS,
+        "site_policy": _site_policy(site),
     }
 
 
 if __name__ == "__main__":
-    json.dump(_tables(sys.argv[1]), sys.stdout)
+    json.dump(_tables(sys.argv[1], LocalSite(**json.loads(sys.argv[2]))), sys.stdout)

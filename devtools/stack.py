@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from devtools import endpoints
 from devtools.endpoints import Endpoints
 from devtools.identity import AUDIENCE, ISSUER, LocalIdentityProvider
-from devtools.infra_tables import InfraTables, InfraUnreadable, Reading
+from devtools.infra_tables import InfraTables, InfraUnreadable, LocalSite, Reading
 from devtools.paths import REPO_ROOT
 from devtools.processes import (
     ChildProcess,
@@ -188,7 +188,13 @@ class LocalStack:
 
         # All at once: the CDK app's tables (node, slow), moto and localstripe.
         self._progress("reading routes and queue settings from the CDK app (infra/)")
-        self._reading = Reading(STAGE)
+        self._reading = Reading(
+            STAGE,
+            LocalSite(
+                websocket=f"ws://{options.host}:{gateway_port}",
+                stripe_stand_in=not options.uses_stripe,
+            ),
+        )
         aws_url = f"http://{options.host}:{aws_port}"
         moto = self._spawn("moto", ["-m", "devtools.moto_server", "-H", options.host,
                                     "-p", str(aws_port)])  # fmt: skip
@@ -323,12 +329,14 @@ class LocalStack:
         """What the functions need to know about the gateway, known once it listens."""
         from callpay import runtime  # noqa: PLC0415
         from devtools.local_connect import PATH, RETURN_PATH  # noqa: PLC0415
+        from devtools.pay_site import PAY_PAGE_PATH  # noqa: PLC0415
 
         http_url = gateway.http_url
         self._export(
             {
                 "WEBSOCKET_CALLBACK_URL": gateway.callback_url,
                 "JWKS_URL": f"{http_url}/.well-known/jwks.json",
+                "PATIENT_PAGE_URL": f"{http_url}{PAY_PAGE_PATH}",
             }
         )
         if self.options.uses_stripe:
@@ -417,7 +425,8 @@ class LocalStack:
             LocalApiGateway,
             Page,
         )
-        from devtools.stripe_js import StripeJsStandIn  # noqa: PLC0415
+        from devtools.pay_site import PaySite  # noqa: PLC0415
+        from devtools.stripe_js import SCRIPT_PATH, StripeJsStandIn  # noqa: PLC0415
 
         functions = {
             module: LocalFunction.load(module, lock=self._invocations)
@@ -441,6 +450,16 @@ class LocalStack:
                 self._secrets.account_webhook_secret,
             )
             pages.extend(stand_in.routes())
+        assert self.tables is not None
+        site = PaySite(
+            http_url=lambda: gateway.http_url,
+            ws_url=lambda: gateway.ws_url,
+            stripe_js_url=lambda: (
+                STRIPE_JS_URL if self.options.uses_stripe else gateway.http_url + SCRIPT_PATH
+            ),
+            content_security_policy=self.tables.site_policy,
+        )
+        pages.extend(site.routes())
         api = HttpApi(
             routes=self._routes,
             functions=functions,
@@ -585,6 +604,8 @@ class LocalStack:
             f"  JWKS            {e.jwks_url}   (issuer {e.issuer}, audience {e.audience})",
             f"  Stripe          {e.stripe_api_base}   ({stripe}, publishable key "
             f"{e.publishable_key})",
+            f"  pay page        {e.http_url}/app/pay/#call_id=<call>&token=<patient token>",
+            f"  panels          {e.http_url}/app/callpay.js   (docs/frontend.md)",
             f"  Stripe.js       {e.stripe_js_url}"
             + ("" if self.options.uses_stripe else "   (the local stand-in)"),
             f"  AWS (moto)      {e.aws_endpoint_url}   (sent e-mails: "

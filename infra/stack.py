@@ -32,6 +32,7 @@ from infra.platform_events import (
 )
 from infra.realtime import RealtimeApi
 from infra.receipts import CONSUMER_TIMEOUT_SECONDS, Receipts
+from infra.static_site import StaticSite
 
 API_TIMEOUT = Duration.seconds(10)
 
@@ -50,6 +51,13 @@ class CallpayStack(Stack):
         self.receipts = Receipts(self, "Receipts", config=config)
         self.http_api = PaymentsHttpApi(self, "HttpApi", config=config)
         self.monitoring = Monitoring(self, "Monitoring", config=config)
+        self.site = StaticSite(
+            self,
+            "Site",
+            config=config,
+            http_api=self.http_api.api,
+            websocket_api=self.realtime.api,
+        )
 
         code = function_code()
         # The secrets' ids (never their values) are given with the grants below.
@@ -87,6 +95,8 @@ class CallpayStack(Stack):
                 **pushes_updates,
                 **queues_receipts,
                 **receipt_mail,
+                # patient access links the hosted pay page (patient_url).
+                "PATIENT_PAGE_URL": self.site.pay_page_url,
             },
             timeout=API_TIMEOUT,
         )
@@ -201,6 +211,10 @@ class CallpayStack(Stack):
         self.monitoring.watch_dead_letters("ReceiptDeadLetters", self.receipts.dead_letters)
         self.monitoring.watch_webhook_signatures()
 
+        self._outputs()
+
+    def _outputs(self) -> None:
+        """What an operator needs after deploying (docs/deploy.md)."""
         CfnOutput(self, "HttpApiUrl", value=self.http_api.url)
         CfnOutput(
             self,
@@ -209,6 +223,12 @@ class CallpayStack(Stack):
             description="Register this endpoint in Stripe twice: account events and Connect events",
         )
         CfnOutput(self, "WebSocketUrl", value=self.realtime.url)
+        CfnOutput(
+            self,
+            "PayPageUrl",
+            value=self.site.pay_page_url,
+            description="The hosted pay page (patient_url); the panels' module is at /callpay.js",
+        )
         CfnOutput(self, "TableName", value=self.data.table.table_name)
         CfnOutput(
             self,

@@ -16,8 +16,10 @@ from pydantic import (
 )
 
 from callpay.domain.clinic import Clinic, ClinicAuditEntry
-from callpay.domain.payment_request import AuditEntry, Failure, LineItem, PaymentRequest
+from callpay.domain.payment_request import AuditEntry, Dispute, Failure, LineItem, PaymentRequest
 from callpay.domain.receipt_details import ReceiptDetails
+from callpay.domain.receipt_job import receipt_number
+from callpay.domain.transitions import PAID
 from callpay.domain.webhook_endpoint import WebhookEndpoint
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
@@ -119,6 +121,27 @@ class CheckoutIn(Body):
     locale: Locale | None = None
 
 
+class DisputeOut(BaseModel):
+    """A dispute of the payment by the patient's bank, as Stripe reports it."""
+
+    status: str  # Stripe's: warning_needs_response, needs_response, under_review, won, lost...
+    reason: str  # Stripe's: fraudulent, duplicate, product_not_received, general...
+    amount: int
+    # Stripe took the disputed amount (and fee) from the clinic's balance / gave it back.
+    funds_withdrawn: bool
+    funds_reinstated: bool
+
+    @classmethod
+    def of(cls, dispute: Dispute | None) -> DisputeOut | None:
+        if dispute is None:
+            return None
+        return cls(
+            status=dispute.status, reason=dispute.reason, amount=dispute.amount,
+            funds_withdrawn=dispute.funds_withdrawn_at is not None,
+            funds_reinstated=dispute.funds_reinstated_at is not None,
+        )  # fmt: skip
+
+
 class PaymentRequestOut(BaseModel):
     """A payment request as clinicians and patients see it: no Stripe secrets, no email."""
 
@@ -134,15 +157,27 @@ class PaymentRequestOut(BaseModel):
     amount_refunded: int
     line_items: list[LineItem]
     failure: Failure | None
+    dispute: DisputeOut | None
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    # Once paid: the number the receipt (email and page) carries, for the confirmation.
+    receipt_number: str | None = None
 
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestOut:
+        number = None
+        if request.status in PAID and request.paid_at is not None:
+            number = receipt_number(request.id, f"{request.paid_at:%Y%m%d}")
         return cls.model_validate(
-            request.model_dump(include=set(cls.model_fields) - {"line_items"})
-            | {"line_items": list(request.line_items)}
+            request.model_dump(
+                include=set(cls.model_fields) - {"line_items", "dispute", "receipt_number"}
+            )
+            | {
+                "line_items": list(request.line_items),
+                "dispute": DisputeOut.of(request.dispute),
+                "receipt_number": number,
+            }
         )
 
 
@@ -150,11 +185,16 @@ class CheckoutOut(BaseModel):
     client_secret: str
     publishable_key: str
     stripe_account: str
+    # Who the patient is paying, as the receipt names it (the clinic's legal name).
+    clinic_name: str | None = None
 
 
 class PatientAccessOut(BaseModel):
     token: str
     expires_at: datetime
+    # The hosted pay page for this call, the token in its fragment (never sent to a
+    # server, so never in an access log); None where no pay page is configured.
+    patient_url: str | None = None
 
 
 class ActorOut(BaseModel):

@@ -29,6 +29,9 @@ class Settings(BaseModel):
     # Stripe's API base; set to localstripe's address in the local stack and tests.
     stripe_api_base: str | None = None
     patient_token_hours: Annotated[int, Field(gt=0, le=24)] = 4
+    # The hosted pay page (https://.../pay/): patient access answers a link to it with the
+    # call and the token in the URL fragment. Without it, patient access has no link.
+    patient_page_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
     # The video platform's identity provider, for clinician JWTs checked in the Lambda
     # (routes shared with patients have no API Gateway authorizer). All three or none.
     jwt_issuer: str | None = None
@@ -60,6 +63,7 @@ class Settings(BaseModel):
         "token_secret_id": "TOKEN_SECRET_ID",
         "stripe_api_base": "STRIPE_API_BASE",
         "patient_token_hours": "PATIENT_TOKEN_HOURS",
+        "patient_page_url": "PATIENT_PAGE_URL",
         "secret_max_age_seconds": "SECRET_MAX_AGE_SECONDS",
         "jwt_issuer": "JWT_ISSUER",
         "jwt_audience": "JWT_AUDIENCE",

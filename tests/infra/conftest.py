@@ -50,6 +50,25 @@ class Synthesized:
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
 
+    def handler_functions(self) -> dict[str, dict[str, Any]]:
+        """callpay's own functions (each names its Powertools service), without the
+        function CDK's BucketDeployment adds to copy the static site."""
+        return {
+            logical_id: resource
+            for logical_id, resource in self.of_type("AWS::Lambda::Function").items()
+            if "POWERTOOLS_SERVICE_NAME"
+            in resource["Properties"].get("Environment", {}).get("Variables", {})
+        }
+
+    def site_deployment_role(self) -> str:
+        """The role of CDK's BucketDeployment function (infra/static_site.py)."""
+        (role,) = {
+            resource["Properties"]["Role"]["Fn::GetAtt"][0]
+            for logical_id, resource in self.of_type("AWS::Lambda::Function").items()
+            if logical_id not in self.handler_functions()
+        }
+        return role
+
     def logical_id(self, construct: IConstruct) -> str:
         """The logical id of a construct's CloudFormation resource in the template."""
         element = cast(CfnElement, construct.node.default_child or construct)

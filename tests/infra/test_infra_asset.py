@@ -83,15 +83,14 @@ def lambda_python() -> str | None:
 
 def handler_modules(synthesized: Synthesized) -> list[str]:
     handlers = {
-        resource["Properties"]["Handler"]
-        for resource in synthesized.of_type("AWS::Lambda::Function").values()
+        resource["Properties"]["Handler"] for resource in synthesized.handler_functions().values()
     }
     return sorted(handler.rsplit(".", 1)[0] for handler in handlers)
 
 
 @pytest.fixture(scope="module")
 def asset_dir(synthesized: Synthesized) -> Path:
-    resources = synthesized.of_type("AWS::Lambda::Function").values()
+    resources = synthesized.handler_functions().values()
     (key,) = {resource["Properties"]["Code"]["S3Key"] for resource in resources}
     directory = synthesized.outdir / f"asset.{key.removesuffix('.zip')}"
     assert directory.is_dir()

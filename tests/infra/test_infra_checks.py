@@ -22,6 +22,7 @@ def expected_acknowledgements(synthesized: Synthesized) -> set[str]:
     """Every cdk-nag finding the stack accepts. A new one must be added here on purpose."""
     table = synthesized.logical_id(synthesized.stack.data.table)
     websocket = synthesized.logical_id(synthesized.stack.realtime.api)
+    site_bucket = synthesized.logical_id(synthesized.stack.site.bucket)
     return {
         "AwsSolutions-APIG4",
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
@@ -35,6 +36,29 @@ def expected_acknowledgements(synthesized: Synthesized) -> set[str]:
         "AwsSolutions-SMG4",
         # The outbox's on-failure queue is itself the dead letters (infra/platform_events.py).
         "AwsSolutions-SQS3",
+        # The static site (infra/static_site.py): its bucket and distribution...
+        "AwsSolutions-S1",
+        "AwsSolutions-CFR1",
+        "AwsSolutions-CFR2",
+        "AwsSolutions-CFR3",
+        "AwsSolutions-CFR4",
+        # ...and CDK's BucketDeployment function that copies the files.
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSLambdaBasicExecutionRole]",
+        *(
+            f"AwsSolutions-IAM5[Action::{action}]"
+            for action in (
+                "s3:GetObject*",
+                "s3:GetBucket*",
+                "s3:List*",
+                "s3:DeleteObject*",
+                "s3:Abort*",
+            )
+        ),
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-"
+        "<AWS::AccountId>-<AWS::Region>/*]",
+        f"AwsSolutions-IAM5[Resource::<{site_bucket}.Arn>/*]",
+        "AwsSolutions-IAM5[Resource::*]",
     }
 
 

@@ -134,7 +134,7 @@ def test_prod_keeps_data_on_delete_and_protects_the_table(prod: Synthesized) -> 
 
 
 def test_prod_logs_at_info(prod: Synthesized) -> None:
-    for function in prod.of_type("AWS::Lambda::Function").values():
+    for function in prod.handler_functions().values():
         assert function["Properties"]["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
 
 
@@ -173,7 +173,7 @@ def test_prod_reads_the_imported_secrets_by_name_each_only_where_used(prod: Synt
         "platform_delivery": set(),
     }
     roles = {}
-    for function in prod.of_type("AWS::Lambda::Function").values():
+    for function in prod.handler_functions().values():
         variables = function["Properties"]["Environment"]["Variables"]
         service = variables["POWERTOOLS_SERVICE_NAME"]
         given = {name for name in variables if name.endswith("_SECRET_ID")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from callpay.api_models import ClinicSettingsIn
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from callpay.principals import clinician_of
 from clinic_admin.handler import lambda_handler
 from tests.support.events import LambdaContext, clinician_claims, http_event, reply

@@ -17,7 +17,7 @@ import pytest
 from callpay import runtime
 from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import SCOPES, Clinician
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from clinic_admin.handler import lambda_handler as clinic_admin
 from infra.http_api import (
     CLINIC_ROUTES,

@@ -10,7 +10,7 @@ from callpay.api_models import ClinicSettingsIn, ClinicSettingsOut
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import Status
 from callpay.domain.receipt_details import RECEIPT_DETAILS
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.clinics import CLEARABLE
 from callpay.logic.receipts import clinic_details
 from callpay.receipts.receipt import ClinicDetails

@@ -269,6 +269,7 @@ def test_checkout_returns_the_secret_to_the_patient_and_stores_the_email(world: 
         "client_secret": "pi_1_secret_x",
         "publishable_key": "pk_test_unit",
         "stripe_account": "acct_clinic1",
+        "clinic_name": None,
     }
     stored = world.store.get(created["id"])
     assert stored is not None and stored.receipt_email == "patient@example.com"
@@ -322,3 +323,14 @@ def test_patient_cannot_cancel(world: World) -> None:
     )
     assert status == 403
     assert world.store.get(created["id"]).status is Status.REQUESTED  # type: ignore[union-attr]
+
+
+def test_a_fraction_of_a_whole_unit_currency_is_refused_before_stripe(world: World) -> None:
+    world.store.clinics["clinic-1"] = world.store.clinics["clinic-1"].model_copy(
+        update={"default_currency": "isk"}
+    )
+    status, body = create(BODY | {"currency": "ISK", "amount": 1_234_550})
+    assert status == 422 and body["error"]["code"] == "whole_units_only"
+    assert "multiple of 100" in body["error"]["message"]
+    assert world.gateway.created == [] and world.store.requests == {}
+    assert create(BODY | {"currency": "ISK", "amount": 1_234_500})[0] == 201

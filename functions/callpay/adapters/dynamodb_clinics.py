@@ -8,17 +8,30 @@ item (on the version read), its audit entry and, when the Stripe account changes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from callpay.adapters.dynamodb_audit import audit_index_keys
-from callpay.adapters.dynamodb_items import from_item, key, processed_event_put, to_item
+from callpay.adapters.dynamodb_items import (
+    epoch,
+    from_item,
+    is_condition_failure,
+    key,
+    processed_event_put,
+    to_item,
+)
 from callpay.adapters.dynamodb_outbox import outbox_put
-from callpay.adapters.table_schema import INDEXES
-from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
+from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
+from callpay.domain.errors import UpstreamUnavailable
 from callpay.domain.payment_request import PaymentRequest
 from callpay.domain.platform_events import clinic_account_event
 from callpay.ports import DuplicateEvent, VersionConflict
+
+# Stripe keeps an idempotency key for 24 hours: a link claim lasts as long.
+LINK_RETENTION = timedelta(hours=24)
 
 
 def clinic_item(clinic: Clinic) -> dict[str, Any]:
@@ -57,16 +70,15 @@ class DynamoDBClinicStore:
 
     def save_clinic(
         self,
-        clinic: Clinic,
-        audit: ClinicAuditEntry,
-        expected_version: int,
+        change: ClinicChange,
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
         event: tuple[str, datetime] | None = None,
     ) -> None:
-        """Write `clinic` if still at `expected_version`; with `event` (id, expiry), record
-        that Stripe event as processed in the same transaction."""
+        """Write `change.after` if the clinic is still at `change.before`'s version; with
+        `event` (id, expiry), record that Stripe event as processed in the same transaction."""
+        clinic, expected_version = change.after, change.before.version
         # Version 0 is a clinic never saved by an admin (absent, or seeded as is).
         condition: dict[str, Any] = {
             "ConditionExpression": (
@@ -78,9 +90,18 @@ class DynamoDBClinicStore:
         }
         items: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": clinic_item(clinic), **condition}},
-            {"Put": {"TableName": self._table, "Item": self._audit_item(audit)}},
+            {"Put": {"TableName": self._table, "Item": self._audit_item(change.audit)}},
         ]
         if account_removed:
+            # The link claim goes with the account: a re-link creates a new one.
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": key(f"LINK#{clinic.clinic_id}", "LINK"),
+                    }
+                }
+            )
             items.append(
                 {
                     "Delete": {
@@ -99,10 +120,10 @@ class DynamoDBClinicStore:
             items.append({"Put": {"TableName": self._table, "Item": to_item(pointer)}})
         if event:
             items.append(processed_event_put(self._table, *event))
-        if audit.action.startswith("stripe_account."):
+        if change.audit.action.startswith("stripe_account."):
             # Announced to the platform in the same transaction (the outbox).
             announced = clinic_account_event(
-                clinic.clinic_id, clinic.version, audit.at, account_status(clinic)
+                clinic.clinic_id, clinic.version, change.audit.at, account_status(clinic)
             )
             items.append(outbox_put(self._table, f"CLINIC#{clinic.clinic_id}", clinic.version,
                                     announced))  # fmt: skip
@@ -113,6 +134,29 @@ class DynamoDBClinicStore:
             if event and "ConditionalCheckFailed" in reasons[1:]:
                 raise DuplicateEvent(event[0]) from error
             raise VersionConflict(clinic.clinic_id) from error
+
+    def claim_account_link(self, clinic_id: str, link_key: str, now: datetime) -> str:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {"PK": f"LINK#{clinic_id}", "SK": "LINK", "kind": "account_link",
+                     "link_key": link_key, TTL_ATTRIBUTE: epoch(now + LINK_RETENTION)}
+                ),
+                ConditionExpression="attribute_not_exists(PK) OR #ttl < :now",
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(epoch(now))}},
+            )  # fmt: skip
+            return link_key
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+        held = self._db.get_item(
+            TableName=self._table, Key=key(f"LINK#{clinic_id}", "LINK"), ConsistentRead=True
+        ).get("Item")
+        if held is None:  # expired and deleted in between: free again
+            raise UpstreamUnavailable("store_busy", "Please try again.")
+        return str(from_item(held)["link_key"])
 
     def clinic_by_account(self, stripe_account_id: str) -> Clinic | None:
         item = self._db.get_item(
