@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -13,15 +13,21 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    model_validator,
 )
 
 from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.domain.invoice import Invoice
+from callpay.domain.money import STRIPE_MAXIMUM
 from callpay.domain.payment_request import AuditEntry, Dispute, Failure, LineItem, PaymentRequest
 from callpay.domain.receipt_details import ReceiptDetails
 from callpay.domain.receipt_job import receipt_number
 from callpay.domain.transitions import PAID
 from callpay.domain.webhook_endpoint import WebhookEndpoint
 
+MAX_INVOICES_PER_REQUEST = 20
+# Stripe's largest amount (in any currency's minor unit) bounds invoice lines too.
+MAX_MINOR_UNITS = STRIPE_MAXIMUM
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
@@ -37,12 +43,68 @@ class LineItemIn(Body):
 
 
 class PaymentRequestIn(Body):
+    """An amount (with line items, optionally), or the platform's invoices to bill
+    (`invoice_ids`: the amount and the line items are then the invoices')."""
+
     clinic_id: Id
-    amount: StrictInt
+    amount: StrictInt | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
     description: Text
     capture_method: Literal["automatic", "manual"] = "automatic"
     line_items: Annotated[list[LineItemIn], Field(max_length=100)] = []
+    invoice_ids: Annotated[list[Id], Field(max_length=MAX_INVOICES_PER_REQUEST)] = []
+
+    @model_validator(mode="after")
+    def _amount_or_invoices(self) -> PaymentRequestIn:
+        if self.invoice_ids:
+            if self.amount is not None or self.line_items:
+                raise ValueError("with invoice_ids, the invoices give the amount and lines")
+            if len(set(self.invoice_ids)) != len(self.invoice_ids):
+                raise ValueError("invoice_ids must not repeat an invoice")
+        elif self.amount is None:
+            raise ValueError("amount is required (or invoice_ids)")
+        return self
+
+
+class InvoiceLineIn(Body):
+    description: Text
+    # A line may be negative (a discount or a credit); the invoice's total may not.
+    amount: Annotated[StrictInt, Field(ge=-MAX_MINOR_UNITS, le=MAX_MINOR_UNITS)]
+
+
+class InvoiceIn(Body):
+    """The platform's invoice, as its billing system has it (an upsert: the whole invoice)."""
+
+    patient: Id
+    issued_on: date
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
+    lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=100)]
+    total: Annotated[StrictInt, Field(gt=0, le=MAX_MINOR_UNITS)]
+    # True: the invoice is void (no longer to be paid); false brings it back.
+    void: StrictBool = False
+
+
+class InvoiceOut(BaseModel):
+    id: str
+    clinic_id: str
+    patient: str
+    issued_on: date
+    currency: str
+    lines: list[LineItem]
+    total: int
+    status: str
+    payment_request_id: str | None
+    paid_at: datetime | None
+    receipt_number: str | None
+    amount_refunded: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        return cls.model_validate(
+            invoice.model_dump(include=set(cls.model_fields) - {"lines"})
+            | {"lines": list(invoice.lines)}
+        )
 
 
 class CaptureIn(Body):

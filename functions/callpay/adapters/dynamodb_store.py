@@ -9,7 +9,7 @@ adapters/dynamodb_outbox.py). So a change is applied, and announced, once or not
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from callpay.adapters.dynamodb_audit import audit_index_keys
 from callpay.adapters.dynamodb_clinics import clinic_item, read_clinic
+from callpay.adapters.dynamodb_invoices import claim_update, move_update, read_invoice
 from callpay.adapters.dynamodb_items import epoch as _epoch
 from callpay.adapters.dynamodb_items import from_item as _from_item
 from callpay.adapters.dynamodb_items import is_condition_failure, processed_event_put
@@ -26,14 +27,17 @@ from callpay.adapters.dynamodb_outbox import outbox_put
 from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
 from callpay.domain.clinic import Clinic
 from callpay.domain.errors import UpstreamUnavailable
+from callpay.domain.invoice import Invoice, invoice_moves
 from callpay.domain.payment_request import AuditEntry, PaymentRequest, Refund
-from callpay.domain.platform_events import request_event
+from callpay.domain.platform_events import invoice_event, request_event
 from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_outcomes import EVENT_RETENTION
 from callpay.domain.transitions import Transition
 from callpay.ports import (
     DuplicateEvent,
     IdempotencyClaim,
+    InvoiceOutOfStep,
+    InvoiceTaken,
     RefundAnswer,
     RefundKeyClaim,
     VersionConflict,
@@ -252,7 +256,10 @@ class DynamoDBPaymentStore:
             ExpressionAttributeValues={":zero": {"N": "0"}},
         )
 
-    def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
+    def create(
+        self, request: PaymentRequest, audit: AuditEntry, billed: Sequence[Invoice] = ()
+    ) -> bool:
+        claims = [claim_update(self._table, invoice, request) for invoice in billed]
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -269,6 +276,7 @@ class DynamoDBPaymentStore:
                             "Item": _audit_item(audit, request.clinic_id),
                         }
                     },
+                    *claims,
                     *self._announced(None, request),
                 ]
             )
@@ -276,9 +284,15 @@ class DynamoDBPaymentStore:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False  # a concurrent retry with the same key stored it first
+            for invoice, reason in zip(billed, reasons[2:], strict=False):
+                if reason == "ConditionalCheckFailed":
+                    raise InvoiceTaken(invoice.id) from error
             # Throttled or in conflict with another transaction: safe to retry the request.
             raise UpstreamUnavailable("store_busy", "Please try again.") from error
         return True
+
+    def get_invoice(self, clinic_id: str, invoice_id: str) -> Invoice | None:
+        return read_invoice(self._db, self._table, clinic_id, invoice_id)
 
     def get(self, payment_request_id: str) -> PaymentRequest | None:
         item = self._db.get_item(
@@ -329,14 +343,27 @@ class DynamoDBPaymentStore:
         ]
         if event_id:
             items.append(self._event_put(event_id))
+        first_move = len(items)
+        moves = invoice_moves(change.before, change.after)
+        items += [move_update(self._table, move, change.after) for move in moves]
         items += self._announced(change.before, change.after)
+        items += [
+            outbox_put(self._table, f"PR#{change.after.id}", change.after.version,
+                       invoice_event(move, change.after))
+            for move in moves
+        ]  # fmt: skip
         try:
             self._db.transact_write_items(TransactItems=items)
         except self._db.exceptions.TransactionCanceledException as error:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            # The event's record is the third item; outbox items follow it.
+            # The event's record is the third item; invoices, then outbox items follow it.
             if event_id and reasons[2:3] == ["ConditionalCheckFailed"]:
                 raise DuplicateEvent(event_id) from error
+            if (
+                reasons[:1] != ["ConditionalCheckFailed"]
+                and "ConditionalCheckFailed" in (reasons[first_move : first_move + len(moves)])
+            ):
+                raise InvoiceOutOfStep(change.before.id) from error
             raise VersionConflict(change.before.id) from error
 
     def record_event(self, event_id: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from callpay.domain.invoice import InvoiceMove
 from callpay.domain.payment_request import PaymentRequest, Status
 
 EventType = Literal[
@@ -88,6 +89,11 @@ def payment_request_data(request: PaymentRequest) -> dict[str, Any]:
         "amount_refunded": request.amount_refunded,
         "invoice_ids": sorted({i.invoice_id for i in request.line_items if i.invoice_id}),
         "failure": request.failure.model_dump() if request.failure else None,
+        "dispute": (
+            request.dispute.model_dump(include={"id", "status", "reason", "amount"})
+            if request.dispute
+            else None
+        ),
         "created_at": request.created_at.isoformat(),
         "updated_at": request.updated_at.isoformat(),
         "paid_at": request.paid_at.isoformat() if request.paid_at else None,
@@ -116,6 +122,8 @@ def _request_event_type(before: PaymentRequest | None, after: PaymentRequest) ->
         return "payment_request.created"
     if after.status is not before.status:
         return STATUS_EVENTS.get(after.status, "payment_request.updated")
+    if after.dispute != before.dispute:
+        return "payment_request.disputed"  # opened, updated, won or lost
     if after.amount_refunded != before.amount_refunded:
         return "payment_request.refunded"
     if after.status is Status.FAILED and after.last_event_at != before.last_event_at:
@@ -139,5 +147,31 @@ def clinic_account_event(
         type="clinic.stripe_account.updated",
         occurred_at=at,
         clinic_id=clinic_id,
+        data=data,
+    )
+
+
+def invoice_event(move: InvoiceMove, request: PaymentRequest) -> PlatformEvent:
+    """An invoice was paid, released or refunded by the change of `request`."""
+    data = {
+        "object": "invoice",
+        "id": move.invoice_id,
+        "clinic_id": request.clinic_id,
+        "status": move.to.value,
+        "total": move.total,
+        "currency": request.currency,
+        "amount_refunded": move.amount_refunded,
+        "payment_request_id": request.id,
+        "paid_at": move.paid_at.isoformat() if move.paid_at else None,
+        "receipt_number": move.receipt_number,
+        "updated_at": request.updated_at.isoformat(),
+    }
+    return PlatformEvent(
+        id=event_id(
+            "invoice", request.clinic_id, move.invoice_id, request.id, request.version, move.event
+        ),
+        type=move.event,
+        occurred_at=request.updated_at,
+        clinic_id=request.clinic_id,
         data=data,
     )
