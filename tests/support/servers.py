@@ -21,16 +21,16 @@ __all__ = ["WebhookReceiver", "free_port", "localstripe_server", "moto_server",
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+    from devtools.moto_server import server  # noqa: PLC0415
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    moto = server("127.0.0.1", port)
+    threading.Thread(target=moto.serve_forever, daemon=True).start()
     wait_until(lambda: listening(port), what="moto server")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.stop()
+        moto.shutdown()
 
 
 @contextmanager
