@@ -34,6 +34,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from callpay.domain.access import INVOICES_WRITE
 from infra.config import CallpayConfig
 from infra.nag import acknowledge
 
@@ -88,6 +89,15 @@ CLINIC_ROUTES = (
 # Handled by platform_api: the platform's backend (client credentials, scopes checked in
 # the Lambda where admins may call too) and its organisation admins.
 PLATFORM_ROUTES = (
+    # Only the backend writes invoices: API Gateway checks its scope.
+    Route(
+        PUT,
+        "/clinics/{clinic_id}/invoices/{invoice_id}",
+        clinician_jwt=True,
+        scopes=(INVOICES_WRITE,),
+    ),
+    Route(GET, "/clinics/{clinic_id}/invoices", clinician_jwt=True),
+    Route(GET, "/clinics/{clinic_id}/invoices/{invoice_id}", clinician_jwt=True),
     Route(POST, "/orgs/{org_id}/webhook-endpoints", clinician_jwt=True),
     Route(GET, "/orgs/{org_id}/webhook-endpoints", clinician_jwt=True),
     Route(DELETE, "/orgs/{org_id}/webhook-endpoints/{endpoint_id}", clinician_jwt=True),

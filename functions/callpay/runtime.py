@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from callpay.logic.audit import AuditTrail
     from callpay.logic.clinics import ClinicAdmin
     from callpay.logic.connect_events import ConnectEvents
+    from callpay.logic.invoices import Invoices
     from callpay.logic.payment_requests import PaymentRequests
     from callpay.logic.platform_events import EventDelivery, EventFanOut
     from callpay.logic.realtime import Realtime
@@ -284,6 +285,17 @@ def caller_of(event: Mapping[str, Any]) -> Principal:
 
 
 @cache
+def invoices() -> Invoices:
+    import boto3  # noqa: PLC0415
+
+    from callpay.adapters.dynamodb_invoices import DynamoDBInvoiceStore  # noqa: PLC0415
+    from callpay.logic.invoices import Invoices  # noqa: PLC0415
+
+    store = DynamoDBInvoiceStore(boto3.client("dynamodb"), settings().table_name)
+    return Invoices(invoices=store, clinic_of=clinic_store().get_clinic, clock=now)
+
+
+@cache
 def endpoint_store() -> DynamoDBEndpointStore:
     import boto3  # noqa: PLC0415
 
@@ -357,7 +369,7 @@ def reset() -> None:
     for built in (
         settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
         stripe_events, connections, notifier, realtime, receipt_queue, receipt_book, receipts,
-        clinic_store, clinic_admin, connect_events, audit_trail, endpoint_store,
+        clinic_store, clinic_admin, connect_events, audit_trail, invoices, endpoint_store,
         delivery_queue, endpoint_secrets, webhook_endpoints, event_fan_out, event_delivery,
     ):  # fmt: skip
         built.cache_clear()

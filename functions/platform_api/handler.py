@@ -1,6 +1,7 @@
 """Platform routes: what the video platform's backend (client credentials) and its
 organisation admins use: webhook endpoints for signed events (register, list, remove,
-replay failed deliveries) and, later in this file, invoices.
+replay failed deliveries), and the clinics' invoices (the backend upserts them; the
+clinic's people and the backend read them).
 
 Each route turns the HTTP request into one call of the logic and shapes the answer.
 """
@@ -14,9 +15,17 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callpay import runtime
-from callpay.api_models import WebhookEndpointCreatedOut, WebhookEndpointIn, WebhookEndpointOut
+from callpay.api_models import (
+    InvoiceIn,
+    InvoiceOut,
+    WebhookEndpointCreatedOut,
+    WebhookEndpointIn,
+    WebhookEndpointOut,
+)
 from callpay.domain.access import PlatformCaller
-from callpay.http_api import install_error_handlers, json_response, parse_body, path_id
+from callpay.domain.errors import BadRequest
+from callpay.domain.invoice import InvoiceStatus
+from callpay.http_api import ID_PATTERN, install_error_handlers, json_response, parse_body, path_id
 
 logger = Logger(service="platform_api")
 metrics = Metrics(namespace="callpay", service="platform_api")
@@ -63,6 +72,54 @@ def replay_failed(org_id: str, endpoint_id: str) -> Response[str]:
         caller(), path_id(org_id, "org_id"), path_id(endpoint_id, "endpoint_id")
     )
     return json_response(202, {"replayed": replayed})
+
+
+@app.put("/clinics/<clinic_id>/invoices/<invoice_id>")
+def put_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
+    who = caller()
+    body = parse_body(app.current_event.raw_event, InvoiceIn)
+    invoice, created = runtime.invoices().put(
+        who, path_id(clinic_id, "clinic_id"), path_id(invoice_id, "invoice_id"), body
+    )
+    return json_response(201 if created else 200, InvoiceOut.of(invoice))
+
+
+@app.get("/clinics/<clinic_id>/invoices/<invoice_id>")
+def get_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
+    invoice = runtime.invoices().get(
+        caller(), path_id(clinic_id, "clinic_id"), path_id(invoice_id, "invoice_id")
+    )
+    return json_response(200, InvoiceOut.of(invoice))
+
+
+def query(name: str) -> str | None:
+    return app.current_event.get_query_string_value(name) or None
+
+
+@app.get("/clinics/<clinic_id>/invoices")
+def list_invoices(clinic_id: str) -> Response[str]:
+    patient, status, cursor, limit = (
+        query("patient"),
+        query("status"),
+        query("cursor"),
+        query("limit"),
+    )
+    if patient is not None:
+        path_id(patient, "patient")
+    try:
+        wanted = InvoiceStatus(status) if status else None
+    except ValueError:
+        raise BadRequest("invalid_status", f"Unknown invoice status {status!r}.") from None
+    if cursor is not None and not all(ID_PATTERN.match(p) for p in cursor.split("#", 1)):
+        raise BadRequest("invalid_cursor", "'cursor' is not one this API gave.")
+    if limit is not None and not limit.isdigit():
+        raise BadRequest("invalid_query", "'limit' must be a whole number.")
+    invoices, after = runtime.invoices().list(
+        caller(), path_id(clinic_id, "clinic_id"), patient=patient, status=wanted,
+        cursor=cursor, limit=int(limit or 100),
+    )  # fmt: skip
+    shown = [InvoiceOut.of(i).model_dump(mode="json") for i in invoices]
+    return json_response(200, {"invoices": shown, "next_cursor": after})
 
 
 @metrics.log_metrics

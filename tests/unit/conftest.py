@@ -14,6 +14,7 @@ from callpay.domain.clinic import Clinic
 from callpay.logic.audit import AuditTrail
 from callpay.logic.clinics import ClinicAdmin
 from callpay.logic.connect_events import ConnectEvents
+from callpay.logic.invoices import Invoices
 from callpay.logic.payment_requests import PaymentRequests
 from callpay.logic.receipts import ReceiptBook, ReceiptMailing
 from callpay.logic.stripe_events import StripeEvents
@@ -117,6 +118,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
         endpoints=endpoints, secrets=ReversibleSecrets(), queue=deliveries, clock=clock
     )
     monkeypatch.setattr(runtime, "webhook_endpoints", lambda: registry)
+    invoices = Invoices(invoices=store, clinic_of=store.get_clinic, clock=clock)
+    monkeypatch.setattr(runtime, "invoices", lambda: invoices)
     monkeypatch.setattr(runtime, "platform_caller_of", lambda e: platform_caller_of(e, None))
     return World(store, gateway, clock, service, events, notifier, queue, connect, clinics, mailer,
                  endpoints, deliveries)  # fmt: skip

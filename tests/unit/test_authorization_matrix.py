@@ -17,6 +17,8 @@ import pytest
 from callpay import runtime
 from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import SCOPES, Clinician
+from callpay.domain.invoice import Invoice
+from callpay.domain.payment_request import LineItem
 from callpay.domain.stripe_objects import StripeEvent
 from clinic_admin.handler import lambda_handler as clinic_admin
 from infra.http_api import (
@@ -44,6 +46,9 @@ class RouteCase:
     variant: str = ""
 
 
+INVOICE = {"patient": "pat-1", "issued_on": "2026-11-01", "currency": "aud",
+           "lines": [{"description": "Consultation", "amount": 8000}], "total": 8000}  # fmt: skip
+
 ROUTES = [
     RouteCase("POST /calls/{call_id}/patient-access", "clinician", 201, {"clinic_id": "clinic-1"}),
     RouteCase("POST /calls/{call_id}/payment-requests", "clinician", 201,
@@ -68,6 +73,11 @@ ROUTES = [
     RouteCase("GET /clinics/{clinic_id}/payments", "admin", 200),
     RouteCase("GET /clinics/{clinic_id}/audit", "admin", 200),
     RouteCase("GET /payment-requests/{id}/audit", "admin", 200, target="paid"),
+    RouteCase("PUT /clinics/{clinic_id}/invoices/{invoice_id}", "invoices_write", 201, INVOICE,
+              variant="new"),
+    RouteCase("GET /clinics/{clinic_id}/invoices", "invoices_read", 200),
+    RouteCase("GET /clinics/{clinic_id}/invoices/{invoice_id}", "invoices_read", 200,
+              target="invoice"),
     RouteCase("POST /orgs/{org_id}/webhook-endpoints", "endpoints", 201,
               {"url": "https://emr.example.com/hooks"}),
     RouteCase("GET /orgs/{org_id}/webhook-endpoints", "endpoints", 200),
@@ -128,12 +138,15 @@ def expected(case: RouteCase, caller: str) -> int:
         "admin": role in {"team_admin", "org_admin"},
         "org_admin": role == "org_admin",
         "endpoints": role == "org_admin",
+        # Invoices come from the platform's backend; the clinic's people read them.
+        "invoices_write": False,
+        "invoices_read": True,
     }[case.who]
     return case.success if allowed and acts_for_clinic_1 else 403
 
 
 # Policies of routes a platform backend may call (with its organisation and scope).
-BACKEND_POLICIES = {"endpoints"}
+BACKEND_POLICIES = {"endpoints", "invoices_write", "invoices_read"}
 
 
 def test_the_matrix_covers_every_route_of_the_api() -> None:
@@ -166,7 +179,13 @@ def prepared(world: World) -> dict[str, str]:
     endpoint, _ = runtime.webhook_endpoints().register(
         boss, "org-1", "https://emr.example.com/hooks", None, []
     )
+    world.store.invoices[("clinic-1", "inv-1")] = Invoice(
+        clinic_id="clinic-1", id="inv-1", patient="pat-1", issued_on=now.date(), currency="aud",
+        lines=(LineItem(description="Consultation", amount=8000),), total=8000,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
     return {
+        "invoice": "inv-1",
         "endpoint": endpoint.id,
         "open": open_request.id,
         "paid": paid_request.id,
@@ -200,6 +219,7 @@ def test_who_gets_what(world: World, case: RouteCase, caller: str) -> None:
         .replace("{id}", ids[case.target])
         .replace("{org_id}", "org-1")
         .replace("{endpoint_id}", ids["endpoint"])
+        .replace("{invoice_id}", "inv-new" if case.variant == "new" else ids["invoice"])
     )
     kw: dict[str, Any] = {"headers": {"idempotency-key": f"key-{caller}"}}
     if caller in CLINICIANS:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from callpay.domain.money import minor_unit_exponent
 from callpay.receipts.catalog import translate
 from callpay.receipts.locales import language_tag, resolve_locale, text_direction
-from callpay.receipts.receipt import Receipt
+from callpay.receipts.receipt import Receipt, ReceiptLine
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -38,6 +38,12 @@ CARD_BRANDS = {
 }
 
 _WHITESPACE = re.compile(r"\s+")
+
+
+def line_label(line: ReceiptLine) -> str:
+    """A line as the receipt names it: an invoice's lines carry the invoice's number (a
+    proper name, not translated)."""
+    return f"{line.invoice_id} · {line.description}" if line.invoice_id else line.description
 
 
 class RenderedReceipt(BaseModel):
@@ -188,9 +194,9 @@ class _Page:
             "column_amount": self.t("amount"),
             "lines": tuple(
                 _Field(
-                    line.description,
+                    line_label(line),
                     self.money(line.amount),
-                    self.t("label_value", label=line.description, value=self.money(line.amount)),
+                    self.t("label_value", label=line_label(line), value=self.money(line.amount)),
                 )
                 for line in receipt.lines
             ),
