@@ -13,6 +13,7 @@ from aws_cdk.assertions import Match, Template
 from callpay.adapters import table_schema
 from callpay.adapters.dynamodb_outbox import STREAM_FILTER
 from callpay.config import StripeKeys, TokenKey, WebhookSecrets
+from callpay.domain.access import INVOICES_WRITE
 from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, PLATFORM_ROUTES, Route
 from infra.paths import FUNCTIONS_DIR
 from tests.infra.conftest import Synthesized
@@ -37,6 +38,9 @@ EXPECTED_ROUTES = {
     "GET /clinics/{clinic_id}/payments": ("clinic_admin", "JWT"),
     "GET /clinics/{clinic_id}/audit": ("clinic_admin", "JWT"),
     "GET /payment-requests/{id}/audit": ("clinic_admin", "JWT"),
+    "PUT /clinics/{clinic_id}/invoices/{invoice_id}": ("platform_api", "JWT"),
+    "GET /clinics/{clinic_id}/invoices": ("platform_api", "JWT"),
+    "GET /clinics/{clinic_id}/invoices/{invoice_id}": ("platform_api", "JWT"),
     "POST /orgs/{org_id}/webhook-endpoints": ("platform_api", "JWT"),
     "GET /orgs/{org_id}/webhook-endpoints": ("platform_api", "JWT"),
     "DELETE /orgs/{org_id}/webhook-endpoints/{endpoint_id}": ("platform_api", "JWT"),
@@ -578,6 +582,17 @@ def test_routes_go_to_their_function_with_the_jwt_authorizer_only_where_designed
         else:
             assert "AuthorizerId" not in properties
     assert routes == EXPECTED_ROUTES
+
+
+def test_only_the_backends_invoice_upsert_requires_a_scope_at_the_gateway(
+    synthesized: Synthesized,
+) -> None:
+    scoped = {
+        route["Properties"]["RouteKey"]: route["Properties"]["AuthorizationScopes"]
+        for route in synthesized.of_type("AWS::ApiGatewayV2::Route").values()
+        if route["Properties"].get("AuthorizationScopes")
+    }
+    assert scoped == {"PUT /clinics/{clinic_id}/invoices/{invoice_id}": [INVOICES_WRITE]}
 
 
 def test_integrations_use_the_v2_payload_the_resolver_expects(synthesized: Synthesized) -> None:
