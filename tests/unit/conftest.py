@@ -10,12 +10,14 @@ import urllib3  # noqa: F401 - probes IPv6 with a socket at import; do it before
 from pytest_socket import disable_socket, enable_socket
 
 from callpay import runtime
+from callpay.adapters.http_event_sender import signed_headers
 from callpay.domain.clinic import Clinic
 from callpay.logic.audit import AuditTrail
 from callpay.logic.clinics import ClinicAdmin
 from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.invoices import Invoices
 from callpay.logic.payment_requests import PaymentRequests
+from callpay.logic.platform_events import EventDelivery, EventFanOut
 from callpay.logic.receipts import ReceiptBook, ReceiptMailing
 from callpay.logic.stripe_events import StripeEvents
 from callpay.logic.webhook_endpoints import WebhookEndpoints
@@ -34,6 +36,7 @@ from tests.support.fakes import (
     RecordingNotifier,
     RecordingQueue,
     ReversibleSecrets,
+    ScriptedSender,
     tokens,
 )
 
@@ -118,6 +121,12 @@ def world(monkeypatch: pytest.MonkeyPatch) -> World:
         endpoints=endpoints, secrets=ReversibleSecrets(), queue=deliveries, clock=clock
     )
     monkeypatch.setattr(runtime, "webhook_endpoints", lambda: registry)
+    fan_out = EventFanOut(clinic_of=store.get_clinic, endpoints=endpoints, queue=deliveries)
+    monkeypatch.setattr(runtime, "event_fan_out", lambda: fan_out)
+    delivery = EventDelivery(
+        endpoints, ReversibleSecrets(), ScriptedSender(), signed_headers, clock
+    )
+    monkeypatch.setattr(runtime, "event_delivery", lambda: delivery)
     invoices = Invoices(invoices=store, clinic_of=store.get_clinic, clock=clock)
     monkeypatch.setattr(runtime, "invoices", lambda: invoices)
     monkeypatch.setattr(runtime, "platform_caller_of", lambda e: platform_caller_of(e, None))
