@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -14,12 +15,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from callpay import runtime
 from callpay.adapters import http_event_sender
-from callpay.domain.clinic import Clinic
+from callpay.domain.clinic import Clinic, change_clinic
 from callpay.domain.payment_request import Status
 from callpay.domain.webhook_endpoint import MAX_ATTEMPTS
 from platform_api.handler import lambda_handler as platform_api
 from request_payment.handler import lambda_handler as request_payment_handler
 from tests.integration.conftest import Stack, claims_for
+from tests.integration.test_clinic_setup import connect_event
 from tests.integration.test_payment_loop import GOOD_CARD, patient_checkout, pay, stored
 from tests.integration.test_webhook import send
 from tests.support.events import LambdaContext, http_event, reply
@@ -238,3 +240,29 @@ def test_a_tampered_secret_or_body_does_not_verify(
         Webhook(other).verify(body, headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(endpoint["secret"]).verify(body.replace("8000", "1"), headers)
+
+
+def test_a_clinics_stripe_account_changes_are_announced(
+    stack: Stack, org_clinic: Clinic, receiver: PlatformReceiver
+) -> None:
+    endpoint = register(org_clinic, receiver.url, event_types=["clinic.stripe_account.updated"])
+    account = f"acct_{uuid.uuid4().hex[:14]}"
+    before = runtime.clinic_store().get_clinic(org_clinic.clinic_id)
+    assert before is not None
+    linked = before.model_copy(update={"stripe_account_id": account, "charges_enabled": False})
+    runtime.clinic_store().save_clinic(
+        change_clinic(before, linked, action="stripe_account.linked", actor="admin",
+                      subject="org-admin", at=datetime.now(UTC)),
+        account_linked=account,
+    )  # fmt: skip
+    # Stripe says the account can now take charges (a Connect event).
+    account_object = {"id": account, "object": "account", "charges_enabled": True,
+                      "details_submitted": True, "requirements": {"currently_due": []}}  # fmt: skip
+    assert connect_event("account.updated", account_object, account) == (200, "applied")
+    pump(stack)
+    bodies = [verified(endpoint["secret"], h, b) for h, b in receiver.accepted]
+    assert [b["type"] for b in bodies] == ["clinic.stripe_account.updated"] * 2
+    assert [(b["data"]["stripe_account_linked"], b["data"]["charges_enabled"]) for b in bodies] == [
+        (True, False), (True, True),
+    ]  # fmt: skip
+    assert all(b["data"]["clinic_id"] == org_clinic.clinic_id for b in bodies)
