@@ -19,13 +19,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from callpay.adapters.dynamodb_outbox import STREAM_FILTER
 from callpay.domain.webhook_endpoint import MAX_ATTEMPTS
 from infra.config import CallpayConfig
 from infra.nag import acknowledge
+from infra.queues import encrypted_queue, queue_with_dead_letters
 
 # platform_delivery's timeout: a batch of endpoint calls, each at most ~13 s; the queue's
 # visibility timeout is six times it, as Lambda advises.
@@ -46,37 +46,18 @@ def delivery_queue_name(stage: str) -> str:
 class PlatformEvents(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: CallpayConfig) -> None:
         super().__init__(scope, construct_id)
-        name = delivery_queue_name(config.stage)
-        self.dead_letters = sqs.Queue(
+        # Payloads carry ids and amounts (and, on a clinic's opt-in, descriptions).
+        self.queue, self.dead_letters = queue_with_dead_letters(
             self,
-            "DeadLetters",
-            queue_name=f"{name}-dead-letters.fifo",
-            fifo=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(DEAD_LETTER_RETENTION_DAYS),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            queue_name=f"{name}.fifo",
-            fifo=True,
-            # Payloads carry ids and amounts (and, on a clinic's opt-in, descriptions).
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=Duration.seconds(DELIVERY_TIMEOUT_SECONDS * 6),
-            retention_period=Duration.days(QUEUE_RETENTION_DAYS),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letters, max_receive_count=MAX_ATTEMPTS
-            ),
+            retention=Duration.days(QUEUE_RETENTION_DAYS),
+            dead_letter_retention=Duration.days(DEAD_LETTER_RETENTION_DAYS),
+            max_receive_count=MAX_ATTEMPTS,
+            fifo_name=delivery_queue_name(config.stage),
         )
         # Where the outbox's stream mapping records batches it gave up on.
-        self.outbox_failures = sqs.Queue(
-            self,
-            "OutboxFailures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(DEAD_LETTER_RETENTION_DAYS),
+        self.outbox_failures = encrypted_queue(
+            self, "OutboxFailures", retention_period=Duration.days(DEAD_LETTER_RETENTION_DAYS)
         )
         acknowledge(
             self.outbox_failures,

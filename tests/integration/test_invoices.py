@@ -155,10 +155,12 @@ def test_two_requests_racing_for_one_invoice_one_wins_the_other_is_409(
     service = runtime.payment_requests()
     at_stripe = threading.Barrier(2, timeout=20)
     create_intent = service.gateway.create_intent
+    made: list[str] = []
 
     def both_at_stripe(*args: Any) -> Any:
         # Both read the invoice unpaid and reach Stripe before either writes.
         intent = create_intent(*args)
+        made.append(intent.id)
         at_stripe.wait()
         return intent
 
@@ -175,9 +177,9 @@ def test_two_requests_racing_for_one_invoice_one_wins_the_other_is_409(
     assert loser["error"]["code"] == "invoice_not_payable"
     assert invoice(clinic, invoice_id)["payment_request_id"] == winner["id"]
     # The loser's PaymentIntent was canceled on Stripe: nobody can pay it.
-    intents = stack.stripe().v1.payment_intents.list(params={"limit": 10}).data
-    mine = [i for i in intents if i.metadata.to_dict().get("clinic_id") == clinic.clinic_id]
-    assert sorted(i.status for i in mine) == ["canceled", "requires_payment_method"]
+    intents = [stack.stripe().v1.payment_intents.retrieve(intent_id) for intent_id in made]
+    assert sorted(i.status for i in intents) == ["canceled", "requires_payment_method"]
+    assert stored(winner["id"]).payment_intent_id in made
 
 
 def outbox_types(pr_id: str) -> list[str]:
