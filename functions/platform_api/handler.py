@@ -98,12 +98,8 @@ def query(name: str) -> str | None:
 
 @app.get("/clinics/<clinic_id>/invoices")
 def list_invoices(clinic_id: str) -> Response[str]:
-    patient, status, cursor, limit = (
-        query("patient"),
-        query("status"),
-        query("cursor"),
-        query("limit"),
-    )
+    patient, status, cursor = query("patient"), query("status"), query("cursor")
+    limit = query("limit")
     if patient is not None:
         path_id(patient, "patient")
     try:
