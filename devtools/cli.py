@@ -1,7 +1,7 @@
 """`callpay`: the local stack's command line (installed by `make install`).
 
 callpay dev     run the whole stack in the foreground (what `make dev` runs)
-callpay token   print a clinician JWT the local stack accepts
+callpay token   print a clinician JWT (or a platform backend's token) the local stack accepts
 callpay pay     pay a checkout on localstripe with a test card (the patient's card step)
 callpay demo    start the stack, play a consultation end to end, stop it
 callpay stripe-endpoints   create the two webhook endpoints on Stripe (docs/deploy.md)
@@ -45,6 +45,14 @@ def token(args: argparse.Namespace) -> int:
     from devtools.identity import LocalIdentityProvider  # noqa: PLC0415
 
     provider = LocalIdentityProvider.in_dir(_state_dir(args.state_dir))
+    if args.client:
+        scopes = args.scope or ["callpay/invoices.write", "callpay/invoices.read",
+                                "callpay/webhook-endpoints.write"]  # fmt: skip
+        print(provider.client_token(args.client, args.org, scopes, args.expires_in))
+        return 0
+    if not args.sub:
+        print("callpay token: --sub is required (or --client for a backend)", file=sys.stderr)
+        return 2
     print(
         provider.token(
             sub=args.sub,
@@ -131,7 +139,13 @@ def parser() -> argparse.ArgumentParser:
         description="Print a JWT signed by the local identity provider's key (created in the "
         "state directory on first use), as the video platform's IdP would issue it.",
     )  # fmt: skip
-    mint.add_argument("--sub", required=True, help="the user's id")
+    mint.add_argument("--sub", help="the user's id")
+    mint.add_argument(
+        "--client", help="a platform backend's client id: a client-credentials token instead"
+    )
+    mint.add_argument(
+        "--scope", action="append", help="a scope of the client's token (repeat; default all)"
+    )
     mint.add_argument("--org", required=True, help="the organisation id (org_id claim)")
     mint.add_argument("--role", choices=ROLES, default="team_member")
     mint.add_argument("--clinic", action="append", default=[], help="a clinic id (repeat for more)")

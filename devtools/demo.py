@@ -3,12 +3,15 @@
 A fresh local stack is started (free ports, state in `.callpay/demo/`), then the story is
 played only through what the apps around callpay would use: the HTTP API, the call's
 WebSocket feed, localstripe standing for Stripe.js in the patient's browser, and the
-mailbox moto keeps for SES. Every step waits (with a timeout) for what it must observe;
+mailbox moto keeps for SES; then the platform's side: its backend sends invoices that are
+billed and paid in the call, and its endpoint (a small receiver here) verifies the signed
+events it is sent. Every step waits (with a timeout) for what it must observe;
 the exit status is 0 only if all of them were, and the stack is stopped either way.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -37,6 +40,7 @@ from devtools.local_client import (
     html_as_text,
     wait_for_emails,
 )
+from devtools.platform_receiver import PlatformReceiver, summary
 from devtools.processes import TimedOut, bypass_proxies_for_loopback
 from devtools.stack import DEMO_CLINIC_SETTINGS, StackFailed
 from devtools.stack_process import StackProcess
@@ -110,6 +114,13 @@ class Consultation:
         self.patient = api.as_(None)
         self.browser = PatientBrowser(self.endpoints.stripe_api_base)
         self.feeds: list[CallFeed] = []
+        # The platform's own backend (client credentials) and its webhook endpoint.
+        self.platform = api.as_(
+            tokens.client_token("platform-backend", org, ["callpay/invoices.write",
+                                "callpay/invoices.read", "callpay/webhook-endpoints.write"])
+        )  # fmt: skip
+        self.receiver = PlatformReceiver()
+        self.invoice_ids: list[str] = []
         self.first_request: dict[str, Any] = {}
         self.second_request: dict[str, Any] = {}
         self.steps = [
@@ -126,7 +137,18 @@ class Consultation:
             ("Dr Lee requests 45.00 AUD for a prescription renewal", self.request_second),
             (f"The patient's card {DECLINED_CARD} is declined", self.declined),
             (f"The patient tries again with {GOOD_CARD}: paid", self.retry),
+            ("The platform registers its endpoint for signed events", self.register_endpoint),
+            ("The platform's billing sends the patient's unpaid invoices", self.send_invoices),
+            ("Dr Lee bills the two invoices in the call", self.bill_invoices),
+            (f"The patient pays the invoices with {GOOD_CARD}", self.pay_invoices),
+            ("The invoices are paid, with the receipt's number", self.invoices_paid),
+            ("The platform's endpoint received the signed events", self.events_received),
         ]
+
+    def close(self) -> None:
+        for feed in self.feeds:
+            feed.close()
+        self.receiver.close()
 
     def play(self) -> None:
         try:
@@ -135,8 +157,7 @@ class Consultation:
                 self.say.step(number, len(self.steps), title)
                 action()
         finally:
-            for feed in self.feeds:
-                feed.close()
+            self.close()
 
     # -- the clinic ----------------------------------------------------------------------
 
@@ -314,6 +335,104 @@ class Consultation:
         )
         email = self._emails(2)[-1]
         self.say.detail(f"second receipt e-mail: {email['subject']}")
+
+    # -- invoices, and the platform's events -------------------------------------------
+
+    def register_endpoint(self) -> None:
+        org = self.endpoints.demo_org_id
+        endpoint = expect(
+            self.platform.post(
+                f"/orgs/{org}/webhook-endpoints",
+                {"url": self.receiver.url, "description": "the platform's EMR (demo receiver)"},
+            ),
+            201,
+            "POST /orgs/{id}/webhook-endpoints",
+        )
+        self.receiver.secret = endpoint["secret"]
+        self.say.detail(f"endpoint {endpoint['id']} -> {endpoint['url']}")
+        self.say.detail(f"signing secret {endpoint['secret'][:12]}... (shown this once)")
+
+    def send_invoices(self) -> None:
+        for number, lines in (
+            ("INV-2041", [("Psychology session", 16000), ("Medicare rebate", -9000)]),
+            ("INV-2042", [("Pathology review", 4500)]),
+        ):
+            invoice = expect(
+                self.platform.request(
+                    "PUT",
+                    f"/clinics/{CLINIC_ID}/invoices/{number}",
+                    {"patient": "patient-7f3a", "issued_on": "2026-11-01", "currency": "aud",
+                     "lines": [{"description": d, "amount": a} for d, a in lines],
+                     "total": sum(a for _, a in lines)},
+                ),
+                201,
+                "PUT /clinics/{id}/invoices/{invoice}",
+            )  # fmt: skip
+            self.invoice_ids.append(invoice["id"])
+            self.say.detail(
+                f"{invoice['id']}: {money(invoice['total'], invoice['currency'])}, "
+                f"{len(invoice['lines'])} line(s), {invoice['status']}"
+            )
+
+    def bill_invoices(self) -> None:
+        listed = expect(
+            self.clinician.get(f"/clinics/{CLINIC_ID}/invoices?patient=patient-7f3a&status=unpaid"),
+            200,
+            "GET /clinics/{id}/invoices",
+        )
+        self.say.detail(f"the patient's unpaid invoices: {[i['id'] for i in listed['invoices']]}")
+        self.invoice_request: dict[str, Any] = expect(
+            self.clinician.post(
+                f"/calls/{self.call_id}/payment-requests",
+                {"clinic_id": CLINIC_ID, "currency": "aud", "description": "Outstanding invoices",
+                 "invoice_ids": self.invoice_ids},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            ),
+            201,
+            "POST /calls/{id}/payment-requests (invoice_ids)",
+        )  # fmt: skip
+        request = self.invoice_request
+        self.say.detail(f"201 Created {request['id']}: {money(request['amount'], 'aud')}")
+        for line in request["line_items"]:
+            self.say.detail(
+                f"  {line['invoice_id']} · {line['description']}: {money(line['amount'], 'aud')}"
+            )
+
+    def pay_invoices(self) -> None:
+        self.patient_feed.update_of(self.invoice_request["id"], "requested")
+        secret = self._checkout(self.invoice_request)
+        intent = self.browser.pay(secret, GOOD_CARD)
+        self.say.detail(f"Stripe (localstripe): PaymentIntent {intent.id} {intent.status}")
+        paid = self.clinician_feed.update_of(
+            self.invoice_request["id"], "succeeded", POP_UP_SECONDS
+        )
+        self.say.detail(f"Dr Lee's pop-up: {money(paid['amount_captured'], 'aud')} received")
+
+    def invoices_paid(self) -> None:
+        for invoice_id in self.invoice_ids:
+            invoice = expect(
+                self.platform.get(f"/clinics/{CLINIC_ID}/invoices/{invoice_id}"),
+                200,
+                "GET /clinics/{id}/invoices/{invoice}",
+            )
+            if invoice["status"] != "paid":
+                raise UnexpectedAnswer(f"{invoice_id} is {invoice['status']}, not paid")
+            self.say.detail(
+                f"{invoice_id}: {invoice['status']} by {invoice['payment_request_id']}, "
+                f"receipt {invoice['receipt_number']}"
+            )
+
+    def events_received(self) -> None:
+        self.receiver.wait_for("invoice.paid", 2)
+        self.receiver.wait_for("payment_request.succeeded")
+        for event in self.receiver.events:
+            self.say.detail(f"verified {event['type']:<28} {summary(event)}")
+        if self.receiver.refused:
+            raise UnexpectedAnswer(f"{self.receiver.refused} deliveries did not verify")
+        raw = json.dumps(self.receiver.events)
+        if PATIENT_EMAIL in raw:
+            raise UnexpectedAnswer("an event carried the patient's e-mail")
+        self.say.detail("every delivery verified (Standard Webhooks); no e-mail in any of them")
 
 
 def main(state_dir: Path) -> int:

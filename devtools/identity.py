@@ -2,7 +2,8 @@
 
 The key lives in the stack's state directory (`.callpay/` by default) and is created on
 first use, so `callpay token` and the running stack agree on it without talking to each
-other. Tokens carry the claims callpay reads: `sub`, `org_id`, `role`, `clinic_ids`.
+other. Tokens carry the claims callpay reads: `sub`, `org_id`, `role`, `clinic_ids` for
+people; `client_id`, `org_id` and `scope` for the platform's backend (client credentials).
 """
 
 from __future__ import annotations
@@ -68,6 +69,27 @@ class LocalIdentityProvider:
             "org_id": org_id,
             "role": role,
             "clinic_ids": " ".join(clinic_ids),
+            "iat": min(now, now + expires_in),
+            "exp": now + expires_in,
+            "jti": uuid.uuid4().hex,
+        } | claims
+        return jwt.encode(payload, self._key, algorithm="RS256", headers={"kid": self.kid})
+
+    def client_token(
+        self, client_id: str, org_id: str, scopes: list[str] | tuple[str, ...],
+        expires_in: int = 3600, **claims: Any,
+    ) -> str:  # fmt: skip
+        """A client-credentials access token for the platform's backend: no person, no
+        role; its organisation and the scopes granted to the client."""
+        now = int(time.time())
+        payload: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": client_id,
+            "client_id": client_id,
+            "org_id": org_id,
+            "scope": " ".join(scopes),
+            "token_use": "access",
             "iat": min(now, now + expires_in),
             "exp": now + expires_in,
             "jti": uuid.uuid4().hex,

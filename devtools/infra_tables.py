@@ -1,10 +1,10 @@
 """What the local stack takes from the CDK app (infra/), so the two never drift apart.
 
 infra/http_api.py is the single source of truth for the HTTP API's routes and which of
-them carry the JWT authorizer, infra/stack.py for the function behind each route group
-and the API functions' timeout, infra/receipts.py for the receipt queue's settings and
-the SES configuration set, and infra/site_policy.py for the pay page's
-Content-Security-Policy.
+them carry the JWT authorizer (and its scopes), infra/stack.py for the function behind
+each route group and the API functions' timeout, infra/receipts.py for the receipt
+queue's settings and the SES configuration set, infra/platform_events.py for the delivery
+queue's, and infra/site_policy.py for the pay page's Content-Security-Policy.
 Importing infra starts node (jsii) for the rest of the process, and a Ctrl-C in the
 terminal would kill that node under the running stack; so the tables are read by a
 short-lived child, `python -m devtools.infra_tables <stage>`, which prints them as JSON.
@@ -38,6 +38,9 @@ class InfraTables:
     queue_retention_seconds: int  # how long a receipt job waits on the queue
     dead_letter_retention_seconds: int
     configuration_set: str  # the SES configuration set, as the stack names it for a stage
+    delivery_queue: str  # the platform's FIFO delivery queue (without .fifo)
+    delivery_max_attempts: int  # receives before a delivery goes to the dead letters
+    delivery_timeout_seconds: int  # platform_delivery's timeout; visibility is 6 times it
     # The pay page's Content-Security-Policy, production's template with local sources.
     site_policy: str
 
@@ -74,6 +77,9 @@ class Reading:
             queue_retention_seconds=data["queue_retention_seconds"],
             dead_letter_retention_seconds=data["dead_letter_retention_seconds"],
             configuration_set=data["configuration_set"],
+            delivery_queue=data["delivery_queue"],
+            delivery_max_attempts=data["delivery_max_attempts"],
+            delivery_timeout_seconds=data["delivery_timeout_seconds"],
             site_policy=data["site_policy"],
         )
 
@@ -105,13 +111,15 @@ def _site_policy(site: LocalSite) -> str:
 
 
 def _tables(stage: str, site: LocalSite) -> dict[str, Any]:
-    from infra import http_api, receipts, stack  # noqa: PLC0415
+    from callpay.domain.webhook_endpoint import MAX_ATTEMPTS  # noqa: PLC0415
+    from infra import http_api, platform_events, receipts, stack  # noqa: PLC0415
 
     # As infra/stack.py wires them: one line per function.
     groups: list[tuple[Any, str]] = [
         (http_api.PAYMENT_REQUEST_ROUTES, "request_payment.handler"),
         (http_api.STRIPE_WEBHOOK_ROUTES, "stripe_webhook.handler"),
         (http_api.CLINIC_ROUTES, "clinic_admin.handler"),
+        (http_api.PLATFORM_ROUTES, "platform_api.handler"),
     ]
     return {
         "routes": [
@@ -119,6 +127,7 @@ def _tables(stage: str, site: LocalSite) -> dict[str, Any]:
                 "method": route.method.value,
                 "path": route.path,
                 "clinician_jwt": route.clinician_jwt,
+                "scopes": list(route.scopes),
                 "function": function,
             }
             for routes, function in groups
@@ -130,6 +139,9 @@ def _tables(stage: str, site: LocalSite) -> dict[str, Any]:
         "queue_retention_seconds": receipts.QUEUE_RETENTION_DAYS * DAY_SECONDS,
         "dead_letter_retention_seconds": receipts.DEAD_LETTER_RETENTION_DAYS * DAY_SECONDS,
         "configuration_set": receipts.receipt_configuration_set(stage),
+        "delivery_queue": platform_events.delivery_queue_name(stage),
+        "delivery_max_attempts": MAX_ATTEMPTS,
+        "delivery_timeout_seconds": platform_events.DELIVERY_TIMEOUT_SECONDS,
         "site_policy": _site_policy(site),
     }
 

@@ -4,7 +4,9 @@ The token comes from the Authorization header, with or without "Bearer "; its `k
 name a key of the JWKS, its signature must verify (RSA algorithms), `iss` must be the
 issuer, `aud` (or `client_id` when there is no `aud`) one of the audiences, and `exp`,
 `nbf` and `iat` must fit the clock. Anything else is refused the way API Gateway refuses
-it: 401 `{"message":"Unauthorized"}` with a `www-authenticate` header saying why.
+it: 401 `{"message":"Unauthorized"}` with a `www-authenticate` header saying why. A route
+that names scopes also needs one of them in the token's `scope` (space-separated) or `scp`
+claim: a valid token without is a 403 `{"message":"Forbidden"}` (`insufficient_scope`).
 """
 
 from __future__ import annotations
@@ -33,14 +35,38 @@ class Unauthorized(Exception):
         return f'Bearer scope="" error="invalid_token" error_description="{self.description}"'
 
 
+class InsufficientScope(Exception):
+    """A valid token without any of the route's scopes."""
+
+    def __init__(self, scopes: Collection[str]) -> None:
+        super().__init__(" ".join(scopes))
+        self.scopes = tuple(scopes)
+
+    @property
+    def www_authenticate(self) -> str:
+        listed = " ".join(self.scopes)
+        return (
+            f'Bearer scope="{listed}" error="insufficient_scope" '
+            f'error_description="expected scopes: [{listed}]"'
+        )
+
+
+def token_scopes(claims: Mapping[str, Any]) -> set[str]:
+    claim = claims.get("scope", claims.get("scp"))
+    if isinstance(claim, list):
+        return {str(s) for s in claim}
+    return set(str(claim or "").split())
+
+
 class JwtAuthorizer:
     def __init__(self, issuer: str, audiences: Collection[str], jwks: Mapping[str, Any]) -> None:
         self._issuer = issuer
         self._audiences = set(audiences)
         self._keys = {key["kid"]: jwt.PyJWK(key) for key in jwks["keys"]}
 
-    def authorize(self, authorization: str | None) -> dict[str, str]:
-        """The token's claims as API Gateway passes them to the Lambda, or Unauthorized."""
+    def authorize(self, authorization: str | None, scopes: Collection[str] = ()) -> dict[str, str]:
+        """The token's claims as API Gateway passes them to the Lambda; Unauthorized, or
+        InsufficientScope when the route names scopes and the token carries none of them."""
         token = (authorization or "").strip()
         if token[:7].lower() == "bearer ":
             token = token[7:].strip()
@@ -73,6 +99,8 @@ class JwtAuthorizer:
             raise Unauthorized(f"the token is not valid: {error}") from None
         if not self._audience_matches(claims):
             raise Unauthorized("the token does not have a valid audience")
+        if scopes and not token_scopes(claims) & set(scopes):
+            raise InsufficientScope(scopes)
         return claims_as_strings(claims)
 
     def _audience_matches(self, claims: Mapping[str, Any]) -> bool:

@@ -41,7 +41,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from multidict import CIMultiDict
 
 from devtools.http_events import HttpAnswer, HttpRequest, http_answer, http_api_event
-from devtools.jwt_authorizer import JwtAuthorizer, Unauthorized
+from devtools.jwt_authorizer import InsufficientScope, JwtAuthorizer, Unauthorized
 from devtools.lambda_functions import local_function
 from devtools.local_lambda import InvocationFailed
 from devtools.routes import HttpRoute, find_route
@@ -407,11 +407,16 @@ class LocalApiGateway(LocalWebSocketGateway):
         claims = None
         if route.clinician_jwt:
             try:
-                claims = self._api.authorizer.authorize(request.headers.get("Authorization"))
+                claims = self._api.authorizer.authorize(
+                    request.headers.get("Authorization"), route.scopes
+                )
             except Unauthorized as refusal:
                 reason = refusal.www_authenticate
                 extra = [("www-authenticate", reason)] if reason else []
                 return _gateway_error(401, "Unauthorized", *extra), "jwt-authorizer"
+            except InsufficientScope as refusal:
+                extra = [("www-authenticate", refusal.www_authenticate)]
+                return _gateway_error(403, "Forbidden", *extra), "jwt-authorizer"
         event = http_api_event(
             HttpRequest(
                 method=request.method,

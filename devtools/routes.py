@@ -16,10 +16,13 @@ class HttpRoute:
     path: str  # as API Gateway spells it: /calls/{call_id}/payment-requests
     clinician_jwt: bool
     function: str  # the handler module, e.g. request_payment.handler
+    # The JWT authorizer's scopes for the route: the token must carry one of them.
+    scopes: tuple[str, ...] = ()
     _segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_segments", tuple(self.path.strip("/").split("/")))
+        object.__setattr__(self, "scopes", tuple(self.scopes))
 
     @property
     def key(self) -> str:
@@ -73,5 +76,7 @@ def describe(routes: Iterable[HttpRoute]) -> list[str]:
     lines = []
     for route in sorted(routes, key=lambda r: (r.path, r.method)):
         guard = "JWT authorizer" if route.clinician_jwt else ""
+        if route.scopes:
+            guard += f", scope {' or '.join(route.scopes)}"
         lines.append(f"{route.method:<6} {route.path:<44} {guard}".rstrip())
     return lines

@@ -43,11 +43,14 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
 
 
 class SqsWorker:
-    def __init__(self, sqs: Any, queue_url: str, handler: Handler, batch_size: int = 10) -> None:
+    def __init__(
+        self, sqs: Any, queue_url: str, handler: Handler, batch_size: int = 10,
+        name: str = "send_receipt",
+    ) -> None:  # fmt: skip
         self._sqs = sqs
         self._queue_url = queue_url
         # A bare handler gets Lambda's context and one invocation at a time, like the rest.
-        self._function = local_function(handler, "send_receipt", timeout_seconds=30)
+        self._function = local_function(handler, name, timeout_seconds=30)
         self._batch_size = batch_size
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
         self._queue_arn = attributes["Attributes"]["QueueArn"]

@@ -1,11 +1,12 @@
 """The whole of callpay on one machine: `make dev` (`callpay dev`).
 
-moto's server stands for AWS (DynamoDB, SQS, SES, Secrets Manager) and localstripe for
-Stripe, each a child process; the local gateway serves the real handlers over HTTP and
-WebSocket; a worker feeds the receipt queue to send_receipt. Every function runs as in
-Lambda, in execution environments of its own (devtools.local_lambda). The table, queues,
-sender identity and the three secrets are made from the definitions the deployed stack
-uses (callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
+moto's server stands for AWS (DynamoDB and its stream, SQS, SES, Secrets Manager, KMS) and
+localstripe for Stripe, each a child process; the local gateway serves the real handlers
+over HTTP and WebSocket; workers feed the receipt queue to send_receipt, the table's
+stream to platform_outbox and the delivery queue to platform_delivery. Every function runs
+as in Lambda, in execution environments of its own (devtools.local_lambda). The table,
+queues, sender identity and the three secrets are made from the definitions the deployed
+stack uses (callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
 models in callpay.config). When all is up, the endpoints are printed and written to
 `<state dir>/local.json`; Ctrl-C (or SIGTERM) stops every process the stack started.
 """
@@ -174,7 +175,7 @@ class LocalStack:
         self._children: list[ChildProcess] = []
         self._gateway: LocalApiGateway | None = None
         self._stop_worker = threading.Event()
-        self._worker_thread: threading.Thread | None = None
+        self._worker_threads: list[threading.Thread] = []
         self._secrets = LocalSecrets()
         self.endpoints: Endpoints | None = None
         self.tables: InfraTables | None = None
@@ -237,6 +238,7 @@ class LocalStack:
         self._set_environment(aws_url, None if options.uses_stripe else stripe_base, tables)
         queue_url = self._provision_aws(tables)
         self._export({"RECEIPT_QUEUE_URL": queue_url})
+        self._export(self._provision_platform_events(tables))
 
         functions = options.functions
         self._lambda.start()
@@ -252,6 +254,7 @@ class LocalStack:
         if localstripe is not None:
             self._register_webhook(stripe_base, f"{http_url}/webhooks/stripe")
         self._start_receipt_worker(queue_url, tables)
+        self._start_platform_event_workers(tables)
         if options.demo_stripe_account:
             seed_demo_clinic_in_store(options.demo_stripe_account)
         else:
@@ -510,11 +513,64 @@ class LocalStack:
             "send_receipt", "send_receipt.handler", tables.consumer_timeout_seconds
         )
         worker = SqsWorker(boto3.client("sqs"), queue_url, send_receipt)
-        self._worker_thread = threading.Thread(
-            target=worker.run, args=(self._stop_worker,), name="receipt-worker", daemon=True
-        )
-        self._worker_thread.start()
+        self._run_worker("receipt-worker", worker.run)
         self._progress("receipt worker polling the queue for send_receipt")
+
+    def _provision_platform_events(self, tables: InfraTables) -> dict[str, str]:
+        """The FIFO delivery queue and its dead letters, and the KMS key sealing endpoint
+        secrets, as infra/platform_events.py makes them; their environment variables."""
+        import boto3  # noqa: PLC0415
+
+        sqs = boto3.client("sqs")
+        dead_letters = sqs.create_queue(
+            QueueName=f"{tables.delivery_queue}-dead-letters.fifo",
+            Attributes={"FifoQueue": "true"},
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])
+        redrive = {"deadLetterTargetArn": arn["Attributes"]["QueueArn"],
+                   "maxReceiveCount": tables.delivery_max_attempts}  # fmt: skip
+        queue_url = sqs.create_queue(
+            QueueName=f"{tables.delivery_queue}.fifo",
+            Attributes={
+                "FifoQueue": "true",
+                "VisibilityTimeout": str(tables.delivery_timeout_seconds * 6),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        key = boto3.client("kms").create_key(Description="callpay local: endpoint secrets")
+        self._progress(f"created the platform's delivery queue {tables.delivery_queue}.fifo")
+        return {
+            "PLATFORM_EVENT_QUEUE_URL": queue_url,
+            "ENDPOINT_SECRET_KEY_ID": key["KeyMetadata"]["Arn"],
+            # The demo's and a developer's endpoints listen on this machine, over http.
+            "ALLOW_LOOPBACK_ENDPOINTS": "true",
+        }
+
+    def _start_platform_event_workers(self, tables: InfraTables) -> None:
+        """The table's stream -> platform_outbox, the delivery queue -> platform_delivery."""
+        import boto3  # noqa: PLC0415
+
+        from callpay.adapters.dynamodb_outbox import STREAM_FILTER  # noqa: PLC0415
+        from devtools.sqs_worker import SqsWorker  # noqa: PLC0415
+        from devtools.stream_worker import StreamWorker  # noqa: PLC0415
+
+        stream_arn = boto3.client("dynamodb").describe_table(TableName=TABLE)["Table"][
+            "LatestStreamArn"
+        ]
+        outbox = self._lambda.function("platform_outbox", "platform_outbox.handler", 30)
+        reader = StreamWorker(boto3.client("dynamodbstreams"), stream_arn, outbox, STREAM_FILTER)
+        self._run_worker("outbox-worker", reader.run)
+        timeout = tables.delivery_timeout_seconds
+        delivery = self._lambda.function("platform_delivery", "platform_delivery.handler", timeout)
+        queue_url = os.environ["PLATFORM_EVENT_QUEUE_URL"]
+        sender = SqsWorker(boto3.client("sqs"), queue_url, delivery, batch_size=5)
+        self._run_worker("delivery-worker", sender.run)
+        self._progress("outbox and delivery workers feeding platform_outbox, platform_delivery")
+
+    def _run_worker(self, name: str, run: Callable[[threading.Event], None]) -> None:
+        thread = threading.Thread(target=run, args=(self._stop_worker,), name=name, daemon=True)
+        thread.start()
+        self._worker_threads.append(thread)
 
     # -- run and stop --------------------------------------------------------------------
 
@@ -540,7 +596,7 @@ class LocalStack:
         steps: list[tuple[str, Callable[[], None]]] = []
         if self._reading is not None:
             steps.append(("reading infra/", self._reading.cancel))
-        steps.append(("receipt worker", self._stop_receipt_worker))
+        steps.append(("workers", self._stop_workers))
         if self._gateway is not None:
             steps.append(("gateway", self._gateway.stop))
         steps.append(("execution environments", self._lambda.stop))
@@ -552,10 +608,10 @@ class LocalStack:
             except Exception as error:
                 print(f"stopping {name} failed: {error!r}", file=sys.stderr, flush=True)
 
-    def _stop_receipt_worker(self) -> None:
+    def _stop_workers(self) -> None:
         self._stop_worker.set()
-        if self._worker_thread is not None:
-            self._worker_thread.join(timeout=5)
+        for thread in self._worker_threads:
+            thread.join(timeout=5)
 
     def banner(self) -> str:
         from devtools.routes import describe  # noqa: PLC0415

@@ -66,7 +66,8 @@ class PaymentData(Construct):
             time_to_live_attribute=table_schema.TTL_ATTRIBUTE,
             deletion_protection=config.retains_data,
             removal_policy=config.removal_policy,
-            # No stream yet: nothing consumes one. Add `stream=` here when something does.
+            # New items to platform_outbox (the outbox of events to the platform).
+            stream=dynamodb.StreamViewType(table_schema.STREAM_VIEW),
         )
         for index_name, (partition_key, sort_key) in table_schema.INDEXES.items():
             self.table.add_global_secondary_index(

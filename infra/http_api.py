@@ -4,6 +4,10 @@ Which routes carry the JWT authorizer, and why some do not:
 
 * Clinician-only routes carry it: API Gateway rejects a missing, expired or foreign
   token before the Lambda runs, and the Lambda then applies the role and clinic rules.
+* Routes only the platform's backend calls (with a client-credentials token from the same
+  identity provider) also name the OAuth scopes the token must carry: API Gateway answers
+  403 to a valid token without one of them. Routes shared by backends and admins cannot
+  (an admin's token has no such scope); their Lambda checks the scope of a backend's token.
 * Routes that clinicians *and* patients call (viewing a call's payment requests, one
   request or its receipt, the patient's checkout) have no gateway authorizer. A patient presents a
   call-scoped token that callpay signed itself, which the identity provider's JWT
@@ -30,6 +34,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from callpay.domain.access import INVOICES_WRITE
 from infra.config import CallpayConfig
 from infra.nag import acknowledge
 
@@ -45,6 +50,8 @@ class Route:
     path: str
     # True: the JWT authorizer guards it. False: the Lambda authenticates (see above).
     clinician_jwt: bool
+    # With the authorizer: the token must carry one of these scopes (platform backends).
+    scopes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -65,7 +72,8 @@ PAYMENT_REQUEST_ROUTES = (
     Route(GET, "/payment-requests/{id}/receipt", clinician_jwt=False),
 )
 STRIPE_WEBHOOK_ROUTES = (Route(POST, "/webhooks/stripe", clinician_jwt=False),)
-# Handled by clinic_admin: admins only, so all behind the JWT authorizer.
+# Handled by clinic_admin (settings, account, reports, audit trail): admins only, so all
+# behind the JWT authorizer.
 CLINIC_ROUTES = (
     Route(GET, "/clinics/{clinic_id}/settings", clinician_jwt=True),
     Route(PUT, "/clinics/{clinic_id}/settings", clinician_jwt=True),
@@ -73,6 +81,27 @@ CLINIC_ROUTES = (
     Route(GET, "/clinics/{clinic_id}/stripe-account", clinician_jwt=True),
     Route(DELETE, "/clinics/{clinic_id}/stripe-account", clinician_jwt=True),
     Route(GET, "/clinics/{clinic_id}/payments", clinician_jwt=True),
+    Route(GET, "/clinics/{clinic_id}/audit", clinician_jwt=True),
+    # An admin reading: the trail is the clinic's record, whichever call it was made in.
+    Route(GET, "/payment-requests/{id}/audit", clinician_jwt=True),
+)
+
+# Handled by platform_api: the platform's backend (client credentials, scopes checked in
+# the Lambda where admins may call too) and its organisation admins.
+PLATFORM_ROUTES = (
+    # Only the backend writes invoices: API Gateway checks its scope.
+    Route(
+        PUT,
+        "/clinics/{clinic_id}/invoices/{invoice_id}",
+        clinician_jwt=True,
+        scopes=(INVOICES_WRITE,),
+    ),
+    Route(GET, "/clinics/{clinic_id}/invoices", clinician_jwt=True),
+    Route(GET, "/clinics/{clinic_id}/invoices/{invoice_id}", clinician_jwt=True),
+    Route(POST, "/orgs/{org_id}/webhook-endpoints", clinician_jwt=True),
+    Route(GET, "/orgs/{org_id}/webhook-endpoints", clinician_jwt=True),
+    Route(DELETE, "/orgs/{org_id}/webhook-endpoints/{endpoint_id}", clinician_jwt=True),
+    Route(POST, "/orgs/{org_id}/webhook-endpoints/{endpoint_id}/replay", clinician_jwt=True),
 )
 
 # One JSON line per request. No query strings or bodies: those may carry tokens.
@@ -185,6 +214,7 @@ class PaymentsHttpApi(Construct):
                 methods=[route.method],
                 integration=integration,
                 authorizer=authorizer,
+                authorization_scopes=list(route.scopes) or None,
             )
             self.routes[route.key] = created
             if not route.clinician_jwt:

@@ -11,10 +11,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_ses as ses
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import CallpayConfig
+from infra.queues import queue_with_dead_letters
 
 MAX_RECEIVE_COUNT = 5
 # send_receipt's timeout; the queue's visibility timeout is six times it, as Lambda advises.
@@ -33,24 +33,13 @@ def receipt_configuration_set(stage: str) -> str:
 class Receipts(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: CallpayConfig) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
+        # Messages hold a patient's e-mail address: encrypted at rest, TLS only.
+        self.queue, self.dead_letters = queue_with_dead_letters(
             self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(DEAD_LETTER_RETENTION_DAYS),
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            # Messages hold a patient's e-mail address: encrypted at rest, TLS only.
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=Duration.seconds(CONSUMER_TIMEOUT_SECONDS * 6),
-            retention_period=Duration.days(QUEUE_RETENTION_DAYS),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letters, max_receive_count=MAX_RECEIVE_COUNT
-            ),
+            retention=Duration.days(QUEUE_RETENTION_DAYS),
+            dead_letter_retention=Duration.days(DEAD_LETTER_RETENTION_DAYS),
+            max_receive_count=MAX_RECEIVE_COUNT,
         )
 
         self.configuration_set = ses.ConfigurationSet(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.app_secrets import AppSecrets
@@ -19,10 +20,16 @@ from infra.functions import HandlerFunction
 from infra.http_api import (
     CLINIC_ROUTES,
     PAYMENT_REQUEST_ROUTES,
+    PLATFORM_ROUTES,
     STRIPE_WEBHOOK_ROUTES,
     PaymentsHttpApi,
 )
 from infra.monitoring import Monitoring
+from infra.platform_events import (
+    DELIVERY_TIMEOUT_SECONDS,
+    OUTBOX_TIMEOUT_SECONDS,
+    PlatformEvents,
+)
 from infra.realtime import RealtimeApi
 from infra.receipts import CONSUMER_TIMEOUT_SECONDS, Receipts
 from infra.static_site import StaticSite
@@ -148,6 +155,8 @@ class CallpayStack(Stack):
             self.realtime_handler,
             self.send_receipt,
             self.clinic_admin,
+            # platform_api, platform_outbox, platform_delivery
+            *self._add_platform_functions(config, code, {**common, **clinician_jwt}),
         )
 
         # Least privilege: each grant names the one resource, and only users get it.
@@ -165,6 +174,11 @@ class CallpayStack(Stack):
             self.realtime_handler: (token,),
             self.send_receipt: (stripe,),
             self.clinic_admin: (stripe,),
+            # The platform routes are behind the JWT authorizer; a patient token is refused
+            # unread (platform_caller_of), so no token key here.
+            self.platform_api: (),
+            self.platform_outbox: (),
+            self.platform_delivery: (),
         }
         for handler, used in self.secrets_used.items():
             for secret in used:
@@ -243,3 +257,64 @@ class CallpayStack(Stack):
         )
         CfnOutput(self, "ReceiptQueueUrl", value=self.receipts.queue.queue_url)
         CfnOutput(self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn)
+
+    def _add_platform_functions(
+        self, config: CallpayConfig, code: lambda_.Code, api_environment: dict[str, str]
+    ) -> tuple[HandlerFunction, ...]:
+        """Events to the platform (infra/platform_events.py) and its functions: platform_api
+        (the platform routes), platform_outbox and platform_delivery, wired."""
+        self.platform_events = PlatformEvents(self, "PlatformEvents", config=config)
+        common = {"TABLE_NAME": self.data.table.table_name}
+        # For the functions that queue deliveries to the platform (and open or seal secrets).
+        events = self.platform_events
+        queues_events = {"PLATFORM_EVENT_QUEUE_URL": events.queue.queue_url}
+        secrets_key = {"ENDPOINT_SECRET_KEY_ID": events.secrets_key.key_arn}
+        self.platform_api = HandlerFunction(
+            self,
+            "PlatformApi",
+            config=config,
+            code=code,
+            handler="platform_api.handler.lambda_handler",
+            service="platform_api",
+            description="callpay: the platform's webhook endpoints and invoices",
+            environment={**api_environment, **queues_events, **secrets_key},
+            timeout=API_TIMEOUT,
+        )
+        self.platform_outbox = HandlerFunction(
+            self,
+            "PlatformOutbox",
+            config=config,
+            code=code,
+            handler="platform_outbox.handler.lambda_handler",
+            service="platform_outbox",
+            description="callpay: outbox events from the table's stream to the delivery queue",
+            environment={**common, **queues_events},
+            timeout=Duration.seconds(OUTBOX_TIMEOUT_SECONDS),
+        )
+        self.platform_delivery = HandlerFunction(
+            self,
+            "PlatformDelivery",
+            config=config,
+            code=code,
+            handler="platform_delivery.handler.lambda_handler",
+            service="platform_delivery",
+            description="callpay: signed events to the platform's endpoints, with retries",
+            environment={**common, **queues_events, **secrets_key},
+            timeout=Duration.seconds(DELIVERY_TIMEOUT_SECONDS),
+        )
+        self._wire_platform_events()
+        return self.platform_api, self.platform_outbox, self.platform_delivery
+
+    def _wire_platform_events(self) -> None:
+        """Grants, event sources, routes and alarms of the events to the platform."""
+        events = self.platform_events
+        events.grant_seal(self.platform_api.function)
+        events.grant_open(self.platform_delivery.function)
+        for handler in (self.platform_api, self.platform_outbox):
+            events.grant_enqueue(handler.function)
+        events.add_outbox_reader(self.platform_outbox.function, self.data.table)
+        events.add_delivery_consumer(self.platform_delivery.function)
+        self.http_api.add_routes("PlatformApi", PLATFORM_ROUTES, self.platform_api.function)
+        self.monitoring.watch_dead_letters("PlatformEventDeadLetters", events.dead_letters)
+        self.monitoring.watch_dead_letters("PlatformOutboxFailures", events.outbox_failures)
+        CfnOutput(self, "PlatformEventQueueUrl", value=events.queue.queue_url)

@@ -22,14 +22,29 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from callpay.domain.clinic import Clinic
+from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.domain.invoice import Invoice
 from callpay.domain.money import STRIPE_MAXIMUM
-from callpay.domain.payment_request import Dispute, Failure, LineItem, PaymentRequest, Status
+from callpay.domain.payment_request import (
+    AuditEntry,
+    Dispute,
+    Failure,
+    LineItem,
+    PaymentRequest,
+    Status,
+)
 from callpay.domain.period import EARLIEST, LATEST
+from callpay.domain.receipt_details import RECEIPT_DETAILS, ReceiptDetails
 from callpay.domain.receipt_job import receipt_number
 from callpay.domain.transitions import PAID
+from callpay.domain.webhook_endpoint import WebhookEndpoint
 from callpay.http_api import ID_PATTERN, Query
 
+MAX_INVOICES_PER_REQUEST = 20
+DEFAULT_AUDIT_PAGE = 50
+MAX_AUDIT_PAGE = 200
+# Stripe's largest amount (in any currency's minor unit) bounds invoice lines too.
+MAX_MINOR_UNITS = STRIPE_MAXIMUM
 Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ID_PATTERN.pattern)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")]
@@ -60,12 +75,68 @@ class LineItemIn(Body):
 
 
 class PaymentRequestIn(Body):
+    """An amount (with line items, optionally), or the platform's invoices to bill
+    (`invoice_ids`: the amount and the line items are then the invoices')."""
+
     clinic_id: Id
-    amount: Amount
+    amount: Amount | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
     description: Text
     capture_method: Literal["automatic", "manual"] = "automatic"
     line_items: Annotated[list[LineItemIn], Field(max_length=100)] = []
+    invoice_ids: Annotated[list[Id], Field(max_length=MAX_INVOICES_PER_REQUEST)] = []
+
+    @model_validator(mode="after")
+    def _amount_or_invoices(self) -> PaymentRequestIn:
+        if self.invoice_ids:
+            if self.amount is not None or self.line_items:
+                raise ValueError("with invoice_ids, the invoices give the amount and lines")
+            if len(set(self.invoice_ids)) != len(self.invoice_ids):
+                raise ValueError("invoice_ids must not repeat an invoice")
+        elif self.amount is None:
+            raise ValueError("amount is required (or invoice_ids)")
+        return self
+
+
+class InvoiceLineIn(Body):
+    description: Text
+    # A line may be negative (a discount or a credit); the invoice's total may not.
+    amount: Annotated[StrictInt, Field(ge=-MAX_MINOR_UNITS, le=MAX_MINOR_UNITS)]
+
+
+class InvoiceIn(Body):
+    """The platform's invoice, as its billing system has it (an upsert: the whole invoice)."""
+
+    patient: Id
+    issued_on: date
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
+    lines: Annotated[list[InvoiceLineIn], Field(min_length=1, max_length=100)]
+    total: Annotated[StrictInt, Field(gt=0, le=MAX_MINOR_UNITS)]
+    # True: the invoice is void (no longer to be paid); false brings it back.
+    void: StrictBool = False
+
+
+class InvoiceOut(BaseModel):
+    id: str
+    clinic_id: str
+    patient: str
+    issued_on: date
+    currency: str
+    lines: list[LineItem]
+    total: int
+    status: str
+    payment_request_id: str | None
+    paid_at: datetime | None
+    receipt_number: str | None
+    amount_refunded: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        return cls.model_validate(
+            invoice.model_dump(include=set(cls.model_fields) - {"lines"})
+            | {"lines": list(invoice.lines)}
+        )
 
 
 class CaptureIn(Body):
@@ -80,15 +151,14 @@ class RefundIn(Body):
     reason: Literal["requested_by_customer", "duplicate", "fraudulent"]
 
 
-OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None
 # Settings that null (or "") clears; the others cannot be null.
-CLEARABLE = frozenset({"legal_name", "address", "tax_id", "tax_id_label", "provider_name",
-                       "provider_number", "tax_statement", "default_locale", "minimum_amount",
-                       "maximum_amount", "country"})  # fmt: skip
+CLEARABLE = frozenset({*RECEIPT_DETAILS, "default_locale", "minimum_amount", "maximum_amount",
+                       "country"})  # fmt: skip
 
 
-class ClinicSettingsIn(Body):
-    """A partial update: fields left out stay as they are; null (or "") clears a detail."""
+class ClinicSettingsIn(ReceiptDetails, Body):
+    """A partial update: fields left out stay as they are; null (or "") clears a detail.
+    The receipt details (legal name, address, tax id...) are ReceiptDetails' fields."""
 
     enabled: StrictBool | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] | None = None
@@ -98,13 +168,7 @@ class ClinicSettingsIn(Body):
     time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     default_locale: Locale | None = None
     share_description_with_stripe: StrictBool | None = None
-    legal_name: OptionalText = None
-    address: OptionalText = None
-    tax_id: OptionalText = None
-    tax_id_label: OptionalText = None
-    provider_name: OptionalText = None
-    provider_number: OptionalText = None
-    tax_statement: OptionalText = None
+    share_description_with_platform: StrictBool | None = None
 
     @model_validator(mode="after")
     def _nulls_only_clear(self) -> ClinicSettingsIn:
@@ -114,7 +178,7 @@ class ClinicSettingsIn(Body):
         return self
 
 
-class ClinicSettingsOut(BaseModel):
+class ClinicSettingsOut(ReceiptDetails):
     clinic_id: str
     org_id: str
     enabled: bool
@@ -125,13 +189,7 @@ class ClinicSettingsOut(BaseModel):
     time_zone: str
     default_locale: str | None
     share_description_with_stripe: bool
-    legal_name: str | None
-    address: str | None
-    tax_id: str | None
-    tax_id_label: str | None
-    provider_name: str | None
-    provider_number: str | None
-    tax_statement: str | None
+    share_description_with_platform: bool
     stripe_account_linked: bool
 
     @classmethod
@@ -249,6 +307,14 @@ def _blank_is_absent(value: Any) -> Any:
     return None if value == "" else value
 
 
+def _flag(value: Any) -> bool:
+    if value in {None, "", "false"}:
+        return False
+    if value == "true":
+        return True
+    raise ValueError("must be true or false")
+
+
 def _moment(value: Any) -> date | datetime | None:
     """A date ("2026-12-01") stays a date, anything with a time is a datetime: a date means
     the whole day in the clinic's time zone, a time means that instant."""
@@ -284,9 +350,107 @@ class ReportQuery(Query):
     end: Moment = Field(None, alias="to")
     status: Annotated[Status | None, BeforeValidator(_blank_is_absent)] = None
     format: Annotated[Literal["json", "csv"], BeforeValidator(lambda v: v or "json")] = "json"
+    # CSV only: one row per audit entry of each payment.
+    audit: Annotated[bool, BeforeValidator(_flag)] = False
+
+
+class AuditQuery(Query):
+    """A page of an audit trail: up to `limit` entries after `cursor` (the last answer's
+    `next_cursor`)."""
+
+    error_codes: ClassVar[Mapping[str, str]] = {"cursor": "invalid_query", "limit": "invalid_query"}
+
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_PAGE)] = DEFAULT_AUDIT_PAGE
+
+
+class ClinicAuditQuery(AuditQuery):
+    """GET /clinics/{clinic_id}/audit: a page of what changed in a period."""
+
+    error_codes: ClassVar[Mapping[str, str]] = {
+        **AuditQuery.error_codes, "from": "invalid_date", "to": "invalid_date",
+    }  # fmt: skip
+
+    start: Moment = Field(None, alias="from")
+    end: Moment = Field(None, alias="to")
 
 
 class ReceiptQuery(Query):
     """GET /payment-requests/{id}/receipt: a language; one we do not have falls back."""
 
     locale: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class ActorOut(BaseModel):
+    """Who or what made a change: a clinician, admin or patient (by subject id), Stripe (by
+    the event id), the platform's backend (by client id), a scheduled job."""
+
+    type: str
+    id: str
+
+
+class AuditEntryOut(BaseModel):
+    at: datetime
+    clinic_id: str
+    payment_request_id: str | None  # None: a change of the clinic's own settings or account
+    version: int
+    action: str
+    from_status: str | None
+    to_status: str | None
+    actor: ActorOut
+    detail: str | None  # e.g. the Stripe event type, a refund's id and reason
+    changes: dict[str, tuple[object, object]] | None  # clinic changes: field -> (before, after)
+
+    @classmethod
+    def of(cls, entry: AuditEntry | ClinicAuditEntry, clinic_id: str) -> AuditEntryOut:
+        if isinstance(entry, ClinicAuditEntry):
+            return cls(
+                at=entry.at, clinic_id=entry.clinic_id, payment_request_id=None,
+                version=entry.version, action=entry.action, from_status=None, to_status=None,
+                actor=ActorOut(type=entry.actor, id=entry.subject), detail=None,
+                changes=entry.changes,
+            )  # fmt: skip
+        cause = entry.cause
+        return cls(
+            at=entry.at, clinic_id=clinic_id, payment_request_id=entry.payment_request_id,
+            version=entry.version, action=entry.action,
+            from_status=entry.from_status.value if entry.from_status else None,
+            to_status=entry.to_status.value, actor=ActorOut(type=cause.actor, id=cause.subject),
+            detail=cause.detail or None, changes=None,
+        )  # fmt: skip
+
+
+class AuditPageOut(BaseModel):
+    entries: list[AuditEntryOut]
+    next_cursor: str | None
+
+
+class WebhookEndpointIn(Body):
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=8, max_length=2048)]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
+    # Empty: every event type (docs/platform-events.md).
+    event_types: Annotated[list[Annotated[str, StringConstraints(max_length=64)]],
+                           Field(max_length=20)] = []  # fmt: skip
+
+
+class WebhookEndpointOut(BaseModel):
+    id: str
+    org_id: str
+    url: str
+    description: str | None
+    event_types: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, endpoint: WebhookEndpoint) -> WebhookEndpointOut:
+        return cls.model_validate(
+            endpoint.model_dump(include=set(cls.model_fields) - {"event_types"})
+            | {"event_types": list(endpoint.event_types)}
+        )
+
+
+class WebhookEndpointCreatedOut(WebhookEndpointOut):
+    # The signing secret (Standard Webhooks, whsec_...): shown here once, never again.
+    secret: str

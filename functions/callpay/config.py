@@ -50,6 +50,11 @@ class Settings(BaseModel):
     connect_refresh_url: str | None = None
     local_onboarding_url: str | None = None
     secret_max_age_seconds: Annotated[int, Field(ge=0)] = 300
+    # Events to the platform: the FIFO delivery queue, the KMS key sealing endpoint secrets,
+    # and (local stack only) whether endpoints on this machine (http://127.0.0.1) are allowed.
+    platform_event_queue_url: str | None = None
+    endpoint_secret_key_id: str | None = None
+    allow_loopback_endpoints: bool = False
 
     ENV: ClassVar[dict[str, str]] = {
         "table_name": "TABLE_NAME",
@@ -70,6 +75,9 @@ class Settings(BaseModel):
         "connect_return_url": "CONNECT_RETURN_URL",
         "connect_refresh_url": "CONNECT_REFRESH_URL",
         "local_onboarding_url": "LOCAL_ONBOARDING_URL",
+        "platform_event_queue_url": "PLATFORM_EVENT_QUEUE_URL",
+        "endpoint_secret_key_id": "ENDPOINT_SECRET_KEY_ID",
+        "allow_loopback_endpoints": "ALLOW_LOOPBACK_ENDPOINTS",
     }
 
     @classmethod

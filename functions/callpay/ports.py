@@ -5,16 +5,18 @@ Adapters implement them; unit tests use in-memory fakes of the same shape.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.connection import Connection
+from callpay.domain.invoice import Invoice
 from callpay.domain.payment_request import AuditEntry, ChargeDetails, PaymentRequest, Refund
 from callpay.domain.receipt_job import Claim, ReceiptJob
 from callpay.domain.transitions import Transition
+from callpay.domain.webhook_endpoint import Delivery, WebhookEndpoint
 
 
 class DuplicateEvent(Exception):
@@ -23,6 +25,20 @@ class DuplicateEvent(Exception):
 
 class VersionConflict(Exception):
     """Someone else changed the payment request first; reload and try again."""
+
+
+class InvoiceTaken(Exception):
+    """An invoice to bill is no longer unpaid as it was read: another request has it, it
+    was paid, or the platform changed it."""
+
+    def __init__(self, invoice_id: str) -> None:
+        super().__init__(invoice_id)
+        self.invoice_id = invoice_id
+
+
+class InvoiceOutOfStep(Exception):
+    """An invoice is not in the state its request's change expects: never the caller's
+    fault (a bug, or a write that bypassed the store); nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +101,15 @@ class PaymentStore(Protocol):
         under it, else let the next attempt take over at once (and finish that refund)."""
         ...
 
-    def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
-        """Store a new request; False if one with this id already exists."""
+    def create(
+        self, request: PaymentRequest, audit: AuditEntry, billed: Sequence[Invoice] = ()
+    ) -> bool:
+        """Store a new request; False if one with this id already exists. The invoices it
+        bills become pending for it in the same write, each only if still unpaid at the
+        version read (else InvoiceTaken, and nothing is written)."""
         ...
+
+    def get_invoice(self, clinic_id: str, invoice_id: str) -> Invoice | None: ...
 
     def get(self, payment_request_id: str) -> PaymentRequest | None: ...
 
@@ -98,7 +120,8 @@ class PaymentStore(Protocol):
     def by_payment_intent(self, payment_intent_id: str) -> PaymentRequest | None: ...
 
     def save(self, change: Transition, event_id: str | None = None) -> None:
-        """Write `change.after` if the stored version is still `change.before.version`.
+        """Write `change.after` if the stored version is still `change.before.version`,
+        with what it means for the invoices it bills (domain/invoice.py) in the same write.
 
         With `event_id`, the event is recorded as processed in the same write.
         Raises VersionConflict or DuplicateEvent.
@@ -223,7 +246,108 @@ class ClinicStore(Protocol):
     ) -> Iterator[PaymentRequest]: ...
 
 
+AuditRecord = AuditEntry | ClinicAuditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    entries: list[AuditRecord]
+    next_cursor: str | None  # opaque; None on the last page
+
+
+class AuditLog(Protocol):
+    """The audit trail, read a page at a time (BadRequest `invalid_cursor` for a cursor
+    this log did not give)."""
+
+    def request_trail(
+        self, payment_request_id: str, cursor: str | None, limit: int
+    ) -> AuditPage: ...
+
+    def clinic_trail(
+        self, clinic_id: str, start: datetime, end: datetime, cursor: str | None, limit: int
+    ) -> AuditPage:
+        """Every entry of the clinic's payment requests and of the clinic itself made in
+        [start, end), oldest first."""
+        ...
+
+
 class ConnectOnboarding(Protocol):
     def create_account(self, clinic_id: str, country: str | None, idempotency_key: str) -> str: ...
 
     def onboarding_link(self, stripe_account_id: str, clinic_id: str) -> str: ...
+
+
+class InvoiceStore(Protocol):
+    """The platform's invoices, as the platform upserts and lists them."""
+
+    def get_invoice(self, clinic_id: str, invoice_id: str) -> Invoice | None: ...
+
+    def put_invoice(self, invoice: Invoice, expected_version: int | None) -> None:
+        """A new invoice (None) or the next version of an unpaid or void one; raises
+        VersionConflict if it changed (or was claimed) since it was read."""
+        ...
+
+    def invoices_of(
+        self, clinic_id: str, patient: str | None, start_after: str | None, limit: int
+    ) -> tuple[list[Invoice], str | None]:
+        """A page of the clinic's invoices (a patient's) and where the next page starts."""
+        ...
+
+
+class EndpointStore(Protocol):
+    """The organisations' webhook endpoints and every delivery to them."""
+
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+
+    def endpoints_of(self, org_id: str) -> list[WebhookEndpoint]: ...
+
+    def get_endpoint(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    def remove_endpoint(self, org_id: str, endpoint_id: str) -> bool:
+        """False if there was no such endpoint."""
+        ...
+
+    def add_delivery(self, delivery: Delivery) -> Delivery:
+        """Store a new delivery; if this event was already given to this endpoint, the one
+        stored before (a forwarder retried) is returned instead."""
+        ...
+
+    def get_delivery(self, endpoint_id: str, key: str) -> Delivery | None: ...
+
+    def save_delivery(self, delivery: Delivery) -> None: ...
+
+    def failed_deliveries(self, endpoint_id: str) -> list[Delivery]:
+        """The endpoint's deliveries that gave up, oldest event first."""
+        ...
+
+
+class EndpointSecrets(Protocol):
+    """Endpoint signing secrets at rest: sealed when registered, opened only to sign."""
+
+    def seal(self, secret: str, org_id: str, endpoint_id: str) -> str: ...
+
+    def open(self, ciphertext: str, org_id: str, endpoint_id: str) -> str: ...
+
+
+class DeliveryQueue(Protocol):
+    def send(self, delivery: Delivery) -> None:
+        """Queue a delivery behind the earlier ones of its endpoint (first in, first out)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the endpoint answered: its HTTP status, or why there was no answer."""
+
+    status: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class EventSender(Protocol):
+    def post(self, url: str, body: str, headers: dict[str, str]) -> Sent:
+        """POST the body; never raises for the endpoint's failures (they are in Sent)."""
+        ...

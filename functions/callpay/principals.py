@@ -1,5 +1,6 @@
-"""Who is calling: a clinician from the identity provider's claims, or a patient's access
-token. Claims are parsed into a strict model: a claim missing or of the wrong type is a 401
+"""Who is calling: a clinician from the identity provider's claims, a patient's access
+token, or (on the platform routes) the platform's backend by its client-credentials token.
+Claims are parsed into a strict model: a claim missing or of the wrong type is a 401
 `invalid_token`, never a crash further in.
 
 The claims come two ways. API Gateway's JWT authorizer hands them on as strings (an array
@@ -25,7 +26,15 @@ from pydantic import (
 )
 
 from callpay.adapters.patient_tokens import ISSUER as PATIENT_TOKEN_ISSUER
-from callpay.domain.access import ROLES, Clinician, Patient, Principal, Role
+from callpay.domain.access import (
+    ROLES,
+    Clinician,
+    Patient,
+    PlatformBackend,
+    PlatformCaller,
+    Principal,
+    Role,
+)
 from callpay.domain.errors import Forbidden, Unauthenticated
 from callpay.ports import ClinicianTokens, PatientTokens
 
@@ -80,6 +89,53 @@ def clinic_ids_of(claim: str | list[str] | None) -> frozenset[str]:
     if len(ids) > MAX_CLINICS:
         raise Unauthenticated("invalid_token", f"The token names over {MAX_CLINICS} clinics.")
     return ids
+
+
+Scopes = Annotated[
+    StrictStr | list[Annotated[StrictStr, StringConstraints(max_length=256)]] | None,
+    AfterValidator(_not_an_object),
+]
+
+
+class PlatformClaims(BaseModel):
+    """The claims of a client-credentials token: the client's id is `client_id` (Cognito,
+    Okta), else `azp`, else `sub`; `org_id` is the organisation the identity provider
+    issued the credentials for; scopes are `scope` (RFC 9068) or `scp` (Okta, Azure)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    client_id: ClaimText | None = None
+    azp: ClaimText | None = None
+    sub: ClaimText | None = None
+    org_id: ClaimText
+    scope: Scopes = None
+    scp: Scopes = None
+
+
+def scopes_of(claim: str | list[str] | None) -> frozenset[str]:
+    """Scopes space-separated, or a list; the JWT authorizer renders a list as "[a b]"."""
+    if isinstance(claim, list):
+        return frozenset(s for s in claim if s)
+    return frozenset(part for part in (claim or "").strip("[]").split() if part)
+
+
+def is_client_credentials(claims: Mapping[str, Any]) -> bool:
+    """A token issued to a client (no person behind it): scopes and no `role`."""
+    return "role" not in claims and bool(claims.get("scope") or claims.get("scp"))
+
+
+def platform_backend_of(claims: Mapping[str, Any]) -> PlatformBackend:
+    try:
+        parsed = PlatformClaims.model_validate(claims)
+    except ValidationError as error:
+        names = ", ".join(sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}))
+        message = f"The token's claims are missing or of the wrong type: {names or 'all'}."
+        raise Unauthenticated("invalid_token", message) from None
+    client_id = parsed.client_id or parsed.azp or parsed.sub
+    if client_id is None:
+        raise Unauthenticated("invalid_token", "The token names no client.")
+    scopes = scopes_of(parsed.scope if parsed.scope is not None else parsed.scp)
+    return PlatformBackend(client_id=client_id, org_id=parsed.org_id, scopes=scopes)
 
 
 def clinician_of(claims: Mapping[str, Any]) -> Clinician:
@@ -147,3 +203,25 @@ def principal_of_token(
         call_id, clinic_id, token_id = patients.verify(token)
         return Patient(call_id=call_id, clinic_id=clinic_id, token_id=token_id)
     return clinician_of(clinicians.verify(token))
+
+
+def platform_caller_of(
+    event: Mapping[str, Any], clinicians: ClinicianTokens | None
+) -> PlatformCaller:
+    """The caller of a platform route (invoices, webhook endpoints): an admin's JWT or the
+    platform backend's client-credentials token, never a patient."""
+    context = event.get("requestContext") or {}
+    claims = ((context.get("authorizer") or {}).get("jwt") or {}).get("claims")
+    if not claims:
+        # Behind the JWT authorizer in AWS; verified here when the event comes without it.
+        token = bearer_token(event.get("headers") or {})
+        if token is None:
+            raise Unauthenticated(
+                "missing_token", "Send an access token as 'Authorization: Bearer'."
+            )
+        if is_patient_token(token) or clinicians is None:
+            raise Forbidden("clinician_only", "Patients cannot use this route.")
+        claims = clinicians.verify(token)
+    if is_client_credentials(claims):
+        return platform_backend_of(claims)
+    return clinician_of(claims)

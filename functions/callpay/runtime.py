@@ -15,17 +15,24 @@ if TYPE_CHECKING:
     from callpay.adapters.clinician_tokens import IdentityProviderTokens
     from callpay.adapters.dynamodb_clinics import DynamoDBClinicStore
     from callpay.adapters.dynamodb_connections import DynamoDBConnectionStore
+    from callpay.adapters.dynamodb_endpoints import DynamoDBEndpointStore
     from callpay.adapters.dynamodb_store import DynamoDBPaymentStore
+    from callpay.adapters.kms_endpoint_secrets import KmsEndpointSecrets
     from callpay.adapters.patient_tokens import SignedPatientTokens
+    from callpay.adapters.sqs_delivery_queue import SqsDeliveryQueue
     from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue
     from callpay.adapters.websocket_notifier import WebSocketNotifier
-    from callpay.domain.access import Principal
+    from callpay.domain.access import PlatformCaller, Principal
+    from callpay.logic.audit import AuditTrail
     from callpay.logic.clinics import ClinicAdmin
     from callpay.logic.connect_events import ConnectEvents
+    from callpay.logic.invoices import Invoices
     from callpay.logic.payment_requests import PaymentRequests
+    from callpay.logic.platform_events import EventDelivery, EventFanOut
     from callpay.logic.realtime import Realtime
     from callpay.logic.receipts import ReceiptBook, ReceiptMailing
     from callpay.logic.stripe_events import StripeEvents
+    from callpay.logic.webhook_endpoints import WebhookEndpoints
     from callpay.ports import ConnectOnboarding
 
 
@@ -247,6 +254,16 @@ def clinic_admin() -> ClinicAdmin:
 
 
 @cache
+def audit_trail() -> AuditTrail:
+    from callpay.adapters import aws  # noqa: PLC0415
+    from callpay.adapters.dynamodb_audit import DynamoDBAuditLog  # noqa: PLC0415
+    from callpay.logic.audit import AuditTrail  # noqa: PLC0415
+
+    log = DynamoDBAuditLog(aws.client("dynamodb"), settings().table_name)
+    return AuditTrail(log=log, payments=store(), clinics=clinic_store(), clock=now)
+
+
+@cache
 def connect_events() -> ConnectEvents:
     from callpay.logic.connect_events import ConnectEvents  # noqa: PLC0415
 
@@ -269,12 +286,89 @@ def staff_caller_of(event: Mapping[str, Any]) -> Principal:
     return principal_of(event, NoPatientTokens(), clinician_tokens())
 
 
+@cache
+def invoices() -> Invoices:
+    from callpay.adapters import aws  # noqa: PLC0415
+    from callpay.adapters.dynamodb_invoices import DynamoDBInvoiceStore  # noqa: PLC0415
+    from callpay.logic.invoices import Invoices  # noqa: PLC0415
+
+    store = DynamoDBInvoiceStore(aws.client("dynamodb"), settings().table_name)
+    return Invoices(invoices=store, clinic_of=clinic_store().get_clinic, clock=now)
+
+
+@cache
+def endpoint_store() -> DynamoDBEndpointStore:
+    from callpay.adapters import aws  # noqa: PLC0415
+    from callpay.adapters.dynamodb_endpoints import DynamoDBEndpointStore  # noqa: PLC0415
+
+    return DynamoDBEndpointStore(aws.client("dynamodb"), settings().table_name)
+
+
+@cache
+def delivery_queue() -> SqsDeliveryQueue:
+    from callpay.adapters import aws  # noqa: PLC0415
+    from callpay.adapters.sqs_delivery_queue import SqsDeliveryQueue  # noqa: PLC0415
+
+    client = aws.client("sqs")
+    url = required(settings().platform_event_queue_url, "PLATFORM_EVENT_QUEUE_URL")
+    return SqsDeliveryQueue(lambda: client, url)
+
+
+@cache
+def endpoint_secrets() -> KmsEndpointSecrets:
+    from callpay.adapters import aws  # noqa: PLC0415
+    from callpay.adapters.kms_endpoint_secrets import KmsEndpointSecrets  # noqa: PLC0415
+
+    client = aws.client("kms")
+    key_id = required(settings().endpoint_secret_key_id, "ENDPOINT_SECRET_KEY_ID")
+    return KmsEndpointSecrets(lambda: client, key_id)
+
+
+@cache
+def webhook_endpoints() -> WebhookEndpoints:
+    from callpay.logic.webhook_endpoints import WebhookEndpoints  # noqa: PLC0415
+
+    return WebhookEndpoints(
+        endpoints=endpoint_store(), secrets=endpoint_secrets(), queue=delivery_queue(),
+        clock=now, allow_loopback=settings().allow_loopback_endpoints,
+    )  # fmt: skip
+
+
+@cache
+def event_fan_out() -> EventFanOut:
+    from callpay.logic.platform_events import EventFanOut  # noqa: PLC0415
+
+    return EventFanOut(
+        clinic_of=clinic_store().get_clinic, endpoints=endpoint_store(), queue=delivery_queue()
+    )
+
+
+@cache
+def event_delivery() -> EventDelivery:
+    from callpay.adapters.http_event_sender import HttpEventSender, signed_headers  # noqa: PLC0415
+    from callpay.logic.platform_events import EventDelivery  # noqa: PLC0415
+
+    return EventDelivery(
+        endpoints=endpoint_store(), secrets=endpoint_secrets(),
+        sender=HttpEventSender(allow_loopback=settings().allow_loopback_endpoints),
+        sign=signed_headers, clock=now,
+    )  # fmt: skip
+
+
+def platform_caller_of(event: Mapping[str, Any]) -> PlatformCaller:
+    """The caller of a platform route: an admin or the platform's backend."""
+    from callpay.principals import platform_caller_of as caller  # noqa: PLC0415
+
+    return caller(event, clinician_tokens())
+
+
 def reset() -> None:
     """Forget everything built so far (tests change the environment between cases)."""
     for built in (
         settings, store, _stripe_client, patient_tokens, clinician_tokens, payment_requests,
         stripe_events, connections, notifier, realtime, receipt_queue, receipt_book, receipts,
-        clinic_store, clinic_admin, connect_events,
+        clinic_store, clinic_admin, connect_events, audit_trail, invoices, endpoint_store,
+        delivery_queue, endpoint_secrets, webhook_endpoints, event_fan_out, event_delivery,
     ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415

@@ -1,4 +1,5 @@
-"""Clinic routes: settings, the clinic's Stripe account (link, status, remove), payments report.
+"""Clinic routes: settings, the clinic's Stripe account (link, status, remove), payments report
+and the audit trail (a clinic's, or one payment request's).
 
 All are for clinic admins (`team_admin`) and organisation admins; enabling payments is
 for organisation admins only.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -16,6 +18,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callpay import runtime
 from callpay.api_models import (
+    AuditEntryOut,
+    AuditPageOut,
+    AuditQuery,
+    ClinicAuditQuery,
     ClinicSettingsIn,
     ClinicSettingsOut,
     PaymentRequestOut,
@@ -23,7 +29,7 @@ from callpay.api_models import (
     StripeAccountOut,
 )
 from callpay.domain.access import Principal
-from callpay.domain.payment_request import PaymentRequest
+from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.http_api import (
     install_error_handlers,
     json_response,
@@ -39,6 +45,9 @@ install_error_handlers(app, logger)
 
 REPORT_COLUMNS = ("id", "created_at", "paid_at", "call_id", "status", "currency", "amount",
                   "amount_captured", "amount_refunded", "description")  # fmt: skip
+# With `audit=true`: one row per audit entry of each payment, these columns added.
+AUDIT_COLUMNS = ("audit_at", "audit_action", "from_status", "to_status", "actor", "actor_id",
+                 "audit_detail")  # fmt: skip
 
 
 def caller() -> Principal:
@@ -91,10 +100,11 @@ def payments(clinic_id: str) -> Response[str]:
         )
     )
     if query.format == "csv":
+        trail = runtime.audit_trail().entries_of if query.audit else None
         return Response(
             status_code=200,
             content_type="text/csv; charset=utf-8",
-            body=as_csv(rows),
+            body=as_csv(rows, trail),
             headers={"Content-Disposition": f'attachment; filename="payments-{clinic_id}.csv"'},
         )
     return json_response(
@@ -102,13 +112,24 @@ def payments(clinic_id: str) -> Response[str]:
     )
 
 
-def as_csv(rows: list[PaymentRequest]) -> str:
+def as_csv(
+    rows: list[PaymentRequest], trail: Callable[[str], list[AuditEntry]] | None = None
+) -> str:
+    """One row per payment; with `trail`, one row per audit entry of each payment."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(REPORT_COLUMNS)
+    writer.writerow(REPORT_COLUMNS + (AUDIT_COLUMNS if trail else ()))
     for request in rows:
         values = request.model_dump(mode="json")
-        writer.writerow([neutralise(values[column]) for column in REPORT_COLUMNS])
+        payment = [neutralise(values[column]) for column in REPORT_COLUMNS]
+        if trail is None:
+            writer.writerow(payment)
+            continue
+        for entry in trail(request.id):
+            shown = AuditEntryOut.of(entry, request.clinic_id)
+            audit = [shown.at.isoformat(), shown.action, shown.from_status, shown.to_status,
+                     shown.actor.type, shown.actor.id, shown.detail]  # fmt: skip
+            writer.writerow(payment + [neutralise(value) for value in audit])
     return out.getvalue()
 
 
@@ -120,6 +141,30 @@ def neutralise(value: object) -> object:
     if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
         return f"'{value}"
     return value
+
+
+@app.get("/payment-requests/<payment_request_id>/audit")
+def request_audit(payment_request_id: str) -> Response[str]:
+    principal = caller()
+    query = parse_query(app.current_event.raw_event, AuditQuery)
+    request, page = runtime.audit_trail().of_request(
+        principal, path_id(payment_request_id, "id"), query.cursor, query.limit
+    )
+    entries = [AuditEntryOut.of(entry, request.clinic_id) for entry in page.entries]
+    return json_response(200, AuditPageOut(entries=entries, next_cursor=page.next_cursor))
+
+
+@app.get("/clinics/<clinic_id>/audit")
+def clinic_audit(clinic_id: str) -> Response[str]:
+    """`from` and `to` read as the payments report reads them (callpay.domain.period)."""
+    principal = caller()
+    query = parse_query(app.current_event.raw_event, ClinicAuditQuery)
+    clinic_id = path_id(clinic_id, "clinic_id")
+    page = runtime.audit_trail().of_clinic(
+        principal, clinic_id, query.start, query.end, cursor=query.cursor, limit=query.limit
+    )
+    entries = [AuditEntryOut.of(entry, clinic_id) for entry in page.entries]
+    return json_response(200, AuditPageOut(entries=entries, next_cursor=page.next_cursor))
 
 
 @metrics.log_metrics

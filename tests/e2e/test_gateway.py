@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -78,3 +79,23 @@ def test_query_strings_and_non_json_answers_pass_through(stack: LocalStack) -> N
     assert answer.text.splitlines()[0].startswith("id,created_at,paid_at")
     bad = admin.get(f"/clinics/{stack.clinic_id}/payments?status=nonsense")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_status"
+
+
+def test_the_invoice_upsert_needs_the_scope_at_the_gateway(stack: LocalStack) -> None:
+    """A valid token without `callpay/invoices.write` is refused by the (local) JWT
+    authorizer itself; the backend's token with it reaches platform_api."""
+    path = f"/clinics/{stack.clinic_id}/invoices/inv-e2e-{uuid.uuid4().hex[:6]}"
+    body = {"patient": "pat-e2e", "issued_on": "2026-11-01", "currency": "aud", "total": 5000,
+            "lines": [{"description": "Consultation", "amount": 5000}]}  # fmt: skip
+    org = stack.endpoints.demo_org_id
+    admin = stack.clinician_token("olivia", role="org_admin")
+    refused = stack.api(admin).request("PUT", path, body)
+    assert refused.status_code == 403 and refused.json() == {"message": "Forbidden"}
+    assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
+    reader = stack.identity.client_token("platform-backend", org, ["callpay/invoices.read"])
+    assert stack.api(reader).request("PUT", path, body).status_code == 403
+    writer = stack.identity.client_token("platform-backend", org, ["callpay/invoices.write"])
+    created = stack.api(writer).request("PUT", path, body)
+    assert created.status_code == 201 and created.json()["status"] == "unpaid"
+    # Reading is for the clinic's people too: no scope at the gateway for them.
+    assert stack.api(stack.clinician_token()).get(path).json()["total"] == 5000

@@ -43,6 +43,9 @@ SECRETS_USED = {
     "send_receipt": {"STRIPE_SECRET_ID"},
     # Not the patient token key: every clinic route is for clinicians and admins.
     "clinic_admin": {"STRIPE_SECRET_ID"},
+    "platform_api": set(),
+    "platform_outbox": set(),
+    "platform_delivery": set(),
 }
 
 

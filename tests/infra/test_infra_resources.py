@@ -11,8 +11,10 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from callpay.adapters import table_schema
+from callpay.adapters.dynamodb_outbox import STREAM_FILTER
 from callpay.config import StripeKeys, TokenKey, WebhookSecrets
-from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, Route
+from callpay.domain.access import INVOICES_WRITE
+from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, PLATFORM_ROUTES, Route
 from infra.paths import FUNCTIONS_DIR
 from tests.infra.conftest import SECRETS_USED, Synthesized
 
@@ -34,6 +36,15 @@ EXPECTED_ROUTES = {
     "GET /clinics/{clinic_id}/stripe-account": ("clinic_admin", "JWT"),
     "DELETE /clinics/{clinic_id}/stripe-account": ("clinic_admin", "JWT"),
     "GET /clinics/{clinic_id}/payments": ("clinic_admin", "JWT"),
+    "GET /clinics/{clinic_id}/audit": ("clinic_admin", "JWT"),
+    "GET /payment-requests/{id}/audit": ("clinic_admin", "JWT"),
+    "PUT /clinics/{clinic_id}/invoices/{invoice_id}": ("platform_api", "JWT"),
+    "GET /clinics/{clinic_id}/invoices": ("platform_api", "JWT"),
+    "GET /clinics/{clinic_id}/invoices/{invoice_id}": ("platform_api", "JWT"),
+    "POST /orgs/{org_id}/webhook-endpoints": ("platform_api", "JWT"),
+    "GET /orgs/{org_id}/webhook-endpoints": ("platform_api", "JWT"),
+    "DELETE /orgs/{org_id}/webhook-endpoints/{endpoint_id}": ("platform_api", "JWT"),
+    "POST /orgs/{org_id}/webhook-endpoints/{endpoint_id}/replay": ("platform_api", "JWT"),
 }
 
 
@@ -114,9 +125,29 @@ def test_table_attribute_definitions_match_the_local_create_table_request(
     )
 
 
-def test_table_has_no_stream_while_nothing_consumes_one(synthesized: Synthesized) -> None:
+def test_table_streams_new_items_to_the_outbox_reader(synthesized: Synthesized) -> None:
     (table,) = synthesized.of_type("AWS::DynamoDB::Table").values()
-    assert "StreamSpecification" not in table["Properties"]
+    assert table["Properties"]["StreamSpecification"] == {
+        "StreamViewType": table_schema.STREAM_VIEW
+    }
+    stack = synthesized.stack
+    function = synthesized.logical_id(stack.platform_outbox.function)
+    table_id = synthesized.logical_id(stack.data.table)
+    (mapping,) = [
+        m["Properties"]
+        for m in synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function}
+    ]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    (pattern,) = mapping["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == STREAM_FILTER
+    failures = synthesized.logical_id(stack.platform_events.outbox_failures)
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [failures, "Arn"]
+    }
 
 
 def test_dev_stage_table_is_removable_and_its_key_rotates(synthesized: Synthesized) -> None:
@@ -141,7 +172,11 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
         "realtime",
         "send_receipt",
         "clinic_admin",
+        "platform_api",
+        "platform_outbox",
+        "platform_delivery",
     }
+    timeouts = {"send_receipt": 30, "platform_outbox": 30, "platform_delivery": 60}
     for service, (_, properties) in functions.items():
         assert properties["Handler"] == f"{service}.handler.lambda_handler"
         assert properties["Runtime"] == "python3.13"
@@ -149,7 +184,7 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
         assert properties["MemorySize"] == 512
         # API-facing functions answer well inside API Gateway's 30 s; the queue worker
         # gets longer, and the queue's visibility timeout is six times that.
-        assert properties["Timeout"] == (30 if service == "send_receipt" else 10)
+        assert properties["Timeout"] == timeouts.get(service, 10)
         # No Tracer in the handlers, so no X-Ray tracing.
         assert "TracingConfig" not in properties
 
@@ -184,7 +219,12 @@ def test_functions_get_settings_and_their_secrets_ids_but_no_secret_values(
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "callpay"
         assert variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"  # dev stage
         assert variables["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
-        secretish = {name for name in variables if "KEY" in name or "SECRET" in name}
+        # ENDPOINT_SECRET_KEY_ID is the ARN of the KMS key sealing endpoint secrets.
+        secretish = {
+            name
+            for name in variables
+            if ("KEY" in name or "SECRET" in name) and name != "ENDPOINT_SECRET_KEY_ID"
+        }
         assert secretish == SECRETS_USED[service], service
         for name in secretish:
             assert ref_or_getatt(variables[name]) == secrets[name], (service, name)
@@ -196,7 +236,7 @@ def test_functions_that_check_clinician_jwts_get_the_configured_issuer(
 ) -> None:
     for service, (_, properties) in functions_by_service(synthesized).items():
         variables = properties["Environment"]["Variables"]
-        if service in {"request_payment", "realtime", "clinic_admin"}:
+        if service in {"request_payment", "realtime", "clinic_admin", "platform_api"}:
             assert variables["JWT_ISSUER"] == "https://idp.example.com/"
             assert variables["JWT_AUDIENCE"] == "callpay"
             assert variables["JWKS_URL"] == "https://idp.example.com/.well-known/jwks.json"
@@ -210,7 +250,7 @@ def test_functions_that_push_updates_get_this_stages_connections_endpoint(
     api = synthesized.logical_id(synthesized.stack.realtime.api)
     for service, (_, properties) in functions_by_service(synthesized).items():
         variables = properties["Environment"]["Variables"]
-        if service in {"send_receipt", "clinic_admin"}:
+        if service not in {"request_payment", "stripe_webhook", "realtime"}:
             assert "WEBSOCKET_CALLBACK_URL" not in variables
             continue
         url = variables["WEBSOCKET_CALLBACK_URL"]["Fn::Join"][1]
@@ -243,7 +283,11 @@ def resolver_routes(handler_file: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     ("routes", "function"),
-    [(PAYMENT_REQUEST_ROUTES, "request_payment"), (CLINIC_ROUTES, "clinic_admin")],
+    [
+        (PAYMENT_REQUEST_ROUTES, "request_payment"),
+        (CLINIC_ROUTES, "clinic_admin"),
+        (PLATFORM_ROUTES, "platform_api"),
+    ],
 )
 def test_api_gateway_routes_exactly_what_each_function_resolves(
     routes: tuple[Route, ...], function: str
@@ -323,6 +367,15 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
         "kms:GenerateDataKey*": {key},
     }
     pushes = {"execute-api:ManageConnections": {websocket}}
+    events = stack.platform_events
+    deliveries = synthesized.logical_id(events.queue)
+    secrets_key = synthesized.logical_id(events.secrets_key)
+    failures = synthesized.logical_id(events.outbox_failures)
+    enqueue = {
+        "sqs:SendMessage": {deliveries},
+        "sqs:GetQueueAttributes": {deliveries},
+        "sqs:GetQueueUrl": {deliveries},
+    }
     extra = {
         stack.request_payment: {
             **pushes,
@@ -347,18 +400,42 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
             "ses:SendEmail": {identity, configuration_set},
             "ses:SendRawEmail": {identity, configuration_set},
         },
+        # Seals endpoint secrets (never opens one), queues replays.
+        stack.platform_api: {**enqueue, "kms:Encrypt": {key, secrets_key}},
+        stack.platform_outbox: {
+            **enqueue,
+            "sqs:SendMessage": {deliveries, failures},
+            "sqs:GetQueueAttributes": {deliveries, failures},
+            "sqs:GetQueueUrl": {deliveries, failures},
+            "dynamodb:DescribeStream": {table},
+            "dynamodb:GetRecords": {table},
+            "dynamodb:GetShardIterator": {table},
+        },
+        # Opens endpoint secrets to sign, consumes the delivery queue.
+        stack.platform_delivery: {
+            "kms:Decrypt": {key, secrets_key},
+            "sqs:ReceiveMessage": {deliveries},
+            "sqs:ChangeMessageVisibility": {deliveries},
+            "sqs:DeleteMessage": {deliveries},
+            "sqs:GetQueueAttributes": {deliveries},
+            "sqs:GetQueueUrl": {deliveries},
+        },
     }
     assert set(extra) == set(stack.handlers)
     for handler, own in extra.items():
         logs = synthesized.logical_id(handler.log_group)
         permissions = permissions_of(synthesized, synthesized.logical_id(handler.role))
         readable = {secrets[variable] for variable in SECRETS_USED[handler.service]}
+        reads = (
+            {"secretsmanager:GetSecretValue": readable, "secretsmanager:DescribeSecret": readable}
+            if readable
+            else {}
+        )
         assert permissions == {
             "logs:CreateLogStream": {logs},
             "logs:PutLogEvents": {logs},
             **shared,
-            "secretsmanager:GetSecretValue": readable,
-            "secretsmanager:DescribeSecret": readable,
+            **reads,
             **own,
         }, handler.service
 
@@ -458,6 +535,7 @@ def test_api_gateway_may_invoke_functions_only_from_this_stacks_apis(
         "request_payment": {http},
         "stripe_webhook": {http},
         "clinic_admin": {http},
+        "platform_api": {http},
         "realtime": {websocket},
     }
 
@@ -493,6 +571,17 @@ def test_routes_go_to_their_function_with_the_jwt_authorizer_only_where_designed
     assert routes == EXPECTED_ROUTES
 
 
+def test_only_the_backends_invoice_upsert_requires_a_scope_at_the_gateway(
+    synthesized: Synthesized,
+) -> None:
+    scoped = {
+        route["Properties"]["RouteKey"]: route["Properties"]["AuthorizationScopes"]
+        for route in synthesized.of_type("AWS::ApiGatewayV2::Route").values()
+        if route["Properties"].get("AuthorizationScopes")
+    }
+    assert scoped == {"PUT /clinics/{clinic_id}/invoices/{invoice_id}": [INVOICES_WRITE]}
+
+
 def test_integrations_use_the_v2_payload_the_resolver_expects(synthesized: Synthesized) -> None:
     http = synthesized.logical_id(synthesized.stack.http_api.api)
     integrations = [
@@ -500,7 +589,7 @@ def test_integrations_use_the_v2_payload_the_resolver_expects(synthesized: Synth
         for i in synthesized.of_type("AWS::ApiGatewayV2::Integration").values()
         if i["Properties"]["ApiId"] == {"Ref": http}
     ]
-    assert len(integrations) == 3  # request_payment, stripe_webhook, clinic_admin
+    assert len(integrations) == 4  # request_payment, stripe_webhook, clinic_admin, platform_api
     for integration in integrations:
         assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
         assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
@@ -634,7 +723,8 @@ def test_receipt_queue_redrives_to_an_encrypted_dead_letter_queue(
 
 def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
     policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
-    assert len(policies) == 2
+    # Receipts and their dead letters; deliveries, their dead letters, the outbox's failures.
+    assert len(policies) == 5
     for policy in policies:
         (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Effect"] == "Deny"
@@ -646,7 +736,11 @@ def test_send_receipt_consumes_the_queue_reporting_failures_per_message(
 ) -> None:
     queue = synthesized.logical_id(synthesized.stack.receipts.queue)
     function = synthesized.logical_id(synthesized.stack.send_receipt.function)
-    (mapping,) = synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [
+        m
+        for m in synthesized.of_type("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function}
+    ]
     assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue, "Arn"]}
     assert mapping["Properties"]["FunctionName"] == {"Ref": function}
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -748,13 +842,17 @@ def test_alarms_cover_5xx_errors_throttles_dead_letters_and_bad_signatures(
         watched = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms[("AWS/Lambda", metric)]}
         assert watched == functions, metric
 
-    dlq = synthesized.logical_id(synthesized.stack.receipts.dead_letters)
-    (depth,) = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
-    assert depth["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}
-    ]
-    assert depth["Threshold"] == 1
-    assert depth["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    stack = synthesized.stack
+    dead_letters = [stack.receipts.dead_letters, stack.platform_events.dead_letters,
+                    stack.platform_events.outbox_failures]  # fmt: skip
+    depths = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+    assert sorted(json.dumps(d["Dimensions"]) for d in depths) == sorted(
+        json.dumps([{"Name": "QueueName", "Value": {"Fn::GetAtt": [lid, "QueueName"]}}])
+        for lid in map(synthesized.logical_id, dead_letters)
+    )
+    for depth in depths:
+        assert depth["Threshold"] == 1
+        assert depth["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
     (signatures,) = alarms[("callpay", "WebhookSignatureFailures")]
     assert signatures["Dimensions"] == [{"Name": "service", "Value": "stripe_webhook"}]
@@ -795,8 +893,8 @@ def test_alarms_cover_the_websocket_api_and_the_tables_throttles_and_errors(
 def test_every_alarm_notifies_the_encrypted_alarm_topic(synthesized: Synthesized) -> None:
     topic = synthesized.logical_id(synthesized.stack.monitoring.topic)
     alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
-    # HTTP 5xx, dead letters, signatures; WebSocket x2; table x2; per function x2.
-    assert len(alarms) == 3 + 2 + 2 + 2 * len(synthesized.stack.handlers)
+    # HTTP 5xx, three dead-letter queues, signatures; WebSocket x2; table x2; per function x2.
+    assert len(alarms) == 5 + 2 + 2 + 2 * len(synthesized.stack.handlers)
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"

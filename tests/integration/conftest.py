@@ -15,10 +15,15 @@ import pytest
 import stripe
 
 from callpay import runtime
+from callpay.adapters.dynamodb_outbox import STREAM_FILTER
 from callpay.adapters.table_schema import create_table_request
 from callpay.domain.clinic import Clinic
+from callpay.domain.webhook_endpoint import MAX_ATTEMPTS
 from devtools.local_gateway import LocalWebSocketGateway
 from devtools.sqs_worker import SqsWorker
+from devtools.stream_worker import StreamWorker
+from platform_delivery.handler import lambda_handler as platform_delivery_handler
+from platform_outbox.handler import lambda_handler as platform_outbox_handler
 from realtime.handler import lambda_handler as realtime_handler
 from send_receipt.handler import lambda_handler as send_receipt_handler
 from stripe_webhook.handler import lambda_handler as webhook_handler
@@ -37,6 +42,7 @@ CONNECT_SECRET = "whsec_connect_endpoint"
 TABLE = "callpay-test"
 SECRET_ID = "callpay/test"
 QUEUE = "callpay-test-receipts"
+DELIVERY_QUEUE = "callpay-test-platform-events"
 SENDER = "receipts@callpay.test"
 
 
@@ -62,6 +68,11 @@ class Stack:
     gateway: LocalWebSocketGateway
     receipt_worker: SqsWorker
     faults: Faults
+    # Events to the platform: the table's stream -> platform_outbox, the FIFO delivery
+    # queue -> platform_delivery, and where deliveries that gave up end.
+    outbox: StreamWorker
+    deliveries: SqsWorker
+    delivery_dead_letters: str
 
     def stripe(self) -> stripe.StripeClient:
         return stripe.StripeClient("sk_test_local", base_addresses={"api": self.stripe_base})
@@ -117,6 +128,11 @@ def stack() -> Iterator[Stack]:
         sqs = boto3.client("sqs")
         queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         mp.setenv("RECEIPT_QUEUE_URL", queue_url)
+        dead_letters, delivery_queue = delivery_queues(sqs)
+        mp.setenv("PLATFORM_EVENT_QUEUE_URL", delivery_queue)
+        key_id = boto3.client("kms").create_key(Description="endpoint secrets")["KeyMetadata"]
+        mp.setenv("ENDPOINT_SECRET_KEY_ID", key_id["KeyId"])
+        mp.setenv("ALLOW_LOOPBACK_ENDPOINTS", "true")
         mp.setenv("RECEIPT_SENDER", SENDER)
         boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
         for name, value in {
@@ -135,7 +151,16 @@ def stack() -> Iterator[Stack]:
         register_webhook(stripe_base, receiver.url, ACCOUNT_SECRET)
         try:
             worker = SqsWorker(sqs, queue_url, send_receipt_handler)
-            yield Stack(aws, stripe_base, receiver, identity, gateway, worker, faults)
+            stream = boto3.client("dynamodb").describe_table(TableName=TABLE)["Table"]
+            outbox = StreamWorker(
+                boto3.client("dynamodbstreams"), stream["LatestStreamArn"],
+                platform_outbox_handler, STREAM_FILTER, name="platform_outbox",
+            )  # fmt: skip
+            deliveries = SqsWorker(
+                sqs, delivery_queue, platform_delivery_handler, name="platform_delivery"
+            )
+            yield Stack(aws, stripe_base, receiver, identity, gateway, worker, faults, outbox,
+                        deliveries, dead_letters)  # fmt: skip
         finally:
             for proxy in faults.all():
                 proxy.close()
@@ -144,6 +169,21 @@ def stack() -> Iterator[Stack]:
             gateway.stop()
             runtime.reset()
             mp.undo()
+
+
+def delivery_queues(sqs: Any) -> tuple[str, str]:
+    """The FIFO delivery queue and its dead letters, as infra/platform_events.py makes them."""
+    dead_letters = sqs.create_queue(
+        QueueName=f"{DELIVERY_QUEUE}-dead-letters.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])
+    redrive = {"deadLetterTargetArn": arn["Attributes"]["QueueArn"],
+               "maxReceiveCount": MAX_ATTEMPTS}  # fmt: skip
+    queue = sqs.create_queue(
+        QueueName=f"{DELIVERY_QUEUE}.fifo",
+        Attributes={"FifoQueue": "true", "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    return dead_letters, queue
 
 
 @pytest.fixture

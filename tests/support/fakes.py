@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,15 +10,24 @@ from typing import Any
 from callpay.adapters.patient_tokens import SignedPatientTokens
 from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.connection import Connection
+from callpay.domain.errors import BadRequest
+from callpay.domain.invoice import EDITABLE, Invoice, InvoiceStatus, invoice_moves
 from callpay.domain.payment_request import AuditEntry, ChargeDetails, PaymentRequest, Refund
+from callpay.domain.platform_events import PlatformEvent, invoice_event, request_event
 from callpay.domain.receipt_job import Claim, ReceiptJob
 from callpay.domain.transitions import Transition
+from callpay.domain.webhook_endpoint import Delivery, WebhookEndpoint
 from callpay.ports import (
+    AuditPage,
+    AuditRecord,
     DuplicateEvent,
     IdempotencyClaim,
     Intent,
+    InvoiceOutOfStep,
+    InvoiceTaken,
     RefundAnswer,
     RefundKeyClaim,
+    Sent,
     VersionConflict,
 )
 
@@ -36,6 +45,9 @@ class InMemoryStore:
     claims: dict[str, IdempotencyClaim] = field(default_factory=dict)
     clinic_audits: dict[str, list[ClinicAuditEntry]] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # Stripe account -> clinic
+    invoices: dict[tuple[str, str], Invoice] = field(default_factory=dict)  # (clinic, id)
+    # The outbox: every event the changes announced, in order.
+    announced: list[PlatformEvent] = field(default_factory=list)
     refund_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     link_claims: dict[str, str] = field(default_factory=dict)  # clinic -> account link key
 
@@ -122,12 +134,54 @@ class InMemoryStore:
         elif held.get("answer") is None:
             held["lease"] = datetime.min.replace(tzinfo=UTC)
 
-    def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
+    def create(
+        self, request: PaymentRequest, audit: AuditEntry, billed: Sequence[Invoice] = ()
+    ) -> bool:
         if request.id in self.requests:
             return False
+        for invoice in billed:
+            stored = self.invoices.get((invoice.clinic_id, invoice.id))
+            if (
+                stored is None
+                or stored.version != invoice.version
+                or (stored.status is not InvoiceStatus.UNPAID)
+            ):
+                raise InvoiceTaken(invoice.id)
+        for invoice in billed:
+            self.invoices[(invoice.clinic_id, invoice.id)] = invoice.model_copy(
+                update={"status": InvoiceStatus.PENDING, "payment_request_id": request.id,
+                        "version": invoice.version + 1, "updated_at": request.created_at}
+            )  # fmt: skip
         self.requests[request.id] = request
         self.audits[request.id] = [audit]
+        self.announced.extend(e for e in [request_event(None, request)] if e)
         return True
+
+    def get_invoice(self, clinic_id: str, invoice_id: str) -> Invoice | None:
+        return self.invoices.get((clinic_id, invoice_id))
+
+    # -- InvoiceStore ----------------------------------------------------------------------
+
+    def put_invoice(self, invoice: Invoice, expected_version: int | None) -> None:
+        stored = self.invoices.get((invoice.clinic_id, invoice.id))
+        if (stored.version if stored else None) != expected_version or (
+            stored is not None and stored.status not in EDITABLE
+        ):
+            raise VersionConflict(invoice.id)
+        self.invoices[(invoice.clinic_id, invoice.id)] = invoice
+
+    def invoices_of(
+        self, clinic_id: str, patient: str | None, start_after: str | None, limit: int
+    ) -> tuple[list[Invoice], str | None]:
+        found = sorted(
+            (i for (c, _), i in self.invoices.items() if c == clinic_id),
+            key=lambda i: f"{i.patient}#{i.id}",
+        )
+        found = [i for i in found if patient is None or i.patient == patient]
+        found = [i for i in found if start_after is None or f"{i.patient}#{i.id}" > start_after]
+        page = found[:limit]
+        more = len(found) > limit
+        return page, f"{page[-1].patient}#{page[-1].id}" if more else None
 
     def get(self, payment_request_id: str) -> PaymentRequest | None:
         return self.requests.get(payment_request_id)
@@ -146,8 +200,31 @@ class InMemoryStore:
             raise DuplicateEvent(event_id)
         if self.requests[change.before.id].version != change.before.version:
             raise VersionConflict(change.before.id)
+        moves = invoice_moves(change.before, change.after)
+        for move in moves:
+            stored = self.invoices.get((change.after.clinic_id, move.invoice_id))
+            if (
+                stored is None
+                or stored.payment_request_id != change.after.id
+                or (stored.status not in move.expected)
+            ):
+                raise InvoiceOutOfStep(change.before.id)
+        for move in moves:
+            key = (change.after.clinic_id, move.invoice_id)
+            stored = self.invoices[key]
+            updates: dict[str, object] = {"status": move.to, "version": stored.version + 1,
+                                          "updated_at": change.after.updated_at}  # fmt: skip
+            if move.to is InvoiceStatus.PAID:
+                updates |= {"paid_at": move.paid_at, "receipt_number": move.receipt_number}
+            elif move.to is InvoiceStatus.UNPAID:
+                updates["payment_request_id"] = None
+            else:
+                updates["amount_refunded"] = move.amount_refunded
+            self.invoices[key] = stored.model_copy(update=updates)
         self.requests[change.before.id] = change.after
         self.audits[change.before.id].append(change.audit)
+        self.announced.extend(e for e in [request_event(change.before, change.after)] if e)
+        self.announced.extend(invoice_event(move, change.after) for move in moves)
         if event_id:
             self.events.add(event_id)
 
@@ -158,6 +235,32 @@ class InMemoryStore:
 
     def audit_trail(self, payment_request_id: str) -> list[AuditEntry]:
         return list(self.audits.get(payment_request_id, []))
+
+    # -- AuditLog (cursors are offsets) ---------------------------------------------------
+
+    def request_trail(self, payment_request_id: str, cursor: str | None, limit: int) -> AuditPage:
+        return _page(list(self.audit_trail(payment_request_id)), cursor, limit)
+
+    def clinic_trail(
+        self, clinic_id: str, start: datetime, end: datetime, cursor: str | None, limit: int
+    ) -> AuditPage:
+        records: list[AuditRecord] = [
+            entry
+            for request in self.requests.values()
+            if request.clinic_id == clinic_id
+            for entry in self.audits.get(request.id, [])
+        ]
+        records += self.clinic_audits.get(clinic_id, [])
+        records = sorted((r for r in records if start <= r.at < end), key=lambda r: r.at)
+        return _page(records, cursor, limit)
+
+
+def _page(records: Sequence[AuditRecord], cursor: str | None, limit: int) -> AuditPage:
+    if cursor is not None and not cursor.isdigit():
+        raise BadRequest("invalid_cursor", "'cursor' is not one this API gave.")
+    start = int(cursor or 0)
+    end = start + limit
+    return AuditPage(list(records[start:end]), str(end) if end < len(records) else None)
 
 
 @dataclass
@@ -348,3 +451,70 @@ class Clock:
 
     def tick(self, seconds: int = 1) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class InMemoryEndpoints:
+    """EndpointStore: endpoints by organisation, deliveries by endpoint and key."""
+
+    endpoints: dict[tuple[str, str], WebhookEndpoint] = field(default_factory=dict)
+    deliveries: dict[tuple[str, str], Delivery] = field(default_factory=dict)
+
+    def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        self.endpoints[(endpoint.org_id, endpoint.id)] = endpoint
+
+    def endpoints_of(self, org_id: str) -> list[WebhookEndpoint]:
+        return [e for (org, _), e in self.endpoints.items() if org == org_id]
+
+    def get_endpoint(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return self.endpoints.get((org_id, endpoint_id))
+
+    def remove_endpoint(self, org_id: str, endpoint_id: str) -> bool:
+        return self.endpoints.pop((org_id, endpoint_id), None) is not None
+
+    def add_delivery(self, delivery: Delivery) -> Delivery:
+        return self.deliveries.setdefault((delivery.endpoint_id, delivery.key), delivery)
+
+    def get_delivery(self, endpoint_id: str, key: str) -> Delivery | None:
+        return self.deliveries.get((endpoint_id, key))
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        self.deliveries[(delivery.endpoint_id, delivery.key)] = delivery
+
+    def failed_deliveries(self, endpoint_id: str) -> list[Delivery]:
+        found = [d for (e, _), d in sorted(self.deliveries.items()) if e == endpoint_id]
+        return [d for d in found if d.status == "failed"]
+
+
+class ReversibleSecrets:
+    """EndpointSecrets that only pretends to encrypt, bound to org and endpoint like KMS."""
+
+    def seal(self, secret: str, org_id: str, endpoint_id: str) -> str:
+        return f"sealed:{org_id}:{endpoint_id}:{secret[::-1]}"
+
+    def open(self, ciphertext: str, org_id: str, endpoint_id: str) -> str:
+        prefix = f"sealed:{org_id}:{endpoint_id}:"
+        if not ciphertext.startswith(prefix):
+            raise ValueError("InvalidCiphertextException")
+        return ciphertext.removeprefix(prefix)[::-1]
+
+
+@dataclass
+class RecordingDeliveryQueue:
+    sent: list[Delivery] = field(default_factory=list)
+
+    def send(self, delivery: Delivery) -> None:
+        self.sent.append(delivery)
+
+
+@dataclass
+class ScriptedSender:
+    """EventSender answering from a script of statuses (None: no answer), then 204."""
+
+    script: list[int | None] = field(default_factory=list)
+    posts: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+    def post(self, url: str, body: str, headers: dict[str, str]) -> Sent:
+        self.posts.append((url, body, headers))
+        status = self.script.pop(0) if self.script else 204
+        return Sent(status, None if status else "ReadTimeoutError")

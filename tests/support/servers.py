@@ -21,19 +21,16 @@ __all__ = ["WebhookReceiver", "free_port", "localstripe_server", "moto_server",
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+    from devtools.moto_server import server  # noqa: PLC0415
 
-    from devtools.moto_server import honour_client_request_tokens  # noqa: PLC0415
-
-    honour_client_request_tokens()
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    moto = server("127.0.0.1", port)
+    threading.Thread(target=moto.serve_forever, daemon=True).start()
     wait_until(lambda: listening(port), what="moto server")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.stop()
+        moto.shutdown()
 
 
 @contextmanager
@@ -90,3 +87,48 @@ class WebhookReceiver:
 
     def close(self) -> None:
         self._server.shutdown()
+
+
+class PlatformReceiver:
+    """The platform's webhook endpoint: records every delivery (headers and exact body) and
+    answers 204, except the first `fail_first` (500), or none at all while `hanging`."""
+
+    def __init__(self, fail_first: int = 0, hanging: bool = False) -> None:
+        self.fail_first = fail_first
+        self.hanging = hanging
+        self.attempts: list[tuple[dict[str, str], str, int]] = []  # headers, body, status
+        self._release = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if receiver.hanging:
+                    receiver.attempts.append((headers, body, 0))
+                    receiver._release.wait(30)  # never answers (the sender times out)
+                    return
+                status = 500 if receiver.fail_first > 0 else 204
+                receiver.fail_first -= 1
+                receiver.attempts.append((headers, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/callpay-events"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def accepted(self) -> list[tuple[dict[str, str], str]]:
+        """The deliveries answered 2xx, in the order they arrived."""
+        return [(h, b) for h, b, status in self.attempts if 200 <= status < 300]
+
+    def close(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()

@@ -12,15 +12,21 @@ import urllib3  # noqa: F401 - probes IPv6 with a socket at import; do it before
 from pytest_socket import disable_socket, enable_socket
 
 from callpay import runtime
+from callpay.adapters.http_event_sender import signed_headers
 from callpay.adapters.websocket_notifier import WebSocketNotifier
 from callpay.domain.clinic import Clinic
 from callpay.domain.errors import Unauthenticated
+from callpay.logic.audit import AuditTrail
 from callpay.logic.clinics import ClinicAdmin
 from callpay.logic.connect_events import ConnectEvents
+from callpay.logic.invoices import Invoices
 from callpay.logic.payment_requests import PaymentRequests
+from callpay.logic.platform_events import EventDelivery, EventFanOut
 from callpay.logic.realtime import Realtime
 from callpay.logic.receipts import ReceiptBook, ReceiptMailing
 from callpay.logic.stripe_events import StripeEvents
+from callpay.logic.webhook_endpoints import WebhookEndpoints
+from callpay.principals import platform_caller_of
 from callpay.receipts.locales import negotiate
 from callpay.receipts.render import render
 from realtime.handler import lambda_handler as realtime_handler
@@ -31,10 +37,14 @@ from tests.support.fakes import (
     FakeGateway,
     FakeMailer,
     InMemoryConnections,
+    InMemoryEndpoints,
     InMemoryLedger,
     InMemoryStore,
+    RecordingDeliveryQueue,
     RecordingNotifier,
     RecordingQueue,
+    ReversibleSecrets,
+    ScriptedSender,
     tokens,
 )
 
@@ -58,6 +68,8 @@ class World:
     connect: FakeConnect
     clinics: ClinicAdmin
     mailer: FakeMailer
+    endpoints: InMemoryEndpoints
+    deliveries: RecordingDeliveryQueue
 
 
 WEBHOOK_SECRET = "whsec_unit"
@@ -99,6 +111,8 @@ def build_world(monkeypatch: pytest.MonkeyPatch) -> World:
     )
     receipts = ReceiptMailing(book=book, ledger=InMemoryLedger(), mailer=mailer, clock=clock)
     monkeypatch.setattr(runtime, "clinic_admin", lambda: clinics)
+    trail = AuditTrail(log=store, payments=store, clinics=store, clock=clock)
+    monkeypatch.setattr(runtime, "audit_trail", lambda: trail)
     monkeypatch.setattr(
         runtime, "connect_events", lambda: ConnectEvents(clinics=store, events=store, clock=clock)
     )
@@ -109,7 +123,22 @@ def build_world(monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
     monkeypatch.setattr(runtime, "stripe_events", lambda: events)
-    return World(store, gateway, clock, service, events, notifier, queue, connect, clinics, mailer)
+    endpoints, deliveries = InMemoryEndpoints(), RecordingDeliveryQueue()
+    registry = WebhookEndpoints(
+        endpoints=endpoints, secrets=ReversibleSecrets(), queue=deliveries, clock=clock
+    )
+    monkeypatch.setattr(runtime, "webhook_endpoints", lambda: registry)
+    fan_out = EventFanOut(clinic_of=store.get_clinic, endpoints=endpoints, queue=deliveries)
+    monkeypatch.setattr(runtime, "event_fan_out", lambda: fan_out)
+    delivery = EventDelivery(
+        endpoints, ReversibleSecrets(), ScriptedSender(), signed_headers, clock
+    )
+    monkeypatch.setattr(runtime, "event_delivery", lambda: delivery)
+    invoices = Invoices(invoices=store, clinic_of=store.get_clinic, clock=clock)
+    monkeypatch.setattr(runtime, "invoices", lambda: invoices)
+    monkeypatch.setattr(runtime, "platform_caller_of", lambda e: platform_caller_of(e, None))
+    return World(store, gateway, clock, service, events, notifier, queue, connect, clinics, mailer,
+                 endpoints, deliveries)  # fmt: skip
 
 
 @pytest.fixture

@@ -14,11 +14,20 @@ from typing import Any
 
 import pytest
 
+from callpay import runtime
 from callpay.api_models import PaymentRequestIn
-from callpay.domain.access import Clinician
+from callpay.domain.access import SCOPES, Clinician
+from callpay.domain.invoice import Invoice
+from callpay.domain.payment_request import LineItem
 from callpay.domain.stripe_objects import StripeEvent
 from clinic_admin.handler import lambda_handler as clinic_admin
-from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, STRIPE_WEBHOOK_ROUTES
+from infra.http_api import (
+    CLINIC_ROUTES,
+    PAYMENT_REQUEST_ROUTES,
+    PLATFORM_ROUTES,
+    STRIPE_WEBHOOK_ROUTES,
+)
+from platform_api.handler import lambda_handler as platform_api
 from request_payment.handler import lambda_handler as request_payment
 from stripe_webhook.handler import lambda_handler as stripe_webhook
 from tests.support.events import LambdaContext, clinician_claims, http_event
@@ -36,6 +45,9 @@ class RouteCase:
     target: str = "open"  # which payment request {id} names: "open", "paid" or "held"
     variant: str = ""
 
+
+INVOICE = {"patient": "pat-1", "issued_on": "2026-11-01", "currency": "aud",
+           "lines": [{"description": "Consultation", "amount": 8000}], "total": 8000}  # fmt: skip
 
 ROUTES = [
     RouteCase("POST /calls/{call_id}/patient-access", "clinician", 201, {"clinic_id": "clinic-1"}),
@@ -59,6 +71,18 @@ ROUTES = [
     RouteCase("GET /clinics/{clinic_id}/stripe-account", "admin", 200),
     RouteCase("DELETE /clinics/{clinic_id}/stripe-account", "admin", 200),
     RouteCase("GET /clinics/{clinic_id}/payments", "admin", 200),
+    RouteCase("GET /clinics/{clinic_id}/audit", "admin", 200),
+    RouteCase("GET /payment-requests/{id}/audit", "admin", 200, target="paid"),
+    RouteCase("PUT /clinics/{clinic_id}/invoices/{invoice_id}", "invoices_write", 201, INVOICE,
+              variant="new"),
+    RouteCase("GET /clinics/{clinic_id}/invoices", "invoices_read", 200),
+    RouteCase("GET /clinics/{clinic_id}/invoices/{invoice_id}", "invoices_read", 200,
+              target="invoice"),
+    RouteCase("POST /orgs/{org_id}/webhook-endpoints", "endpoints", 201,
+              {"url": "https://emr.example.com/hooks"}),
+    RouteCase("GET /orgs/{org_id}/webhook-endpoints", "endpoints", 200),
+    RouteCase("DELETE /orgs/{org_id}/webhook-endpoints/{endpoint_id}", "endpoints", 204),
+    RouteCase("POST /orgs/{org_id}/webhook-endpoints/{endpoint_id}/replay", "endpoints", 202),
 ]  # fmt: skip
 
 # Callers: role and where they stand relative to clinic-1 (org-1), which owns call-1.
@@ -69,7 +93,23 @@ CLINICIANS = {
     for role in ("team_member", "team_admin", "org_admin")
     for place, org, c in PLACES
 }
-CALLERS = [*CLINICIANS, "patient", "patient/other_call", "no_token"]
+# The platform's backend (client credentials): its organisation and its scopes.
+BACKENDS = {
+    "backend/all_scopes": {
+        "sub": "emr",
+        "client_id": "emr",
+        "org_id": "org-1",
+        "scope": " ".join(SCOPES),
+    },
+    "backend/no_scope": {"sub": "emr", "client_id": "emr", "org_id": "org-1", "scope": "openid"},
+    "backend/other_org": {
+        "sub": "emr2",
+        "client_id": "emr2",
+        "org_id": "org-2",
+        "scope": " ".join(SCOPES),
+    },
+}
+CALLERS = [*CLINICIANS, *BACKENDS, "patient", "patient/other_call", "no_token"]
 
 
 def expected(case: RouteCase, caller: str) -> int:
@@ -77,6 +117,11 @@ def expected(case: RouteCase, caller: str) -> int:
         return case.success  # no signature: 400 whoever calls
     if caller == "no_token":
         return 401
+    if caller.startswith("backend/"):
+        # Only platform routes take the backend; its own organisation, with the scope.
+        if case.who not in BACKEND_POLICIES:
+            return 400 if case.who == "stripe" else 403
+        return case.success if caller == "backend/all_scopes" else 403
     if caller.startswith("patient"):
         if case.who not in {"patient", "viewer"}:
             return 403
@@ -92,12 +137,21 @@ def expected(case: RouteCase, caller: str) -> int:
         "patient": False,
         "admin": role in {"team_admin", "org_admin"},
         "org_admin": role == "org_admin",
+        "endpoints": role == "org_admin",
+        # Invoices come from the platform's backend; the clinic's people read them.
+        "invoices_write": False,
+        "invoices_read": True,
     }[case.who]
     return case.success if allowed and acts_for_clinic_1 else 403
 
 
+# Policies of routes a platform backend may call (with its organisation and scope).
+BACKEND_POLICIES = {"endpoints", "invoices_write", "invoices_read"}
+
+
 def test_the_matrix_covers_every_route_of_the_api() -> None:
-    routed = {r.key for r in (*PAYMENT_REQUEST_ROUTES, *CLINIC_ROUTES, *STRIPE_WEBHOOK_ROUTES)}
+    routed = {r.key for r in (*PAYMENT_REQUEST_ROUTES, *CLINIC_ROUTES, *STRIPE_WEBHOOK_ROUTES,
+                              *PLATFORM_ROUTES)}  # fmt: skip
     assert {case.key for case in ROUTES} == routed
 
 
@@ -121,7 +175,18 @@ def prepared(world: World) -> dict[str, str]:
     )
     world.events.apply(StripeEvent.model_validate(event))
     now = datetime.now(UTC)
+    boss = Clinician(sub="boss", org_id="org-1", role="org_admin", clinic_ids=frozenset())
+    endpoint, _ = runtime.webhook_endpoints().register(
+        boss, "org-1", "https://emr.example.com/hooks", None, []
+    )
+    world.store.invoices[("clinic-1", "inv-1")] = Invoice(
+        clinic_id="clinic-1", id="inv-1", patient="pat-1", issued_on=now.date(), currency="aud",
+        lines=(LineItem(description="Consultation", amount=8000),), total=8000,
+        created_at=now, updated_at=now,
+    )  # fmt: skip
     return {
+        "invoice": "inv-1",
+        "endpoint": endpoint.id,
         "open": open_request.id,
         "paid": paid_request.id,
         "held": held_request.id,
@@ -130,10 +195,17 @@ def prepared(world: World) -> dict[str, str]:
     }
 
 
+HANDLERS = {
+    **{route.key: request_payment for route in PAYMENT_REQUEST_ROUTES},
+    **{route.key: stripe_webhook for route in STRIPE_WEBHOOK_ROUTES},
+    **{route.key: clinic_admin for route in CLINIC_ROUTES},
+    **{route.key: platform_api for route in PLATFORM_ROUTES},
+}
+
+
 def handler_for(key: str) -> Any:
-    if key.endswith("/webhooks/stripe"):
-        return stripe_webhook
-    return clinic_admin if " /clinics/" in key else request_payment
+    """The function infra routes the key to."""
+    return HANDLERS[key]
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -145,10 +217,15 @@ def test_who_gets_what(world: World, case: RouteCase, caller: str) -> None:
         template.replace("{call_id}", "call-1")
         .replace("{clinic_id}", "clinic-1")
         .replace("{id}", ids[case.target])
+        .replace("{org_id}", "org-1")
+        .replace("{endpoint_id}", ids["endpoint"])
+        .replace("{invoice_id}", "inv-new" if case.variant == "new" else ids["invoice"])
     )
     kw: dict[str, Any] = {"headers": {"idempotency-key": f"key-{caller}"}}
     if caller in CLINICIANS:
         kw["claims"] = CLINICIANS[caller]
+    elif caller in BACKENDS:
+        kw["claims"] = BACKENDS[caller]
     elif caller.startswith("patient"):
         kw["token"] = ids[caller]
     response = handler_for(case.key)(http_event(method, path, case.body, **kw), LambdaContext())

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from callpay import runtime
+from callpay.domain.access import Clinician
 from clinic_admin.handler import lambda_handler as clinic_admin_handler
 from devtools.invoke import signed
+from platform_api.handler import lambda_handler as platform_api_handler
+from platform_delivery.handler import lambda_handler as platform_delivery_handler
+from platform_outbox.handler import lambda_handler as platform_outbox_handler
 from realtime.handler import lambda_handler as realtime_handler
 from request_payment.handler import lambda_handler
 from send_receipt.handler import lambda_handler as send_receipt_handler
@@ -23,13 +28,24 @@ def samples(function: str) -> list[Path]:
     return sorted((EVENTS / function).glob("*.json"))
 
 
+API_HANDLERS = {
+    "request_payment": lambda_handler,
+    "clinic_admin": clinic_admin_handler,
+    "platform_api": platform_api_handler,
+}
+
+
 @pytest.mark.parametrize(
-    "path", samples("request_payment") + samples("clinic_admin"), ids=lambda p: p.name
+    "path",
+    samples("request_payment") + samples("clinic_admin") + samples("platform_api"),
+    ids=lambda p: p.name,
 )
 def test_sample_api_event_is_routed(world: World, path: Path) -> None:
     event = json.loads(path.read_text())
-    handler = clinic_admin_handler if path.parent.name == "clinic_admin" else lambda_handler
+    handler = API_HANDLERS[path.parent.name]
     response = handler(event, LambdaContext())
+    if response["statusCode"] in {201, 204}:
+        return  # made (an invoice, an endpoint) or removed
     if response["headers"].get("Content-Type", "").startswith("text/csv"):
         assert response["statusCode"] == 200
         return
@@ -66,3 +82,20 @@ def test_sample_websocket_event_is_routed(world: World, sockets: Sockets, path: 
     if route == "$default":
         (reply_frame,) = sockets.frames[event["requestContext"]["connectionId"]]
         assert reply_frame["type"] in {"pong", "error"}  # sync of an unknown socket: an error
+
+
+def test_sample_outbox_batch_is_fanned_out(world: World) -> None:
+    event = json.loads((EVENTS / "platform_outbox" / "outbox_stream_batch.json").read_text())
+    runtime.webhook_endpoints().register(
+        Clinician(sub="boss", org_id="org-1", role="org_admin", clinic_ids=frozenset()),
+        "org-1", "https://emr.example.com/hooks", None, [],
+    )  # fmt: skip
+    assert platform_outbox_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    ((delivery),) = world.deliveries.sent
+    assert delivery.event_type == "invoice.paid" and '"INV-1001"' in delivery.payload
+
+
+def test_sample_delivery_batch_is_processed(world: World) -> None:
+    event = json.loads((EVENTS / "platform_delivery" / "delivery_batch.json").read_text())
+    # The sample's endpoint does not exist here: nothing to send, nothing failed.
+    assert platform_delivery_handler(event, LambdaContext()) == {"batchItemFailures": []}

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from callpay.adapters.dynamodb_audit import audit_index_keys
 from callpay.adapters.dynamodb_items import (
     epoch,
     from_item,
@@ -21,10 +22,12 @@ from callpay.adapters.dynamodb_items import (
     processed_event_put,
     to_item,
 )
+from callpay.adapters.dynamodb_outbox import outbox_put
 from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
 from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.errors import UpstreamUnavailable
 from callpay.domain.payment_request import PaymentRequest
+from callpay.domain.platform_events import clinic_account_event
 from callpay.ports import DuplicateEvent, VersionConflict
 
 # Stripe keeps an idempotency key for 24 hours: a link claim lasts as long.
@@ -38,6 +41,16 @@ def clinic_item(clinic: Clinic) -> dict[str, Any]:
         "kind": "clinic",
     }
     return to_item(values)
+
+
+def account_status(clinic: Clinic) -> dict[str, Any]:
+    """What the platform is told about a clinic's Stripe account."""
+    return {
+        "stripe_account_linked": clinic.stripe_account_id is not None,
+        "charges_enabled": clinic.charges_enabled,
+        "details_submitted": clinic.details_submitted,
+        "requirements_due": list(clinic.requirements_due),
+    }
 
 
 def read_clinic(client: Any, table: str, clinic_id: str) -> Clinic | None:
@@ -107,11 +120,18 @@ class DynamoDBClinicStore:
             items.append({"Put": {"TableName": self._table, "Item": to_item(pointer)}})
         if event:
             items.append(processed_event_put(self._table, *event))
+        if change.audit.action.startswith("stripe_account."):
+            # Announced to the platform in the same transaction (the outbox).
+            announced = clinic_account_event(
+                clinic.clinic_id, clinic.version, change.audit.at, account_status(clinic)
+            )
+            items.append(outbox_put(self._table, f"CLINIC#{clinic.clinic_id}", clinic.version,
+                                    announced))  # fmt: skip
         try:
             self._db.transact_write_items(TransactItems=items)
         except self._db.exceptions.TransactionCanceledException as error:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if event and reasons[-1:] == ["ConditionalCheckFailed"]:
+            if event and "ConditionalCheckFailed" in reasons[1:]:
                 raise DuplicateEvent(event[0]) from error
             raise VersionConflict(clinic.clinic_id) from error
 
@@ -186,5 +206,6 @@ class DynamoDBClinicStore:
             "PK": f"CLINIC#{entry.clinic_id}",
             "SK": f"AUDIT#{entry.version:010d}",
             "kind": "clinic_audit",
+            **audit_index_keys(entry.clinic_id, entry.at, "clinic", entry.version),
         }
         return to_item(values)

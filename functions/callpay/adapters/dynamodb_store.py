@@ -1,36 +1,44 @@
 """PaymentStore on one DynamoDB table: conditional writes, audit trail, processed events.
 
 Every change to a payment request is a single transaction: the new item (on the
-condition that the stored version is the one we read), its audit entry and, for a
-Stripe event, the event's dedupe record. So a change is applied once or not at all.
+condition that the stored version is the one we read), its audit entry, for a Stripe
+event the event's dedupe record, and the event it announces to the platform (the outbox,
+adapters/dynamodb_outbox.py). So a change is applied, and announced, once or not at all.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from callpay.adapters.aws import cancellation_reasons
+from callpay.adapters.dynamodb_audit import audit_index_keys
 from callpay.adapters.dynamodb_clinics import clinic_item, read_clinic
+from callpay.adapters.dynamodb_invoices import claim_update, move_update, read_invoice
 from callpay.adapters.dynamodb_items import epoch as _epoch
 from callpay.adapters.dynamodb_items import from_item as _from_item
 from callpay.adapters.dynamodb_items import is_condition_failure, processed_event_put
 from callpay.adapters.dynamodb_items import key as _key
 from callpay.adapters.dynamodb_items import to_item as _to_item
+from callpay.adapters.dynamodb_outbox import outbox_put
 from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
 from callpay.domain.clinic import Clinic
 from callpay.domain.errors import UpstreamUnavailable
+from callpay.domain.invoice import Invoice, invoice_moves
 from callpay.domain.payment_request import AuditEntry, PaymentRequest, Refund
+from callpay.domain.platform_events import invoice_event, request_event
 from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_outcomes import EVENT_RETENTION
 from callpay.domain.transitions import Transition
 from callpay.ports import (
     DuplicateEvent,
     IdempotencyClaim,
+    InvoiceOutOfStep,
+    InvoiceTaken,
     RefundAnswer,
     RefundKeyClaim,
     VersionConflict,
@@ -81,11 +89,12 @@ def _request_of(item: dict[str, Any]) -> PaymentRequest:
     return PaymentRequest.model_validate(_from_item(item))
 
 
-def _audit_item(entry: AuditEntry) -> dict[str, Any]:
+def _audit_item(entry: AuditEntry, clinic_id: str) -> dict[str, Any]:
     values = entry.model_dump(mode="json") | {
         "PK": f"PR#{entry.payment_request_id}",
         "SK": f"AUDIT#{entry.version:010d}",
         "kind": "audit",
+        **audit_index_keys(clinic_id, entry.at, entry.payment_request_id, entry.version),
     }
     return _to_item(values)
 
@@ -248,7 +257,10 @@ class DynamoDBPaymentStore:
             ExpressionAttributeValues={":zero": {"N": "0"}},
         )
 
-    def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
+    def create(
+        self, request: PaymentRequest, audit: AuditEntry, billed: Sequence[Invoice] = ()
+    ) -> bool:
+        claims = [claim_update(self._table, invoice, request) for invoice in billed]
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -259,16 +271,29 @@ class DynamoDBPaymentStore:
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": _audit_item(audit)}},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": _audit_item(audit, request.clinic_id),
+                        }
+                    },
+                    *claims,
+                    *self._announced(None, request),
                 ]
             )
         except self._db.exceptions.TransactionCanceledException as error:
             reasons = cancellation_reasons(error)
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False  # a concurrent retry with the same key stored it first
+            for invoice, reason in zip(billed, reasons[2:], strict=False):
+                if reason == "ConditionalCheckFailed":
+                    raise InvoiceTaken(invoice.id) from error
             # Throttled or in conflict with another transaction: safe to retry the request.
             raise UpstreamUnavailable("store_busy", "Please try again.") from error
         return True
+
+    def get_invoice(self, clinic_id: str, invoice_id: str) -> Invoice | None:
+        return read_invoice(self._db, self._table, clinic_id, invoice_id)
 
     def get(self, payment_request_id: str) -> PaymentRequest | None:
         item = self._db.get_item(
@@ -312,21 +337,36 @@ class DynamoDBPaymentStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": _audit_item(change.audit),
+                    "Item": _audit_item(change.audit, change.after.clinic_id),
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }
             },
         ]
         if event_id:
             items.append(self._event_put(event_id))
+        first_move = len(items)
+        moves = invoice_moves(change.before, change.after)
+        items += [move_update(self._table, move, change.after) for move in moves]
+        items += self._announced(change.before, change.after)
+        items += [
+            outbox_put(self._table, f"PR#{change.after.id}", change.after.version,
+                       invoice_event(move, change.after))
+            for move in moves
+        ]  # fmt: skip
         try:
             self._db.transact_write_items(TransactItems=items)
         except self._db.exceptions.TransactionCanceledException as error:
             reasons = cancellation_reasons(error)
-            if event_id and len(reasons) == 3 and reasons[2] == "ConditionalCheckFailed":
+            # The event's record is the third item; invoices, then outbox items follow it.
+            if event_id and reasons[2:3] == ["ConditionalCheckFailed"]:
                 raise DuplicateEvent(event_id) from error
             if "ThrottlingError" in reasons:
                 raise  # no other writer won: a passing fault (aws.is_transient), not a conflict
+            if (
+                reasons[:1] != ["ConditionalCheckFailed"]
+                and "ConditionalCheckFailed" in (reasons[first_move : first_move + len(moves)])
+            ):
+                raise InvoiceOutOfStep(change.before.id) from error
             raise VersionConflict(change.before.id) from error
 
     def record_event(self, event_id: str) -> None:
@@ -354,6 +394,13 @@ class DynamoDBPaymentStore:
         return [AuditEntry.model_validate(_from_item(item)) for item in items]
 
     # -- plumbing ------------------------------------------------------------------------
+
+    def _announced(
+        self, before: PaymentRequest | None, after: PaymentRequest
+    ) -> list[dict[str, Any]]:
+        """The outbox item of the event this change announces to the platform, if any."""
+        event = request_event(before, after)
+        return [outbox_put(self._table, f"PR#{after.id}", after.version, event)] if event else []
 
     def _event_put(self, event_id: str) -> dict[str, Any]:
         return processed_event_put(self._table, event_id, self._clock() + EVENT_RETENTION)

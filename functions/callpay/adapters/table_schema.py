@@ -10,11 +10,15 @@ from typing import Any
 PARTITION_KEY = "PK"
 SORT_KEY = "SK"
 TTL_ATTRIBUTE = "expires_at"
+# The table's stream carries new items to platform_outbox (adapters/dynamodb_outbox.py).
+STREAM_VIEW = "NEW_IMAGE"
 
 # index name -> (partition key attribute, sort key attribute or None)
 INDEXES: dict[str, tuple[str, str | None]] = {
     "by_call": ("GSI1PK", "GSI1SK"),  # a call's payment requests (and, later, connections)
-    "by_clinic": ("GSI2PK", "GSI2SK"),  # a clinic's payment requests by time, for reports
+    # A clinic's payment requests by time (CLINIC#<id>), for reports; and its audit trail
+    # by time (AUDIT#<id>): every payment request's entries and the clinic's own.
+    "by_clinic": ("GSI2PK", "GSI2SK"),
     "by_payment_intent": ("GSI3PK", None),  # webhook fallback when metadata is missing
 }
 
@@ -43,4 +47,5 @@ def create_table_request(table_name: str) -> dict[str, Any]:
             {"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)
         ],
         "GlobalSecondaryIndexes": indexes,
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW},
     }

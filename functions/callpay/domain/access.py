@@ -1,4 +1,5 @@
-"""Who may act on what: clinicians by their clinics, patients by the one call they were let into."""
+"""Who may act on what: clinicians by their clinics, patients by the one call they were let
+into, the platform's own backend by its organisation and the scopes it was granted."""
 
 from __future__ import annotations
 
@@ -35,7 +36,29 @@ class Patient:
         return f"patient:{self.token_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class PlatformBackend:
+    """The video platform's own backend, by a client-credentials token from the same
+    identity provider: acts for its organisation's clinics within its scopes."""
+
+    client_id: str
+    org_id: str
+    scopes: frozenset[str]
+
+    @property
+    def sub(self) -> str:
+        return f"client:{self.client_id}"
+
+
 Principal = Clinician | Patient
+# Who may call the platform routes (invoices, webhook endpoints): people or the backend.
+PlatformCaller = Clinician | PlatformBackend
+
+# The scopes a platform backend's token carries (docs/http-api.md, "Platform backends").
+INVOICES_WRITE = "callpay/invoices.write"
+INVOICES_READ = "callpay/invoices.read"
+WEBHOOK_ENDPOINTS_WRITE = "callpay/webhook-endpoints.write"
+SCOPES = frozenset({INVOICES_WRITE, INVOICES_READ, WEBHOOK_ENDPOINTS_WRITE})
 
 
 def acts_for_clinic(clinician: Clinician, clinic_id: str, clinic_org_id: str | None) -> bool:
@@ -79,3 +102,12 @@ def check_call(
             raise Forbidden("not_your_call", "This access token is for another call.")
         return
     check_clinic(principal, call_clinic_id, clinic_org_id)
+
+
+def require_scope(backend: PlatformBackend, *accepted: str) -> None:
+    """The backend's token must carry one of `accepted` (API Gateway checks the same on the
+    routes only backends call; on routes shared with people the Lambda checks it)."""
+    if not backend.scopes & set(accepted):
+        raise Forbidden(
+            "insufficient_scope", f"This needs a token with the scope {' or '.join(accepted)}."
+        )

@@ -9,9 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from callpay.domain.errors import Conflict
+from callpay.domain.receipt_details import ReceiptDetails
 
 
-class Clinic(BaseModel):
+class Clinic(ReceiptDetails):
+    """The clinic's settings; its receipt details are the fields of ReceiptDetails."""
+
     model_config = ConfigDict(frozen=True)
 
     clinic_id: str
@@ -31,14 +34,8 @@ class Clinic(BaseModel):
     maximum_amount: int | None = None
     # The clinician's description is clinical information: Stripe sees it only on opt-in.
     share_description_with_stripe: bool = False
-    # Receipt details: what insurers and tax offices need to see on a receipt.
-    legal_name: str | None = None
-    address: str | None = None
-    tax_id: str | None = None
-    tax_id_label: str | None = None
-    provider_name: str | None = None
-    provider_number: str | None = None
-    tax_statement: str | None = None
+    # The same, for the events sent to the video platform's endpoints: a separate choice.
+    share_description_with_platform: bool = False
     time_zone: str = "UTC"
     default_locale: str | None = None
     version: int = 0  # 0: never stored

@@ -25,10 +25,15 @@ class Status(StrEnum):
 
 
 class LineItem(BaseModel):
+    """One line of what is billed; the amount is in the request's currency, minor units."""
+
     model_config = ConfigDict(frozen=True)
 
     description: str
+    # Negative lines are allowed: an invoice may carry a discount or a credit.
     amount: int
+    # The platform's invoice this line comes from, when the request bills invoices.
+    invoice_id: str | None = None
 
 
 class Failure(BaseModel):
@@ -122,11 +127,12 @@ class PaymentRequest(BaseModel):
 
 
 class Cause(BaseModel):
-    """Who or what caused a change: a person (by subject id) or a Stripe event."""
+    """Who or what caused a change: a person (by subject id), a Stripe event (by its id),
+    or a scheduled job."""
 
     model_config = ConfigDict(frozen=True)
 
-    actor: Literal["clinician", "patient", "stripe", "system"]
+    actor: Literal["clinician", "patient", "stripe", "scheduler", "system"]
     subject: str
     detail: str = ""
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
+from aws_lambda_powertools import Logger
+
 from callpay.api_models import (
     CaptureIn,
     CheckoutIn,
@@ -30,7 +32,15 @@ from callpay.domain.access import (
     require_patient,
 )
 from callpay.domain.clinic import Clinic, org_of
-from callpay.domain.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
+from callpay.domain.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
+from callpay.domain.invoice import Invoice, InvoiceStatus, billed_lines
 from callpay.domain.money import Money, check_chargeable, check_whole_units
 from callpay.domain.payment_request import (
     AuditEntry,
@@ -53,6 +63,7 @@ from callpay.domain.transitions import (
 from callpay.logic.optimistic import optimistic_update
 from callpay.ports import (
     IdempotencyClaim,
+    InvoiceTaken,
     Notifier,
     PatientTokens,
     PaymentGateway,
@@ -60,6 +71,8 @@ from callpay.ports import (
     ReceiptQueue,
     RefundAnswer,
 )
+
+logger = Logger(child=True)
 
 INTENT_NOT_PAYABLE = {
     "processing": Status.PROCESSING,
@@ -160,8 +173,21 @@ class PaymentRequests:
         clinician = require_clinician(principal)
         clinic = self.store.get_clinic(body.clinic_id)
         check_clinic(clinician, body.clinic_id, org_of(clinic))
-        money = Money.of(body.amount, body.currency)
-        if body.line_items and sum(item.amount for item in body.line_items) != money.amount:
+        if body.invoice_ids and idempotency_key and clinic is not None:
+            # A retry of a request that billed invoices finds them pending (for it): the
+            # key's request is answered before the invoices are checked.
+            claimed = self._claim(clinician, call_id, body, idempotency_key, self.new_id())
+            if (replayed := self.store.get(claimed)) is not None:
+                return replayed, False
+        billed = self._billed_invoices(body) if clinic is not None else []
+        if billed:
+            money = Money.of(sum(invoice.total for invoice in billed), body.currency)
+            line_items = billed_lines(billed)
+        else:
+            assert body.amount is not None  # PaymentRequestIn: an amount or invoices
+            money = Money.of(body.amount, body.currency)
+            line_items = tuple(LineItem(**item.model_dump()) for item in body.line_items)
+        if line_items and sum(item.amount for item in line_items) != money.amount:
             raise InvalidInput("line_items_mismatch", "Line items must add up to the amount.")
         bound = self.store.call_clinic(call_id)
         if bound is not None and bound != body.clinic_id:
@@ -179,15 +205,7 @@ class PaymentRequests:
 
         request_id = fresh_id = self.new_id()
         if idempotency_key:
-            digest = fingerprint(call_id, body)
-            claim = self.store.claim_idempotency_key(
-                f"{clinician.sub}\n{idempotency_key}", IdempotencyClaim(request_id, digest)
-            )
-            if claim.fingerprint != digest:
-                raise InvalidInput(
-                    "idempotency_key_reused", "This Idempotency-Key was used for another request."
-                )
-            request_id = claim.payment_request_id
+            request_id = self._claim(clinician, call_id, body, idempotency_key, request_id)
             if (existing := self.store.get(request_id)) is not None:
                 return existing, False
 
@@ -200,7 +218,7 @@ class PaymentRequests:
             currency=money.currency,
             description=body.description,
             capture_method=body.capture_method,
-            line_items=tuple(LineItem(**item.model_dump()) for item in body.line_items),
+            line_items=line_items,
             created_at=now,
             updated_at=now,
             requested_by=clinician.sub,
@@ -216,12 +234,66 @@ class PaymentRequests:
             resumed=request_id != fresh_id,
         )
         request = request.model_copy(update={"payment_intent_id": intent.id})
-        if not self.store.create(request, created(request, cause_of(clinician))):
+        try:
+            stored_now = self.store.create(request, created(request, cause_of(clinician)), billed)
+        except InvoiceTaken as taken:
+            # Another request billed it first (or the platform changed it) since it was
+            # read: this request's PaymentIntent will never be paid; cancel it on Stripe.
+            self._cancel_unused(request)
+            raise Conflict(
+                "invoice_not_payable",
+                f"Invoice {taken.invoice_id} is already being paid, or has changed.",
+            ) from None
+        if not stored_now:
             stored = self.store.get(request_id)
             assert stored is not None  # created by a concurrent retry with the same key
             return stored, False
         self.notifier.payment_request_updated(request)
         return request, True
+
+    def _claim(
+        self, clinician: Clinician, call_id: str, body: PaymentRequestIn, key: str, new_id: str
+    ) -> str:
+        """The request id the Idempotency-Key stands for (`new_id` if it is new)."""
+        digest = fingerprint(call_id, body)
+        claim = self.store.claim_idempotency_key(
+            f"{clinician.sub}\n{key}", IdempotencyClaim(new_id, digest)
+        )
+        if claim.fingerprint != digest:
+            raise InvalidInput(
+                "idempotency_key_reused", "This Idempotency-Key was used for another request."
+            )
+        return claim.payment_request_id
+
+    def _billed_invoices(self, body: PaymentRequestIn) -> list[Invoice]:
+        """The invoices to bill, each unpaid, of one patient, in the request's currency."""
+        invoices = []
+        for invoice_id in body.invoice_ids:
+            invoice = self.store.get_invoice(body.clinic_id, invoice_id)
+            if invoice is None:
+                raise NotFound("invoice_not_found", f"No invoice {invoice_id} for this clinic.")
+            if invoice.status is not InvoiceStatus.UNPAID:
+                raise Conflict(
+                    "invoice_not_payable", f"Invoice {invoice_id} is {invoice.status.value}."
+                )
+            if invoice.currency != body.currency.lower():
+                raise InvalidInput(
+                    "invoice_currency_mismatch", f"Invoice {invoice_id} is in another currency."
+                )
+            invoices.append(invoice)
+        if len({invoice.patient for invoice in invoices}) > 1:
+            raise InvalidInput("invoices_of_several_patients", "Bill one patient's invoices.")
+        return invoices
+
+    def _cancel_unused(self, request: PaymentRequest) -> None:
+        assert request.payment_intent_id and request.stripe_account
+        try:
+            self.gateway.cancel_intent(
+                request.payment_intent_id, request.stripe_account, f"{request.id}:unused"
+            )
+        except DomainError:
+            # Stripe busy: the intent stays unpaid (nobody has its secret) and lapses.
+            logger.warning("could not cancel an unused PaymentIntent", extra={"id": request.id})
 
     def list_for_call(self, principal: Principal, call_id: str) -> list[PaymentRequest]:
         if isinstance(principal, Patient) and principal.call_id != call_id:

@@ -16,7 +16,7 @@ from callpay.domain.receipt_job import Claim, ReceiptJob, receipt_number
 from callpay.domain.transitions import PAID, StatusChange, transition
 from callpay.logic.optimistic import optimistic_update
 from callpay.ports import PaymentGateway, PaymentStore, ReceiptLedger, ReceiptMailer
-from callpay.receipts.receipt import ClinicDetails, Receipt, ReceiptLine
+from callpay.receipts.receipt import ClinicDetails, Receipt
 from callpay.receipts.render import RenderedReceipt
 
 logger = Logger(child=True)
@@ -93,7 +93,7 @@ class ReceiptBook:
             payment_request_id=request.id,
             amount=request.amount_captured or request.amount,
             currency=request.currency,
-            line_items=tuple(ReceiptLine(**item.model_dump()) for item in request.line_items),
+            line_items=request.line_items,
             description=request.description,
             clinic=clinic_details(clinic),
             card_brand=charge.card_brand,

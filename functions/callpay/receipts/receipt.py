@@ -10,54 +10,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from callpay.domain.money import SUPPORTED
+from callpay.domain.payment_request import LineItem
+from callpay.domain.receipt_details import RECEIPT_DETAILS, ReceiptDetails
 
 ReceiptKind = Literal["payment", "refund"]
 
 _LAST4 = re.compile(r"\d{4}")
 
 
-class ReceiptLine(BaseModel):
-    """One line of what was paid for; the amount is in the receipt's currency, minor units."""
-
-    model_config = ConfigDict(frozen=True)
-
-    description: str
-    # Negative lines are allowed: an invoice may carry a discount or a credit.
-    amount: int
+# One line of what was paid for: the payment request's own line model (invoice lines too).
+ReceiptLine = LineItem
 
 
-class ClinicDetails(BaseModel):
+class ClinicDetails(ReceiptDetails):
     """The clinic's receipt details from its settings; anything unset is left off the receipt."""
 
-    model_config = ConfigDict(frozen=True)
-
-    legal_name: str | None = None
-    # Several lines, as the clinic typed them.
-    address: str | None = None
-    tax_id: str | None = None
-    # What the tax id is called where the clinic is ("ABN", "SIRET"): a proper name, not
-    # translated. Without it the receipt uses the translated generic "Tax ID".
-    tax_id_label: str | None = None
-    provider_name: str | None = None
-    provider_number: str | None = None
-    tax_statement: str | None = None
     time_zone: str = "UTC"
 
-    @field_validator(
-        "legal_name",
-        "address",
-        "tax_id",
-        "tax_id_label",
-        "provider_name",
-        "provider_number",
-        "tax_statement",
-    )
+    @field_validator(*RECEIPT_DETAILS)
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         # A settings form saves cleared fields as "": they must not leave an empty label.
-        if value is None or not value.strip():
-            return None
-        return value.strip()
+        return value or None
 
     @field_validator("time_zone")
     @classmethod

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from callpay.receipts.catalog import translations
 from callpay.receipts.formats import format_amount, format_count, format_issued_at
 from callpay.receipts.locales import language_tag, negotiate, text_direction
-from callpay.receipts.receipt import Receipt
+from callpay.receipts.receipt import Receipt, ReceiptLine
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -37,6 +37,12 @@ CARD_BRANDS = {
 _WHITESPACE = re.compile(r"\s+")
 # How long a refund takes to reach the card, in business days (Stripe: 5 to 10).
 REFUND_DAYS = (5, 10)
+
+
+def line_label(line: ReceiptLine) -> str:
+    """A line as the receipt names it: an invoice's lines carry the invoice's number (a
+    proper name, not translated)."""
+    return f"{line.invoice_id} · {line.description}" if line.invoice_id else line.description
 
 
 class RenderedReceipt(BaseModel):
@@ -166,7 +172,7 @@ class _Page:
             "title": _("Refund receipt") if receipt.kind == "refund" else _("Payment receipt"),
             "details": self.details(),
             "lines": tuple(
-                self.field(line.description, self.money(line.amount)) for line in receipt.lines
+                self.field(line_label(line), self.money(line.amount)) for line in receipt.lines
             ),
             "totals": self.totals(),
             "tax_statement": receipt.clinic.tax_statement,

@@ -1,0 +1,1 @@
+"""Lambda: the platform routes (webhook endpoints, invoices) of the HTTP API."""

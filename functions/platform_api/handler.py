@@ -1,0 +1,124 @@
+"""Platform routes: what the video platform's backend (client credentials) and its
+organisation admins use: webhook endpoints for signed events (register, list, remove,
+replay failed deliveries), and the clinics' invoices (the backend upserts them; the
+clinic's people and the backend read them).
+
+Each route turns the HTTP request into one call of the logic and shapes the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from callpay import runtime
+from callpay.api_models import (
+    InvoiceIn,
+    InvoiceOut,
+    WebhookEndpointCreatedOut,
+    WebhookEndpointIn,
+    WebhookEndpointOut,
+)
+from callpay.domain.access import PlatformCaller
+from callpay.domain.errors import BadRequest
+from callpay.domain.invoice import InvoiceStatus
+from callpay.http_api import ID_PATTERN, install_error_handlers, json_response, parse_body, path_id
+
+logger = Logger(service="platform_api")
+metrics = Metrics(namespace="callpay", service="platform_api")
+app = APIGatewayHttpResolver()
+install_error_handlers(app, logger)
+
+
+def caller() -> PlatformCaller:
+    return runtime.platform_caller_of(app.current_event.raw_event)
+
+
+@app.post("/orgs/<org_id>/webhook-endpoints")
+def register_endpoint(org_id: str) -> Response[str]:
+    who = caller()
+    body = parse_body(app.current_event.raw_event, WebhookEndpointIn)
+    endpoint, secret = runtime.webhook_endpoints().register(
+        who, path_id(org_id, "org_id"), body.url, body.description, body.event_types
+    )
+    logger.info("webhook endpoint registered", extra={"endpoint_id": endpoint.id})
+    created = WebhookEndpointOut.of(endpoint).model_dump() | {"secret": secret}
+    response = json_response(201, WebhookEndpointCreatedOut.model_validate(created))
+    response.headers["Cache-Control"] = "no-store"  # it carries the secret
+    return response
+
+
+@app.get("/orgs/<org_id>/webhook-endpoints")
+def list_endpoints(org_id: str) -> Response[str]:
+    endpoints = runtime.webhook_endpoints().list(caller(), path_id(org_id, "org_id"))
+    shown = [WebhookEndpointOut.of(e).model_dump(mode="json") for e in endpoints]
+    return json_response(200, {"webhook_endpoints": shown})
+
+
+@app.delete("/orgs/<org_id>/webhook-endpoints/<endpoint_id>")
+def remove_endpoint(org_id: str, endpoint_id: str) -> Response[str]:
+    runtime.webhook_endpoints().remove(
+        caller(), path_id(org_id, "org_id"), path_id(endpoint_id, "endpoint_id")
+    )
+    return Response(status_code=204, content_type="application/json", body="")
+
+
+@app.post("/orgs/<org_id>/webhook-endpoints/<endpoint_id>/replay")
+def replay_failed(org_id: str, endpoint_id: str) -> Response[str]:
+    replayed = runtime.webhook_endpoints().replay(
+        caller(), path_id(org_id, "org_id"), path_id(endpoint_id, "endpoint_id")
+    )
+    return json_response(202, {"replayed": replayed})
+
+
+@app.put("/clinics/<clinic_id>/invoices/<invoice_id>")
+def put_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
+    who = caller()
+    body = parse_body(app.current_event.raw_event, InvoiceIn)
+    invoice, created = runtime.invoices().put(
+        who, path_id(clinic_id, "clinic_id"), path_id(invoice_id, "invoice_id"), body
+    )
+    return json_response(201 if created else 200, InvoiceOut.of(invoice))
+
+
+@app.get("/clinics/<clinic_id>/invoices/<invoice_id>")
+def get_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
+    invoice = runtime.invoices().get(
+        caller(), path_id(clinic_id, "clinic_id"), path_id(invoice_id, "invoice_id")
+    )
+    return json_response(200, InvoiceOut.of(invoice))
+
+
+def query(name: str) -> str | None:
+    return app.current_event.get_query_string_value(name) or None
+
+
+@app.get("/clinics/<clinic_id>/invoices")
+def list_invoices(clinic_id: str) -> Response[str]:
+    patient, status, cursor = query("patient"), query("status"), query("cursor")
+    limit = query("limit")
+    if patient is not None:
+        path_id(patient, "patient")
+    try:
+        wanted = InvoiceStatus(status) if status else None
+    except ValueError:
+        raise BadRequest("invalid_status", f"Unknown invoice status {status!r}.") from None
+    if cursor is not None and not all(ID_PATTERN.match(p) for p in cursor.split("#", 1)):
+        raise BadRequest("invalid_cursor", "'cursor' is not one this API gave.")
+    if limit is not None and not limit.isdigit():
+        raise BadRequest("invalid_query", "'limit' must be a whole number.")
+    invoices, after = runtime.invoices().list(
+        caller(), path_id(clinic_id, "clinic_id"), patient=patient, status=wanted,
+        cursor=cursor, limit=int(limit or 100),
+    )  # fmt: skip
+    shown = [InvoiceOut.of(i).model_dump(mode="json") for i in invoices]
+    return json_response(200, {"invoices": shown, "next_cursor": after})
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

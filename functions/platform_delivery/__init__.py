@@ -1,0 +1,1 @@
+"""Lambda: the delivery queue -> signed events to the platform's endpoints."""

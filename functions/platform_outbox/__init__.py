@@ -1,0 +1,1 @@
+"""Lambda: the table's stream of outbox events -> the platform's delivery queue."""
