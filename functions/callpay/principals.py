@@ -139,6 +139,9 @@ def platform_backend_of(claims: Mapping[str, Any]) -> PlatformBackend:
 
 
 def clinician_of(claims: Mapping[str, Any]) -> Clinician:
+    if is_client_credentials(claims):
+        # A valid token, but a machine's: the platform backend has routes of its own.
+        raise Forbidden("clinician_only", "Only a person (clinician or admin) can do this.")
     try:
         parsed = ClinicianClaims.model_validate(claims)
     except ValidationError as error:

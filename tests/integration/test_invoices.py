@@ -157,9 +157,9 @@ def test_two_requests_racing_for_one_invoice_one_wins_the_other_is_409(
     create_intent = service.gateway.create_intent
     made: list[str] = []
 
-    def both_at_stripe(*args: Any) -> Any:
+    def both_at_stripe(*args: Any, **kwargs: Any) -> Any:
         # Both read the invoice unpaid and reach Stripe before either writes.
-        intent = create_intent(*args)
+        intent = create_intent(*args, **kwargs)
         made.append(intent.id)
         at_stripe.wait()
         return intent

@@ -84,8 +84,8 @@ def test_who_may_not_read_a_trail(world: World) -> None:
 def test_bad_queries_are_4xx(world: World) -> None:
     pr_id = paid(world)
     for query, status_code, code in (
-        ("limit=0", 422, "invalid_limit"),
-        ("limit=999", 422, "invalid_limit"),
+        ("limit=0", 400, "invalid_query"),
+        ("limit=999", 400, "invalid_query"),
         ("limit=x", 400, "invalid_query"),
         ("cursor=zz", 400, "invalid_cursor"),
     ):

@@ -186,8 +186,8 @@ def test_the_race_for_an_invoice_has_one_winner_and_the_loser_cancels_its_intent
     create_intent = gateway.create_intent
     answers: list[tuple[int, Any]] = []
 
-    def racing(request: Any, account: str, share: bool) -> Intent:
-        intent = create_intent(request, account, share)
+    def racing(request: Any, account: str, share: bool, *, resumed: bool = False) -> Intent:
+        intent = create_intent(request, account, share, resumed=resumed)
         if not answers:
             gateway.create_intent = create_intent  # type: ignore[method-assign]
             answers.append(bill("inv-1", call_id="call-2"))
@@ -275,5 +275,5 @@ def test_the_receipt_lists_each_invoice_line(world: World) -> None:
     put("inv-1", invoice_body(8000))
     _, created = bill("inv-1")
     stripe(world, "payment_intent.succeeded", created["id"])
-    page = runtime.receipt_book().rendered(world.store.requests[created["id"]], "en")
+    page = runtime.receipt_book().rendered(world.store.requests[created["id"]], choice="en")
     assert "inv-1 · Consultation" in page.text and "inv-1 · Pathology" in page.text

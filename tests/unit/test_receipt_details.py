@@ -49,7 +49,7 @@ def test_details_put_in_settings_are_read_back_and_reach_the_receipt(world: Worl
     paid = intent_event("payment_intent.succeeded", str(request.payment_intent_id), request.id)
     world.events.apply(StripeEvent.model_validate(paid))
     assert world.store.requests[request.id].status is Status.SUCCEEDED
-    text = runtime.receipt_book().rendered(world.store.requests[request.id], "en").text
+    text = runtime.receipt_book().rendered(world.store.requests[request.id], choice="en").text
     for value in ("Harbour Health Pty Ltd", "51 824 753 556", "2426711A", "GST-free"):
         assert value in text
 
