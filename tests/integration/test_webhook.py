@@ -131,11 +131,22 @@ def test_duplicate_delivery_has_one_effect(clinic: Clinic) -> None:
     assert actions == ["created", "status.succeeded"]
 
 
+def delivered_until_taken(event: dict[str, Any], attempts: int = 5) -> str:
+    """As Stripe delivers: a 503 (the store too busy to answer in time, which can happen
+    with eight writers on one loaded moto) is delivered again; the outcome that was taken."""
+    for _ in range(attempts):
+        status, answer = send(event)
+        if status != 503:
+            assert status == 200, answer
+            return str(answer["outcome"])
+    raise AssertionError(f"still 503 after {attempts} deliveries")
+
+
 def test_concurrent_duplicate_deliveries_apply_once(clinic: Clinic) -> None:
     request = new_request(clinic)
     event = succeeded(request)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = list(pool.map(lambda _: send(event)[1]["outcome"], range(8)))
+        outcomes = list(pool.map(lambda _: delivered_until_taken(event), range(8)))
     assert sorted(outcomes) == ["applied"] + ["duplicate"] * 7
     assert [a.action for a in runtime.store().audit_trail(request.id)] == [
         "created",
