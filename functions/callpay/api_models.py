@@ -29,6 +29,7 @@ from callpay.domain.period import EARLIEST, LATEST
 from callpay.domain.receipt_job import receipt_number
 from callpay.domain.transitions import PAID
 from callpay.http_api import ID_PATTERN, Query
+from callpay.logic.stripe_events import Outcome
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=ID_PATTERN.pattern)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -178,8 +179,8 @@ class PaymentRequestOut(BaseModel):
     amount: int
     currency: str
     description: str
-    status: str
-    capture_method: str
+    status: Status
+    capture_method: Literal["automatic", "manual"]
     amount_captured: int
     amount_refunded: int
     line_items: list[LineItem]
@@ -201,6 +202,23 @@ class PaymentRequestOut(BaseModel):
         )
 
 
+class PaymentRequestsOut(BaseModel):
+    """A call's payment requests, newest first."""
+
+    payment_requests: list[PaymentRequestOut]
+
+
+class ReportOut(BaseModel):
+    """A clinic's payment requests created in the period, oldest first."""
+
+    payments: list[PaymentRequestOut]
+
+
+class StripeAccountLinkOut(BaseModel):
+    # Stripe's onboarding page for the clinic's account: send the admin there.
+    url: str
+
+
 class CheckoutOut(BaseModel):
     client_secret: str
     publishable_key: str
@@ -215,6 +233,13 @@ class PatientAccessOut(BaseModel):
     # The hosted pay page for this call, the token in its fragment (never sent to a
     # server, so never in an access log); None where no pay page is configured.
     patient_url: str | None = None
+
+
+class WebhookReceivedOut(BaseModel):
+    """A Stripe event taken: what it did (Stripe only needs the 2xx)."""
+
+    received: Literal[True] = True
+    outcome: Literal[Outcome.APPLIED, Outcome.STALE, Outcome.DUPLICATE, Outcome.IGNORED]
 
 
 def _blank_is_absent(value: Any) -> Any:
@@ -241,7 +266,15 @@ def _moment(value: Any) -> date | datetime | None:
     return moment
 
 
-Moment = Annotated[date | datetime | None, PlainValidator(_moment)]
+Moment = Annotated[
+    date | datetime | None,
+    PlainValidator(_moment, json_schema_input_type=str),
+    Field(
+        description="A date (a whole day in the clinic's time zone) or a date and time "
+        "(that instant; UTC without an offset), years 2000-2100.",
+        examples=["2026-12-01", "2026-12-01T09:00:00+11:00"],
+    ),
+]
 
 
 class ReportQuery(Query):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,23 +17,13 @@ from pydantic import ValidationError
 
 from callpay import runtime
 from callpay.adapters.webhook_signature import SignatureError, verify
+from callpay.api_models import WebhookReceivedOut
 from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.http_api import lambda_answer, lambda_refusal
 from callpay.logic.stripe_events import Outcome
 
 logger = Logger(service="stripe_webhook")
 metrics = Metrics(namespace="callpay", service="stripe_webhook")
-
-
-def answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-    }
-
-
-def refuse(status: int, code: str, message: str) -> dict[str, Any]:
-    return answer(status, {"error": {"code": code, "message": message}})
 
 
 def raw_body(event: dict[str, Any]) -> bytes:
@@ -58,17 +47,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         payload = raw_body(event)
     except (binascii.Error, ValueError):
-        return refuse(400, "malformed_body", "The body is not valid base64.")
+        return lambda_refusal(400, "malformed_body", "The body is not valid base64.")
     try:
         verify(payload, header(event, "stripe-signature"), runtime.webhook_secrets())
     except SignatureError as error:
         metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
         logger.warning("webhook signature refused", extra={"reason": str(error)})
-        return refuse(400, "invalid_signature", "The Stripe-Signature header does not verify.")
+        return lambda_refusal(
+            400, "invalid_signature", "The Stripe-Signature header does not verify."
+        )
     try:
         stripe_event = StripeEvent.model_validate_json(payload)
     except ValidationError:
-        return refuse(400, "malformed_event", "The body is not a Stripe event.")
+        return lambda_refusal(400, "malformed_event", "The body is not a Stripe event.")
 
     try:
         if stripe_event.type.startswith("account."):
@@ -76,7 +67,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         else:
             applied = runtime.stripe_events().apply(stripe_event)
     except ValidationError:
-        return refuse(400, "malformed_event", "The event's object is not what its type says.")
+        return lambda_refusal(
+            400, "malformed_event", "The event's object is not what its type says."
+        )
     logger.info(
         "stripe event handled",
         extra={
@@ -91,5 +84,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if applied.outcome is Outcome.EARLY:
         # Any non-2xx makes Stripe deliver it again later (a 409, not a 5xx: nothing failed).
-        return refuse(409, "not_yet_paid", "The payment this event is about is not paid yet.")
-    return answer(200, {"received": True, "outcome": applied.outcome.value})
+        return lambda_refusal(
+            409, "not_yet_paid", "The payment this event is about is not paid yet."
+        )
+    return lambda_answer(200, WebhookReceivedOut(outcome=applied.outcome).model_dump(mode="json"))

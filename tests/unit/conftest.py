@@ -24,6 +24,7 @@ from callpay.logic.stripe_events import StripeEvents
 from callpay.receipts.locales import resolve_locale
 from callpay.receipts.render import render
 from realtime.handler import lambda_handler as realtime_handler
+from tests.support.contract import assert_declared
 from tests.support.events import LambdaContext, clinician_claims
 from tests.support.fakes import (
     Clock,
@@ -44,6 +45,36 @@ def _network_off() -> Iterator[None]:
     disable_socket(allow_unix_socket=True)
     yield
     enable_socket()
+
+
+@pytest.fixture(autouse=True)
+def _answers_kept_to_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every answer an HTTP handler gives in any unit test is one docs/openapi.json declares
+    for its operation: status, content type, body schema, refusal codes (tests/support)."""
+    import clinic_admin.handler  # noqa: PLC0415
+    import request_payment.handler  # noqa: PLC0415
+    import stripe_webhook.handler  # noqa: PLC0415
+
+    for app in (request_payment.handler.app, clinic_admin.handler.app):
+        resolve = app.resolve
+
+        def checked(event: dict[str, Any], context: Any, resolve: Any = resolve) -> Any:
+            response = resolve(event, context)
+            http = event["requestContext"]["http"]
+            assert_declared(http["method"], event["rawPath"], response)
+            return response
+
+        monkeypatch.setattr(app, "resolve", checked)
+    webhook = stripe_webhook.handler
+    for name in ("lambda_answer", "lambda_refusal"):
+        original = getattr(webhook, name)
+
+        def checked_webhook(*args: Any, original: Any = original, **kw: Any) -> Any:
+            response = original(*args, **kw)
+            assert_declared("POST", "/webhooks/stripe", response)
+            return response
+
+        monkeypatch.setattr(webhook, name, checked_webhook)
 
 
 @dataclass
