@@ -1,0 +1,126 @@
+"""The contract documents: generated from the code, committed as generated, valid OpenAPI,
+and a judge that refuses what they do not declare. (Every HTTP answer of the unit tests is
+held to docs/openapi.json by tests/unit/conftest.py.)"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from openapi_spec_validator import validate
+
+from api_contract.handler import lambda_handler as api_contract
+from callpay import contract
+from devtools import openapi
+from devtools.infra_tables import http_routes
+from devtools.paths import REPO_ROOT
+from tests.support.contract import Answer, committed
+from tests.support.events import LambdaContext, http_event
+
+REGENERATE = "run `make openapi` and commit the result"
+
+
+def test_the_committed_openapi_document_is_the_one_the_code_generates() -> None:
+    generated = openapi.render(openapi.document(http_routes()))
+    for path in (openapi.DOCUMENT, openapi.SERVED):
+        assert path.read_text(encoding="utf-8") == generated, f"{path} is stale: {REGENERATE}"
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    validate(committed().document)
+    assert committed().document["openapi"] == "3.1.0"
+
+
+def test_every_route_of_the_api_has_its_operation_and_no_operation_lacks_a_route() -> None:
+    keys = {route.key for route in http_routes() if not route.is_default}
+    assert keys == set(contract.OPERATIONS)
+
+
+def test_every_declared_code_is_one_the_code_can_answer() -> None:
+    """No code in the document that nothing raises: each is a string literal in functions/."""
+    source = "\n".join(
+        path.read_text() for path in (REPO_ROOT / "functions").rglob("*.py")
+        if path.name != "contract.py"
+    )  # fmt: skip
+    literals = set(re.findall(r'"([a-z_]+)"', source))
+    declared = {
+        code
+        for path_item in committed().document["paths"].values()
+        for operation in path_item.values()
+        for response in operation["responses"].values()
+        for media in response["content"].values()
+        for code in _codes(media["schema"])
+    }
+    assert declared
+    assert declared - literals == set()
+
+
+def _codes(schema: object) -> list[str]:
+    if isinstance(schema, dict):
+        if "enum" in schema and isinstance(schema["enum"], list):
+            return [str(code) for code in schema["enum"]]
+        return [code for value in schema.values() for code in _codes(value)]
+    if isinstance(schema, list):
+        return [code for value in schema for code in _codes(value)]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "complaint"),
+    [
+        (403, {"error": {"code": "not_cancelable", "message": "x"}}, "is not one of"),
+        (418, {"error": {"code": "teapot", "message": "x"}}, "does not declare"),
+        (404, {"error": {"code": "payment_request_not_found"}}, "'message' is a required"),
+        (404, {"error": {"code": "payment_request_not_found", "message": "x", "id": "1"}},
+         "Additional properties"),
+        (200, {"id": "pr_1"}, "is a required property"),
+    ],
+)  # fmt: skip
+def test_the_judge_refuses_what_the_document_does_not_declare(
+    status: int, body: object, complaint: str
+) -> None:
+    answer = Answer(status, "application/json", json.dumps(body))
+    problems = committed().problems("GET", "/payment-requests/pr_1", answer)
+    assert any(complaint in problem for problem in problems), problems
+
+
+def test_the_judge_takes_a_declared_refusal() -> None:
+    body = {"error": {"code": "payment_request_not_found", "message": "No such request."}}
+    answer = Answer(404, "application/json", json.dumps(body))
+    assert committed().problems("GET", "/payment-requests/pr_1", answer) == []
+
+
+def served(method: str, path: str, route_key: str) -> tuple[int, dict[str, str], object]:
+    event = http_event(method, path) | {"routeKey": route_key}
+    response = api_contract(event, LambdaContext())
+    return response["statusCode"], response["headers"], json.loads(response["body"])
+
+
+def test_the_api_serves_its_document_without_auth() -> None:
+    status, headers, body = served("GET", "/openapi.json", "GET /openapi.json")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert body == json.loads(Path(openapi.DOCUMENT).read_text())
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code", "allow"),
+    [
+        ("GET", "/nowhere", 404, "not_found", None),
+        ("GET", "/", 404, "not_found", None),
+        ("POST", "/calls/c1/nothing", 404, "not_found", None),
+        ("DELETE", "/payment-requests/pr_1", 405, "method_not_allowed", "GET"),
+        ("PATCH", "/clinics/clinic-1/settings", 405, "method_not_allowed", "GET, PUT"),
+        ("GET", "/payment-requests/pr_1/capture", 405, "method_not_allowed", "POST"),
+    ],
+)
+def test_a_route_miss_gets_the_envelope_404_or_405_with_allow(
+    method: str, path: str, status: int, code: str, allow: str | None
+) -> None:
+    got_status, headers, body = served(method, path, "$default")
+    assert (got_status, body) == (
+        status,
+        {"error": {"code": code, "message": body["error"]["message"]}},
+    )  # type: ignore[index]
+    assert headers.get("Allow") == allow
