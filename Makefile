@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
-.PHONY: dev demo e2e browser browser-deps frontend-text openapi
+.PHONY: dev demo e2e browser browser-deps frontend-text screenshots openapi
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ e2e: $(STAMP)
 # The browser tests alone (tests/browser/, headless Chromium against the local stack).
 browser: $(STAMP) browser-deps
 	$(BIN)/pytest -m browser tests/browser
+
+# The screenshots in docs/images/ (docs/frontend.md), taken afresh by the browser tests.
+screenshots: $(STAMP) browser-deps
+	CALLPAY_SCREENSHOTS=$(CURDIR)/docs/images $(BIN)/pytest -m browser tests/browser
 
 # What the browser tests need besides .venv: Debian's Chromium (Playwright's own browser
 # download cannot work here), installed with apt once, and node_modules (axe-core).

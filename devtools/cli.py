@@ -4,6 +4,7 @@ callpay dev     run the whole stack in the foreground (what `make dev` runs)
 callpay token   print a clinician JWT the local stack accepts
 callpay pay     pay a checkout on localstripe with a test card (the patient's card step)
 callpay demo    start the stack, play a consultation end to end, stop it
+callpay stripe-endpoints   create the two webhook endpoints on Stripe (docs/deploy.md)
 """
 
 from __future__ import annotations
@@ -83,6 +84,25 @@ def demo(args: argparse.Namespace) -> int:
     return play(Path(args.state_dir))
 
 
+def stripe_endpoints(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    import stripe  # noqa: PLC0415
+
+    from devtools.stripe_endpoints import create_endpoints  # noqa: PLC0415
+
+    key = os.environ.get("STRIPE_API_KEY")
+    if not key:
+        print("callpay stripe-endpoints: set STRIPE_API_KEY (sk_...)", file=sys.stderr)
+        return 2
+    client = stripe.StripeClient(
+        key, base_addresses={"api": args.api_base} if args.api_base else None
+    )
+    # Only the secrets' JSON goes to stdout: pipe it into the webhook secret, never a file.
+    print(json.dumps(create_endpoints(client, args.url)))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="callpay", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -132,6 +152,16 @@ def parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     play.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR / "demo"))
     play.set_defaults(run=demo)
+
+    endpoints = commands.add_parser(
+        "stripe-endpoints", help="create the two webhook endpoints on Stripe",
+        description="Create the platform and the Connect webhook endpoint at URL on the "
+        "Stripe account of $STRIPE_API_KEY, pinned to callpay's API version and subscribed "
+        'to the events it handles. Prints {"webhook_secrets": [...]} for the webhook secret.',
+    )  # fmt: skip
+    endpoints.add_argument("--url", required=True, help="the stack's StripeWebhookUrl")
+    endpoints.add_argument("--api-base", help=argparse.SUPPRESS)  # tests: a stand-in Stripe
+    endpoints.set_defaults(run=stripe_endpoints)
     return root
 
 

@@ -15,7 +15,7 @@ export const DEFAULT_STRIPE_JS_URL = "https://js.stripe.com/v3/";
 
 // Stripe's minor units (functions/callpay/domain/money.py; a test keeps them equal).
 const ZERO_DECIMAL = new Set(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg",
-  "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]);
+  "rwf", "vnd", "vuv", "xaf", "xof", "xpf"]);
 const THREE_DECIMAL = new Set(["bhd", "jod", "kwd", "omr", "tnd"]);
 
 export function exponentOf(currency) {

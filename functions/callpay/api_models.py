@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from callpay.domain.clinic import Clinic
 from callpay.domain.money import STRIPE_MAXIMUM
-from callpay.domain.payment_request import Failure, LineItem, PaymentRequest, Status
+from callpay.domain.payment_request import Dispute, Failure, LineItem, PaymentRequest, Status
 from callpay.domain.period import EARLIEST, LATEST
 from callpay.domain.receipt_job import receipt_number
 from callpay.domain.transitions import PAID
@@ -170,6 +170,27 @@ class CheckoutIn(Body):
     locale: Locale | None = None
 
 
+class DisputeOut(BaseModel):
+    """A dispute of the payment by the patient's bank, as Stripe reports it."""
+
+    status: str  # Stripe's: warning_needs_response, needs_response, under_review, won, lost...
+    reason: str  # Stripe's: fraudulent, duplicate, product_not_received, general...
+    amount: int
+    # Stripe took the disputed amount (and fee) from the clinic's balance / gave it back.
+    funds_withdrawn: bool
+    funds_reinstated: bool
+
+    @classmethod
+    def of(cls, dispute: Dispute | None) -> DisputeOut | None:
+        if dispute is None:
+            return None
+        return cls(
+            status=dispute.status, reason=dispute.reason, amount=dispute.amount,
+            funds_withdrawn=dispute.funds_withdrawn_at is not None,
+            funds_reinstated=dispute.funds_reinstated_at is not None,
+        )  # fmt: skip
+
+
 class PaymentRequestOut(BaseModel):
     """A payment request as clinicians and patients see it: no Stripe secrets, no email."""
 
@@ -185,6 +206,7 @@ class PaymentRequestOut(BaseModel):
     amount_refunded: int
     line_items: list[LineItem]
     failure: Failure | None
+    dispute: DisputeOut | None
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
@@ -197,8 +219,14 @@ class PaymentRequestOut(BaseModel):
         if request.status in PAID and request.paid_at is not None:
             number = receipt_number(request.id, f"{request.paid_at:%Y%m%d}")
         return cls.model_validate(
-            request.model_dump(include=set(cls.model_fields) - {"line_items", "receipt_number"})
-            | {"line_items": list(request.line_items), "receipt_number": number}
+            request.model_dump(
+                include=set(cls.model_fields) - {"line_items", "dispute", "receipt_number"}
+            )
+            | {
+                "line_items": list(request.line_items),
+                "dispute": DisputeOut.of(request.dispute),
+                "receipt_number": number,
+            }
         )
 
 

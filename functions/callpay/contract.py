@@ -139,6 +139,7 @@ OPERATIONS: Mapping[str, Operation] = {
                 "amount_below_clinic_minimum",
                 "amount_above_clinic_maximum",
                 "invalid_amount",
+                "whole_units_only",
                 "line_items_mismatch",
                 "idempotency_key_reused",
             ),
@@ -214,7 +215,13 @@ OPERATIONS: Mapping[str, Operation] = {
             403: ("clinician_only", "not_your_clinic"),
             **NOT_FOUND,
             409: ("not_a_hold", "not_cancelable", "concurrent_update"),
-            422: ("capture_too_large", "capture_with_line_items", "amount_too_large"),
+            422: (
+                "capture_too_large",
+                "capture_with_line_items",
+                "amount_too_large",
+                "invalid_amount",
+                "whole_units_only",
+            ),
         },
     ),
     "POST /payment-requests/{id}/refunds": Operation(
@@ -231,8 +238,14 @@ OPERATIONS: Mapping[str, Operation] = {
             400: ("idempotency_key_required",),
             403: ("clinician_only", "admin_only", "not_your_clinic"),
             **NOT_FOUND,
-            409: ("not_refundable", "concurrent_update"),
-            422: ("refund_too_large", "amount_too_large"),
+            409: ("not_refundable", "concurrent_update", "refund_in_progress"),
+            422: (
+                "refund_too_large",
+                "amount_too_large",
+                "whole_units_only",
+                "idempotency_key_reused",
+            ),
+            503: ("store_busy",),
         },
     ),
     "GET /payment-requests/{id}/receipt": Operation(
@@ -315,6 +328,7 @@ OPERATIONS: Mapping[str, Operation] = {
             403: ("admin_only", "not_your_clinic"),
             404: ("clinic_not_set_up",),
             409: ("payments_not_enabled", "concurrent_update"),
+            503: ("store_busy",),
         },
     ),
     "GET /clinics/{clinic_id}/stripe-account": Operation(
@@ -393,7 +407,7 @@ def refusals(operation: Operation, path: str, *, gateway_jwt: bool) -> dict[int,
     if operation.idempotency_key:
         add(400, "invalid_idempotency_key")
     if operation.calls_stripe:
-        add(409, "stripe_access_revoked", "stripe_rejected", "idempotency_conflict")
+        add(409, "stripe_access_revoked", "stripe_rejected", "stripe_busy")
         add(422, "amount_too_small")
         add(503, "stripe_unavailable")
     return codes

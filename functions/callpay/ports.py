@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.connection import Connection
-from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.payment_request import AuditEntry, ChargeDetails, PaymentRequest, Refund
 from callpay.domain.receipt_job import Claim, ReceiptJob
 from callpay.domain.transitions import Transition
 
@@ -33,6 +33,25 @@ class IdempotencyClaim:
     fingerprint: str
 
 
+@dataclass(frozen=True, slots=True)
+class RefundAnswer:
+    """The answer first given for a refund's Idempotency-Key, replayed as is for that key."""
+
+    status: int
+    body: str  # the JSON body, exactly as first sent
+    receipt: ReceiptJob  # the refund receipt it queued: queued again on every replay
+
+
+@dataclass(frozen=True, slots=True)
+class RefundKeyClaim:
+    """Who holds a refund's Idempotency-Key, for which body, and how far it got."""
+
+    fingerprint: str
+    ours: bool  # this caller holds the key now, and must answer it
+    refund: Refund | None = None  # Stripe's refund, once Stripe made it under this key
+    answer: RefundAnswer | None = None
+
+
 class PaymentStore(Protocol):
     def get_clinic(self, clinic_id: str) -> Clinic | None: ...
 
@@ -44,6 +63,26 @@ class PaymentStore(Protocol):
 
     def claim_idempotency_key(self, key: str, claim: IdempotencyClaim) -> IdempotencyClaim:
         """Store `claim` under `key` unless taken; return whichever claim holds the key."""
+        ...
+
+    def claim_refund_key(self, key: str, fingerprint: str, now: datetime) -> RefundKeyClaim:
+        """Take `key` (scoped to a request and a caller) for a refund with this body.
+
+        A key is free if unknown, older than a day, or unanswered and abandoned (its short
+        lease ran out) with the same fingerprint; otherwise the current holder's claim is
+        returned with `ours` False.
+        """
+        ...
+
+    def note_refund_key(self, key: str, refund: Refund) -> None:
+        """Remember the refund Stripe made under `key`, before anything else can fail."""
+        ...
+
+    def answer_refund_key(self, key: str, answer: RefundAnswer) -> None: ...
+
+    def release_refund_key(self, key: str) -> None:
+        """An attempt ended without an answer: forget the key if Stripe made no refund
+        under it, else let the next attempt take over at once (and finish that refund)."""
         ...
 
     def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
@@ -80,23 +119,6 @@ class Intent:
     client_secret: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ChargeDetails:
-    """What a receipt says about how it was paid."""
-
-    charge_id: str | None
-    card_brand: str | None
-    card_last4: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RefundResult:
-    refund_id: str
-    amount: int
-    # The charge's total refunded after this refund: absolute, so order does not matter.
-    charge_amount_refunded: int
-
-
 class PaymentGateway(Protocol):
     def create_intent(
         self, request: PaymentRequest, stripe_account: str, share_description: bool
@@ -114,9 +136,9 @@ class PaymentGateway(Protocol):
         self, intent_id: str, stripe_account: str, amount: int, idempotency_key: str
     ) -> Intent: ...
 
-    def refund(
-        self, request: PaymentRequest, amount: int, idempotency_key: str
-    ) -> RefundResult: ...
+    def refund(self, request: PaymentRequest, amount: int, idempotency_key: str) -> Refund:
+        """Stripe's Refund object for `amount` of the request's payment."""
+        ...
 
 
 class PatientTokens(Protocol):
@@ -172,16 +194,20 @@ class ClinicStore(Protocol):
 
     def save_clinic(
         self,
-        clinic: Clinic,
-        audit: ClinicAuditEntry,
-        expected_version: int,
+        change: ClinicChange,
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
         event: tuple[str, datetime] | None = None,
     ) -> None:
-        """Raises VersionConflict if the clinic changed since `expected_version`, and
-        DuplicateEvent if `event` (a Stripe event id and its expiry) was processed."""
+        """Raises VersionConflict if the clinic is no longer at `change.before`'s version,
+        and DuplicateEvent if `event` (a Stripe event id and its expiry) was processed."""
+        ...
+
+    def claim_account_link(self, clinic_id: str, key: str, now: datetime) -> str:
+        """The Stripe idempotency key for creating the clinic's account: `key` if no link
+        is under way (or the last one is over a day old, like Stripe's keys), else the key
+        the link under way claimed. Removing the account frees it."""
         ...
 
     def clinic_by_account(self, stripe_account_id: str) -> Clinic | None: ...

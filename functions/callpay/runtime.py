@@ -82,9 +82,12 @@ def stripe_client() -> stripe.StripeClient:
 def _stripe_client(api_key: str) -> stripe.StripeClient:
     import stripe  # noqa: PLC0415
 
+    from callpay.adapters.stripe_gateway import STRIPE_API_VERSION  # noqa: PLC0415
+
     base = settings().stripe_api_base
     return stripe.StripeClient(
         api_key,
+        stripe_version=STRIPE_API_VERSION,
         base_addresses={"api": base} if base else None,
         # Well inside the API functions' 10 s: a slow Stripe answers 503 (retry with the
         # same key) instead of the Lambda timing out after Stripe may have acted.
@@ -164,6 +167,7 @@ def receipt_book() -> ReceiptBook:
         gateway=StripeGateway(stripe_client),
         render=render,
         resolve_locale=resolve_locale,
+        clock=now,
     )
 
 

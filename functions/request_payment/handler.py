@@ -107,11 +107,19 @@ def refund(payment_request_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, RefundIn)
     key = idempotency_key(app.current_event.headers)
-    request = runtime.payment_requests().refund(
+    answer, is_new = runtime.payment_requests().refund(
         principal, path_id(payment_request_id, "id"), body, key
     )
+    if not is_new:
+        # The first answer for this key, as it was: same status, same body.
+        return Response(
+            status_code=answer.status,
+            content_type="application/json",
+            body=answer.body,
+            headers={"Idempotent-Replayed": "true"},
+        )
     metrics.add_metric(name="Refunds", unit=MetricUnit.Count, value=1)
-    return json_response(200, PaymentRequestOut.of(request))
+    return Response(status_code=answer.status, content_type="application/json", body=answer.body)
 
 
 @app.get("/payment-requests/<payment_request_id>/receipt")

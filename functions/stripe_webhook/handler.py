@@ -1,7 +1,8 @@
 """POST /webhooks/stripe: verify the signature, apply the event once, answer fast.
 
-A bad signature is a 400 (Stripe shows it; a 5xx would make it retry for days).
-Events we do not act on, or that are not about our payments, are a 200.
+A bad signature is a 400 (Stripe shows it; a 5xx would make it retry for days), and so
+is a signed event whose shape we cannot read. Events we do not act on, or that are not
+about our payments, are a 200.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from pydantic import ValidationError
 from callpay import runtime
 from callpay.adapters.webhook_signature import SignatureError, verify
 from callpay.api_models import WebhookReceivedOut
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.errors import DomainError
+from callpay.domain.stripe_objects import StripeEvent
+from callpay.domain.stripe_outcomes import ACCOUNT_EVENTS, HANDLED
 from callpay.http_api import lambda_answer, lambda_refusal
-from callpay.logic.stripe_events import Outcome
+from callpay.logic.stripe_events import Applied, Outcome
 
 logger = Logger(service="stripe_webhook")
 metrics = Metrics(namespace="callpay", service="stripe_webhook")
@@ -58,23 +61,25 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     try:
         stripe_event = StripeEvent.model_validate_json(payload)
-    except ValidationError:
-        return lambda_refusal(400, "malformed_event", "The body is not a Stripe event.")
-
-    try:
-        if stripe_event.type.startswith("account."):
+        if stripe_event.type in ACCOUNT_EVENTS:
             applied = runtime.connect_events().apply(stripe_event)
-        else:
+        elif stripe_event.type in HANDLED:
             applied = runtime.stripe_events().apply(stripe_event)
-    except ValidationError:
-        return lambda_refusal(
-            400, "malformed_event", "The event's object is not what its type says."
-        )
+        else:
+            applied = Applied(Outcome.IGNORED)  # Stripe's contract: 2xx for what we skip
+    except ValidationError as error:
+        # Signed, but not a shape we can read: nothing was changed.
+        logger.warning("malformed stripe event", extra={"errors": error.error_count()})
+        return lambda_refusal(400, "malformed_event", "The body is not a Stripe event we can read.")
+    except DomainError as error:
+        # Busy (409 concurrent_update, 503 store_busy): Stripe delivers it again later.
+        return lambda_refusal(error.status, error.code, error.message)
     logger.info(
         "stripe event handled",
         extra={
             "event_id": stripe_event.id,
             "event_type": stripe_event.type,
+            "api_version": stripe_event.api_version,
             "outcome": applied.outcome.value,
             "payment_request_id": applied.request.id if applied.request else None,
         },

@@ -4,12 +4,16 @@ a patient on the hosted pay page.
 The clinician's page stands for a video platform's call screen: served by a small server
 of its own at `http://localhost:<port>` (another origin than callpay's gateway, as a
 platform's would be) and importing `/app/callpay.js` from the gateway. The patient opens
-`patient_url`, the link patient access answers. Screenshots go to docs/images/.
+`patient_url`, the link patient access answers. Screenshots go to $CALLPAY_SCREENSHOTS
+(`make screenshots` sets it to docs/images/), else to a scratch folder, so a test run
+never rewrites the committed pictures.
 """
 
 from __future__ import annotations
 
 import html
+import os
+import tempfile
 import threading
 import time
 import uuid
@@ -17,17 +21,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, Page
 from playwright.sync_api import expect as see
 
 from devtools.local_client import direct_session, expect
-from devtools.paths import REPO_ROOT
 from tests.browser.conftest import assert_accessible
 from tests.e2e.conftest import LocalStack
 
-IMAGES = REPO_ROOT / "docs" / "images"
+IMAGES = Path(
+    os.environ.get("CALLPAY_SCREENSHOTS") or Path(tempfile.gettempdir()) / "callpay-screenshots"
+)
 CARD_FRAME = 'iframe[title="Secure payment input frame"]'
 CHALLENGE_FRAME = 'iframe[title="3D Secure authentication"]'
 GOOD_CARD = "4242 4242 4242 4242"
@@ -89,7 +95,7 @@ def host_page(stack: LocalStack, element: str, iframes: bool = False, **attribut
 
 
 def screenshot(page: Page, name: str) -> None:
-    """docs/images/<name>.png: what the person sees at this step (docs/frontend.md)."""
+    """<name>.png in IMAGES: what the person sees at this step (docs/frontend.md)."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=True)
 

@@ -5,23 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from callpay.adapters.patient_tokens import SignedPatientTokens
-from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.connection import Connection
-from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.payment_request import AuditEntry, ChargeDetails, PaymentRequest, Refund
 from callpay.domain.receipt_job import Claim, ReceiptJob
 from callpay.domain.transitions import Transition
 from callpay.ports import (
-    ChargeDetails,
     DuplicateEvent,
     IdempotencyClaim,
     Intent,
-    RefundResult,
+    RefundAnswer,
+    RefundKeyClaim,
     VersionConflict,
 )
 
 TOKEN_KEY = "unit-test-patient-token-key-0123456789abcdef"
+LEASE = timedelta(seconds=30)
 
 
 @dataclass
@@ -34,32 +36,37 @@ class InMemoryStore:
     claims: dict[str, IdempotencyClaim] = field(default_factory=dict)
     clinic_audits: dict[str, list[ClinicAuditEntry]] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)  # Stripe account -> clinic
+    refund_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    link_claims: dict[str, str] = field(default_factory=dict)  # clinic -> account link key
 
     # -- ClinicStore ---------------------------------------------------------------------
 
     def save_clinic(
         self,
-        clinic: Clinic,
-        audit: ClinicAuditEntry,
-        expected_version: int,
+        change: ClinicChange,
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
         event: tuple[str, datetime] | None = None,
     ) -> None:
+        clinic = change.after
         current = self.clinics.get(clinic.clinic_id)
-        if (current.version if current else 0) != expected_version:
+        if (current.version if current else 0) != change.before.version:
             raise VersionConflict(clinic.clinic_id)
         if event and event[0] in self.events:
             raise DuplicateEvent(event[0])
         self.clinics[clinic.clinic_id] = clinic
-        self.clinic_audits.setdefault(clinic.clinic_id, []).append(audit)
+        self.clinic_audits.setdefault(clinic.clinic_id, []).append(change.audit)
         if account_removed:
             self.accounts.pop(account_removed, None)
+            self.link_claims.pop(clinic.clinic_id, None)
         if account_linked:
             self.accounts[account_linked] = clinic.clinic_id
         if event:
             self.events.add(event[0])
+
+    def claim_account_link(self, clinic_id: str, key: str, now: datetime) -> str:
+        return self.link_claims.setdefault(clinic_id, key)
 
     def clinic_by_account(self, stripe_account_id: str) -> Clinic | None:
         clinic_id = self.accounts.get(stripe_account_id)
@@ -87,6 +94,33 @@ class InMemoryStore:
 
     def claim_idempotency_key(self, key: str, claim: IdempotencyClaim) -> IdempotencyClaim:
         return self.claims.setdefault(key, claim)
+
+    def claim_refund_key(self, key: str, fingerprint: str, now: datetime) -> RefundKeyClaim:
+        held = self.refund_keys.get(key)
+        if held is None or held["expires"] < now:
+            self.refund_keys[key] = {"fingerprint": fingerprint, "lease": now + LEASE,
+                                     "expires": now + timedelta(hours=24)}  # fmt: skip
+            return RefundKeyClaim(fingerprint, ours=True)
+        free = held.get("answer") is None and held["fingerprint"] == fingerprint
+        if free and held["lease"] < now:
+            held["lease"] = now + LEASE
+            return RefundKeyClaim(fingerprint, ours=True, refund=held.get("refund"))
+        return RefundKeyClaim(
+            held["fingerprint"], ours=False, refund=held.get("refund"), answer=held.get("answer")
+        )
+
+    def note_refund_key(self, key: str, refund: Refund) -> None:
+        self.refund_keys[key]["refund"] = refund
+
+    def answer_refund_key(self, key: str, answer: RefundAnswer) -> None:
+        self.refund_keys[key]["answer"] = answer
+
+    def release_refund_key(self, key: str) -> None:
+        held = self.refund_keys[key]
+        if held.get("answer") is None and held.get("refund") is None:
+            del self.refund_keys[key]
+        elif held.get("answer") is None:
+            held["lease"] = datetime.min.replace(tzinfo=UTC)
 
     def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
         if request.id in self.requests:
@@ -137,6 +171,9 @@ class FakeGateway:
     refunded: dict[str, int] = field(default_factory=dict)  # intent id -> total refunded
     captured: dict[str, int] = field(default_factory=dict)  # intent id -> amount captured
     refund_keys: dict[str, str] = field(default_factory=dict)  # refund id -> idempotency key
+    refund_amounts: dict[str, int] = field(default_factory=dict)  # refund id -> amount
+    keys: list[str] = field(default_factory=list)  # cancel and capture idempotency keys
+    charge_lookups: int = 0  # charge_details calls: receipts must not make one per view
 
     def _maybe_fail(self) -> None:
         if self.fail_with is not None:
@@ -171,10 +208,12 @@ class FakeGateway:
     def cancel_intent(self, intent_id: str, stripe_account: str, idempotency_key: str) -> Intent:
         self._maybe_fail()
         self.canceled.append(intent_id)
+        self.keys.append(idempotency_key)
         return Intent(id=intent_id, status="canceled")
 
     def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails:
         self._maybe_fail()
+        self.charge_lookups += 1
         return ChargeDetails(charge_id=f"ch_{intent_id}", card_brand="visa", card_last4="4242")
 
     def capture_intent(
@@ -182,19 +221,21 @@ class FakeGateway:
     ) -> Intent:
         self._maybe_fail()
         self.captured[intent_id] = amount
+        self.keys.append(idempotency_key)
         return Intent(id=intent_id, status="succeeded")
 
-    def refund(self, request: PaymentRequest, amount: int, idempotency_key: str) -> RefundResult:
+    def refund(self, request: PaymentRequest, amount: int, idempotency_key: str) -> Refund:
         self._maybe_fail()
         assert request.payment_intent_id
         for refund_id, key in self.refund_keys.items():
             if key == idempotency_key:  # Stripe replays the first answer
-                return RefundResult(refund_id, amount, self.refunded[request.payment_intent_id])
+                return Refund(id=refund_id, amount=self.refund_amounts[refund_id])
         total = self.refunded.get(request.payment_intent_id, 0) + amount
         self.refunded[request.payment_intent_id] = total
         refund_id = f"re_{len(self.refund_keys) + 1}"
         self.refund_keys[refund_id] = idempotency_key
-        return RefundResult(refund_id=refund_id, amount=amount, charge_amount_refunded=total)
+        self.refund_amounts[refund_id] = amount
+        return Refund(id=refund_id, amount=amount)
 
 
 @dataclass

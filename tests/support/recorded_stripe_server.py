@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,8 +28,18 @@ class Received:
 
 
 class RecordedStripe:
-    def __init__(self) -> None:
+    """With `accounts_by_key`, /v1/accounts answers as Stripe's idempotency keys do: one
+    new account per distinct key, the same account again for a key seen before."""
+
+    def __init__(
+        self,
+        *,
+        accounts_by_key: bool = False,
+        answers: dict[str, Callable[[Received], dict[str, Any]]] | None = None,
+    ) -> None:
         self.received: list[Received] = []
+        self.accounts: dict[str, str] = {}  # idempotency key -> account id
+        lock = threading.Lock()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,14 +47,24 @@ class RecordedStripe:
                 length = int(self.headers.get("Content-Length", 0))
                 form = parse_qs(self.rfile.read(length).decode())
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                recorder.received.append(Received("POST", self.path, form, headers))
+                received = Received("POST", self.path, form, headers)
+                recorder.received.append(received)
+                if answers and self.path in answers:
+                    self._answer(200, answers[self.path](received))
+                    return
                 name = f"post_{self.path.strip('/').replace('/', '_')}.json"
                 recorded = RECORDED / name
                 if not recorded.exists():
                     error = {"type": "invalid_request_error", "message": f"Unrecorded {self.path}"}
                     self._answer(404, {"error": error})
                     return
-                self._answer(200, json.loads(recorded.read_text()))
+                body = json.loads(recorded.read_text())
+                if accounts_by_key and self.path == "/v1/accounts":
+                    with lock:
+                        key = headers.get("idempotency-key", "")
+                        accounts = recorder.accounts
+                        body["id"] = accounts.setdefault(key, f"acct_{len(accounts) + 1}")
+                self._answer(200, body)
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
                 payload = json.dumps(body).encode()

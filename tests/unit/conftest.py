@@ -125,7 +125,9 @@ def build_world(monkeypatch: pytest.MonkeyPatch) -> World:
     events = StripeEvents(store=store, notifier=notifier, receipts=queue, clock=clock)
     connect, mailer = FakeConnect(), FakeMailer()
     clinics = ClinicAdmin(clinics=store, connect=connect, clock=clock)
-    book = ReceiptBook(store=store, gateway=gateway, render=render, resolve_locale=resolve_locale)
+    book = ReceiptBook(
+        store=store, gateway=gateway, render=render, resolve_locale=resolve_locale, clock=clock
+    )
     receipts = ReceiptMailing(book=book, ledger=InMemoryLedger(), mailer=mailer, clock=clock)
     monkeypatch.setattr(runtime, "clinic_admin", lambda: clinics)
     monkeypatch.setattr(

@@ -16,7 +16,7 @@ import pytest
 
 from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import Clinician
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from clinic_admin.handler import lambda_handler as clinic_admin
 from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, STRIPE_WEBHOOK_ROUTES
 from request_payment.handler import lambda_handler as request_payment

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from callpay.domain.payment_request import Status
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from tests.support.events import http_event
 from tests.support.stripe_events import intent_event
 from tests.unit.conftest import World

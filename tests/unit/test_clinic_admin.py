@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from callpay.domain.clinic import Clinic
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from clinic_admin.handler import lambda_handler
 from tests.support.events import LambdaContext, clinician_claims, http_event, reply
 from tests.unit.conftest import World
@@ -123,11 +123,11 @@ def world_apply(event: dict[str, Any]) -> str:
 def test_connect_events_are_applied_once_and_in_order(world: World) -> None:
     newer = {
         "id": "evt_2", "type": "account.updated", "created": 200, "account": "acct_clinic1",
-        "data": {"object": {"object": "account", "charges_enabled": False,
+        "data": {"object": {"id": "acct_clinic1", "object": "account", "charges_enabled": False,
                             "requirements": {"currently_due": ["external_account"]}}},
     }  # fmt: skip
     older = newer | {"id": "evt_1", "created": 100}
-    older["data"] = {"object": {"object": "account", "charges_enabled": True}}
+    older["data"] = {"object": {"id": "acct_clinic1", "object": "account", "charges_enabled": True}}
     assert world_apply(newer) == "applied"
     assert world_apply(newer) == "duplicate"
     assert world_apply(older) == "stale"
@@ -206,3 +206,51 @@ def test_other_clinics_and_members_cannot_see_settings(world: World) -> None:
     foreign_org_admin = clinician_claims(role="org_admin", org_id="org-2", clinics="clinic-x")
     assert clinic_call("GET", "/clinics/clinic-1/settings", claims=foreign_org_admin)[0] == 403
     assert isinstance(world.store.clinics["clinic-1"], Clinic)
+
+
+def test_concurrent_link_calls_create_one_account(world: World) -> None:
+    clinic_call("PUT", "/clinics/clinic-new/settings", {"enabled": True}, claims=ORG_ADMIN)
+    create = world.connect.create_account
+    answers: list[Any] = []
+
+    def racing(clinic_id: str, country: str | None, key: str) -> str:
+        # While the first call talks to Stripe, another admin edits the settings (a new
+        # version) and presses "Go to Stripe" too.
+        if not answers:
+            answers.append(None)
+            clinic_call("PUT", "/clinics/clinic-new/settings", {"legal_name": "Harbour"},
+                        claims=ORG_ADMIN)  # fmt: skip
+            answers.append(
+                clinic_call("POST", "/clinics/clinic-new/stripe-account/link", claims=ORG_ADMIN)
+            )
+        return create(clinic_id, country, key)
+
+    world.connect.create_account = racing  # type: ignore[method-assign]
+    first = clinic_call("POST", "/clinics/clinic-new/stripe-account/link", claims=ORG_ADMIN)
+    assert first[0] == 200 and answers[1][0] == 200
+    assert first[1]["url"] == answers[1][1]["url"]
+    assert [key for _, key in world.connect.created] == ["clinic:clinic-new:account:1"]
+    assert world.store.clinics["clinic-new"].stripe_account_id == "acct_1"
+    linked = [a for a in world.store.clinic_audit("clinic-new") if a.action.endswith("linked")]
+    assert len(linked) == 1
+
+
+def test_a_stray_accounts_events_never_touch_the_clinic(world: World) -> None:
+    # An account the clinic is not linked to (replaced, or created by a lost race) still
+    # points at the clinic.
+    world.store.accounts["acct_stray"] = "clinic-1"
+    event = {
+        "id": "evt_stray", "type": "account.updated", "created": 500, "account": "acct_stray",
+        "data": {"object": {"id": "acct_stray", "object": "account", "charges_enabled": False}},
+    }  # fmt: skip
+    assert world_apply(event) == "ignored"
+    clinic = world.store.clinics["clinic-1"]
+    assert clinic.charges_enabled is True and clinic.stripe_account_id == "acct_clinic1"
+    assert world.store.clinic_audit("clinic-1") == [] and "evt_stray" not in world.store.events
+
+
+def test_relinking_after_removal_claims_a_new_key(world: World) -> None:
+    clinic_call("DELETE", "/clinics/clinic-1/stripe-account")
+    version = world.store.clinics["clinic-1"].version
+    assert clinic_call("POST", "/clinics/clinic-1/stripe-account/link")[0] == 200
+    assert world.connect.created == [("clinic-1", f"clinic:clinic-1:account:{version}")]

@@ -79,3 +79,19 @@ def test_three_decimal_currencies_must_end_in_zero() -> None:
     check_chargeable(Money.of(5000, "kwd"))
     with pytest.raises(InvalidInput):
         check_chargeable(Money.of(5001, "kwd"))
+
+
+@pytest.mark.parametrize("currency", ["isk", "ugx", "huf", "twd"])
+def test_stripes_special_currencies_take_whole_units_only(currency: str) -> None:
+    check_chargeable(Money.of(50_000, currency))  # 500 whole units
+    with pytest.raises(InvalidInput) as error:
+        check_chargeable(Money.of(50_050, currency))
+    assert error.value.code == "whole_units_only"
+    assert "multiple of 100" in error.value.message and "50000 is 500" in error.value.message
+    assert minor_unit_exponent(currency) == 2
+    assert Money.of(50_000, currency).display() == f"500 {currency.upper()}"
+
+
+def test_ugx_is_sent_in_hundredths_not_as_a_zero_decimal_currency() -> None:
+    # Stripe: 5 UGX is an amount of 500; before this, 8000 meant 8,000 UGX here and 80 there.
+    assert Money.of(500, "ugx").display() == "5 UGX"

@@ -10,7 +10,7 @@ import pytest
 
 from callpay import runtime
 from callpay.config import ConfigurationError, Settings
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from request_payment.handler import lambda_handler
 from tests.support.events import LambdaContext, clinician_claims, http_event, reply
 from tests.support.stripe_events import intent_event

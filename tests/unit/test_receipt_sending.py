@@ -6,12 +6,14 @@ import pytest
 
 from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import Clinician
-from callpay.domain.payment_request import Status
+from callpay.domain.payment_request import ChargeDetails, Status
 from callpay.domain.receipt_job import ReceiptJob
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.receipts import ReceiptBook, ReceiptInFlight, ReceiptMailing, Sent
 from callpay.receipts.locales import resolve_locale
 from callpay.receipts.render import render
+from request_payment.handler import lambda_handler
+from tests.support.events import LambdaContext, clinician_claims, http_event
 from tests.support.fakes import FakeMailer, InMemoryLedger
 from tests.support.stripe_events import intent_event
 from tests.unit.conftest import World
@@ -24,8 +26,9 @@ CLINICIAN = Clinician(
 def receipts(world: World) -> tuple[ReceiptMailing, FakeMailer, InMemoryLedger]:
     mailer, ledger = FakeMailer(), InMemoryLedger()
     book = ReceiptBook(
-        store=world.store, gateway=world.gateway, render=render, resolve_locale=resolve_locale
-    )
+        store=world.store, gateway=world.gateway, render=render, resolve_locale=resolve_locale,
+        clock=world.clock,
+    )  # fmt: skip
     return ReceiptMailing(book, ledger, mailer, world.clock), mailer, ledger
 
 
@@ -113,3 +116,34 @@ def test_each_refund_gets_its_own_receipt_once(world: World) -> None:
     number = f"RF-{world.clock.now:%Y%m%d}-{pr_id[3:11].upper()}-RE_A1"
     assert number in mailer.outbox[0]["subject"] and number in mailer.outbox[0]["text"]
     assert "€20.00" in mailer.outbox[0]["text"] and "€50.00" in mailer.outbox[1]["text"]
+
+
+def view_receipt(pr_id: str) -> int:
+    event = http_event("GET", f"/payment-requests/{pr_id}/receipt", claims=clinician_claims())
+    response = lambda_handler(event, LambdaContext())
+    assert "4242" in response["body"]
+    return int(response["statusCode"])
+
+
+def test_the_receipt_page_asks_stripe_for_the_card_once_then_reads_our_record(
+    world: World,
+) -> None:
+    pr_id = paid(world)
+    assert [view_receipt(pr_id) for _ in range(3)] == [200, 200, 200]
+    assert world.gateway.charge_lookups == 1
+    charge = world.store.get(pr_id).charge  # type: ignore[union-attr]
+    assert charge is not None and (charge.card_brand, charge.card_last4) == ("visa", "4242")
+    mailing, mailer, _ = receipts(world)
+    mailing.send(ReceiptJob(payment_request_id=pr_id))
+    assert len(mailer.outbox) == 1 and world.gateway.charge_lookups == 1
+
+
+def test_a_card_the_event_brought_needs_no_stripe_call_at_all(world: World) -> None:
+    pr_id = paid(world)
+    card = {"charge_id": "ch_9", "card_brand": "mastercard", "card_last4": "4444"}
+    world.store.requests[pr_id] = world.store.requests[pr_id].model_copy(
+        update={"charge": ChargeDetails(**card)}
+    )
+    mailing, mailer, _ = receipts(world)
+    mailing.send(ReceiptJob(payment_request_id=pr_id))
+    assert world.gateway.charge_lookups == 0 and "4444" in mailer.outbox[0]["text"]

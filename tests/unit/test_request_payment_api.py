@@ -323,3 +323,14 @@ def test_patient_cannot_cancel(world: World) -> None:
     )
     assert status == 403
     assert world.store.get(created["id"]).status is Status.REQUESTED  # type: ignore[union-attr]
+
+
+def test_a_fraction_of_a_whole_unit_currency_is_refused_before_stripe(world: World) -> None:
+    world.store.clinics["clinic-1"] = world.store.clinics["clinic-1"].model_copy(
+        update={"default_currency": "isk"}
+    )
+    status, body = create(BODY | {"currency": "ISK", "amount": 1_234_550})
+    assert status == 422 and body["error"]["code"] == "whole_units_only"
+    assert "multiple of 100" in body["error"]["message"]
+    assert world.gateway.created == [] and world.store.requests == {}
+    assert create(BODY | {"currency": "ISK", "amount": 1_234_500})[0] == 201

@@ -6,19 +6,20 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from callpay.adapters.websocket_notifier import ConnectionGone, WebSocketNotifier
 from callpay.domain.connection import Connection
 from callpay.domain.payment_request import PaymentRequest, Status
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.stripe_events import Outcome
 from clinic_admin.handler import neutralise
 from stripe_webhook.handler import lambda_handler as webhook
 from tests.support.events import LambdaContext, clinician_claims, http_event, reply
 from tests.support.fakes import InMemoryConnections
-from tests.support.stripe_events import encode, intent_event, signature
+from tests.support.stripe_events import charge_object, encode, event, intent_event, signature
 from tests.unit.conftest import WEBHOOK_SECRET, World
 from tests.unit.test_capture import capture
 from tests.unit.test_request_payment_api import BODY, CLINICIAN, call, checkout, create
@@ -61,7 +62,8 @@ def test_an_undecodable_base64_body_is_400(world: World) -> None:
     assert world.store.requests == {}
 
 
-def deliver(event: dict[str, object]) -> tuple[int, dict[str, object]]:
+def deliver(event: dict[str, Any]) -> tuple[int, Any]:
+    """A Stripe event signed with the unit world's secret, through the webhook handler."""
     payload = encode(event)
     api_event = {"headers": {"stripe-signature": signature(payload, WEBHOOK_SECRET)},
                  "body": payload.decode(), "isBase64Encoded": False}  # fmt: skip
@@ -70,11 +72,8 @@ def deliver(event: dict[str, object]) -> tuple[int, dict[str, object]]:
 
 def test_a_refund_before_the_payment_is_known_is_retried_not_lost(world: World) -> None:
     _, created = create()
-    refund = {
-        "id": "evt_refund", "type": "charge.refunded", "created": 300,
-        "data": {"object": {"object": "charge", "payment_intent": "pi_1",
-                            "amount_refunded": 8000, "refunded": True}},
-    }  # fmt: skip
+    refund = event("charge.refunded", charge_object("pi_1", captured=8000, refunded=8000))
+    refund |= {"id": "evt_refund", "created": 300}
     status, body = deliver(refund)
     assert status == 409 and body["error"]["code"] == "not_yet_paid"
     assert "evt_refund" not in world.store.events  # so Stripe's redelivery is not a duplicate

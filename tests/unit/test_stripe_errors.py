@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import stripe
 
-from callpay.adapters.stripe_gateway import stripe_errors
+from callpay import runtime
+from callpay.adapters.stripe_gateway import STRIPE_API_VERSION, stripe_errors
 from callpay.domain.errors import (
     Conflict,
     DomainError,
@@ -31,7 +32,7 @@ def card_error() -> stripe.CardError:
         (stripe.APIConnectionError("no route"), UpstreamUnavailable, "stripe_unavailable"),
         (stripe.APIError("stripe 500"), UpstreamUnavailable, "stripe_unavailable"),
         (stripe.InvalidRequestError("cannot cancel", "intent"), Conflict, "stripe_rejected"),
-        (stripe.IdempotencyError("key reused"), Conflict, "idempotency_conflict"),
+        (stripe.IdempotencyError("key reused"), Conflict, "stripe_busy"),
         (stripe.PermissionError("account deauthorized"), Conflict, "stripe_access_revoked"),
         (
             stripe.InvalidRequestError("too small", "amount", code="amount_too_small"),
@@ -46,3 +47,15 @@ def test_stripe_exceptions_map_to_domain_errors(
     with pytest.raises(expected) as error, stripe_errors():
         raise raised
     assert error.value.code == code
+
+
+def test_the_pinned_api_version_is_the_sdks_and_every_call_sends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert stripe.api_version == STRIPE_API_VERSION  # an SDK upgrade is a decision
+    monkeypatch.setenv("TABLE_NAME", "t")
+    runtime.reset()
+    client = runtime._stripe_client("sk_test_x")
+    # The SDK keeps the version in its requestor's options; it sends it as Stripe-Version.
+    assert client._requestor._options.stripe_version == STRIPE_API_VERSION
+    runtime.reset()

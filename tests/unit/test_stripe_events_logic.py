@@ -5,9 +5,9 @@ from __future__ import annotations
 from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import Clinician
 from callpay.domain.payment_request import Status
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.stripe_events import Outcome
-from tests.support.stripe_events import intent_event
+from tests.support.stripe_events import charge_object, dispute_object, event, intent_event
 from tests.unit.conftest import World
 
 CLINICIAN = Clinician(
@@ -59,7 +59,7 @@ def test_events_that_are_not_ours_are_ignored(world: World) -> None:
     )
     other_account = intent_event("payment_intent.succeeded", "pi_1", pr_id, account="acct_other")
     assert apply(world, other_account) is Outcome.IGNORED
-    assert apply(world, intent_event("charge.succeeded", "pi_1", pr_id)) is Outcome.IGNORED
+    assert apply(world, intent_event("payment_intent.created", "pi_1", pr_id)) is Outcome.IGNORED
     assert world.store.get(pr_id).status is Status.REQUESTED  # type: ignore[union-attr]
     assert world.store.events == set()
 
@@ -81,29 +81,31 @@ def test_late_failure_after_success_is_stale_and_recorded_once(world: World) -> 
     assert world.store.get(pr_id).status is Status.SUCCEEDED  # type: ignore[union-attr]
 
 
-def charge_event(event_type: str, created: int, **obj: object) -> dict[str, object]:
-    kind = "dispute" if "dispute" in event_type else "charge"
-    body = {"id": "ch_1", "object": kind, "payment_intent": "pi_1"} | obj
-    return {"id": f"evt_{event_type}_{created}", "type": event_type, "created": created,
-            "data": {"object": body}}  # fmt: skip
+def charge_refunded(created: int, refunded: int, **kw: object) -> dict[str, object]:
+    charge = charge_object("pi_1", captured=8000, refunded=refunded, **kw)  # type: ignore[arg-type]
+    return event("charge.refunded", charge, created=created, api_version="2025-03-31.basil")
 
 
 def test_dashboard_refunds_and_disputes_move_a_paid_request_forward(world: World) -> None:
     pr_id = new_request(world)
     apply(world, intent_event("payment_intent.succeeded", "pi_1", pr_id, created=100))
-    full = charge_event("charge.refunded", 300, amount_refunded=8000, refunded=True)
-    partial = charge_event("charge.refunded", 200, amount_refunded=3000, refunded=False)
+    full = charge_refunded(300, 8000)
+    partial = charge_refunded(200, 3000)
     assert apply(world, full) is Outcome.APPLIED
     assert apply(world, partial) is Outcome.STALE  # older and smaller: never back
     stored = world.store.get(pr_id)
     assert stored is not None and stored.status is Status.REFUNDED
     assert stored.amount_refunded == 8000
-    assert apply(world, charge_event("charge.dispute.created", 400)) is Outcome.APPLIED
-    assert world.store.get(pr_id).status is Status.DISPUTED  # type: ignore[union-attr]
+    dispute = event("charge.dispute.created", dispute_object("pi_1"), created=400)
+    assert apply(world, dispute) is Outcome.APPLIED
+    stored = world.store.get(pr_id)
+    assert stored is not None and stored.status is Status.DISPUTED
+    assert stored.amount_refunded == 8000  # the dispute changes no refund
 
 
 def test_charge_events_for_unknown_intents_are_ignored(world: World) -> None:
     new_request(world)
-    event = charge_event("charge.refunded", 300, payment_intent="pi_other", amount_refunded=1)
-    assert apply(world, event) is Outcome.IGNORED
-    assert apply(world, charge_event("charge.captured", 300)) is Outcome.IGNORED
+    other = charge_object("pi_other", captured=8000, refunded=1)
+    assert apply(world, event("charge.refunded", other, created=300)) is Outcome.IGNORED
+    captured = charge_object("pi_1", captured=8000)
+    assert apply(world, event("charge.captured", captured, created=300)) is Outcome.IGNORED

@@ -8,7 +8,7 @@ from typing import Any
 from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import Clinician
 from callpay.domain.payment_request import Status
-from callpay.domain.stripe_outcomes import StripeEvent
+from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.stripe_events import Outcome
 from tests.support.stripe_events import intent_event
 from tests.unit.conftest import World

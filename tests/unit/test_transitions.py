@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callpay.domain.payment_request import Cause, Failure, PaymentRequest, Status
-from callpay.domain.transitions import FORWARD, RANK, StatusChange, transition
+from callpay.domain.payment_request import Cause, Failure, PaymentRequest, Refund, Status
+from callpay.domain.transitions import AFTER_PAYMENT, FORWARD, RANK, StatusChange, transition
 
 S = Status
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -99,7 +99,10 @@ def test_any_delivery_order_reaches_the_terminal_status(name: str, rnd: object) 
     assert apply_all(changes).status is LIFECYCLES[name][-1].status
 
 
-@given(st.lists(st.sampled_from(list(Status)), max_size=12), st.lists(st.integers(0, 50)))
+LIFECYCLE = [s for s in Status if s not in AFTER_PAYMENT]
+
+
+@given(st.lists(st.sampled_from(LIFECYCLE), max_size=12), st.lists(st.integers(0, 50)))
 def test_rank_never_decreases_whatever_arrives(statuses: list[Status], times: list[int]) -> None:
     times = times or [0]
     changes = [event(s, times[i % len(times)]) for i, s in enumerate(statuses)]
@@ -138,12 +141,56 @@ def test_canceled_and_succeeded_exclude_each_other() -> None:
     assert S.CANCELED not in FORWARD[S.SUCCEEDED]
 
 
-def test_refunds_only_grow() -> None:
+def facts(at: int, **kw: object) -> StatusChange:
+    return StatusChange(status=None, cause=STRIPE, event_created=at, **kw)  # type: ignore[arg-type]
+
+
+def test_refunds_only_grow_and_count_each_refund_once() -> None:
     paid = apply_all([event(S.SUCCEEDED, 10, amount_captured=8000)])
-    partly = transition(paid, event(S.PARTIALLY_REFUNDED, 20, amount_refunded=1000), NOW)
-    assert partly is not None
-    more = transition(partly.after, event(S.PARTIALLY_REFUNDED, 30, amount_refunded=3000), NOW)
+    partly = transition(paid, facts(20, refund=Refund(id="re_1", amount=1000)), NOW)
+    assert partly is not None and partly.after.status is S.PARTIALLY_REFUNDED
+    assert partly.audit.action == "status.partially_refunded"
+    assert transition(partly.after, facts(21, refund=Refund(id="re_1", amount=1000)), NOW) is None
+    more = transition(partly.after, facts(30, reported_refunded=3000), NOW)
     assert more is not None and more.after.amount_refunded == 3000
-    assert (
-        transition(more.after, event(S.PARTIALLY_REFUNDED, 40, amount_refunded=1000), NOW) is None
+    assert more.audit.action == "refund"
+    assert transition(more.after, facts(40, reported_refunded=1000), NOW) is None  # older figure
+    full = transition(more.after, facts(50, refund=Refund(id="re_2", amount=7000)), NOW)
+    assert full is not None and full.after.amount_refunded == 8000  # 1000 + 7000, not 3000 + 7000
+    assert full.after.status is S.REFUNDED
+
+
+def test_refunded_never_exceeds_what_was_captured() -> None:
+    paid = apply_all([event(S.SUCCEEDED, 10, amount_captured=6000)])
+    step = transition(paid, facts(20, reported_refunded=10**12), NOW)
+    assert step is not None and step.after.amount_refunded == 6000
+    assert step.after.status is S.REFUNDED
+
+
+def test_a_failed_refund_does_not_count() -> None:
+    paid = apply_all([event(S.SUCCEEDED, 10, amount_captured=8000)])
+    step = transition(paid, facts(20, refund=Refund(id="re_1", amount=1000, status="failed")), NOW)
+    assert step is not None and step.after.amount_refunded == 0
+    assert step.after.status is S.SUCCEEDED
+
+
+def test_after_payment_statuses_are_not_named_by_a_change() -> None:
+    for status in AFTER_PAYMENT:
+        with pytest.raises(ValueError, match="follows from"):
+            event(status, 1)
+
+
+def test_facts_before_the_payment_never_make_it_paid() -> None:
+    held = apply_all([event(S.AUTHORIZED, 10, amount_capturable=8000)])
+    step = transition(held, facts(20, reported_refunded=0), NOW)
+    assert step is None and held.status is S.AUTHORIZED
+
+
+def test_a_dispute_recorded_without_its_details_stays_disputed() -> None:
+    # Records written before disputes were kept as a sub-record have only the status.
+    legacy = apply_all([event(S.SUCCEEDED, 10, amount_captured=8000)]).model_copy(
+        update={"status": S.DISPUTED}
     )
+    step = transition(legacy, facts(20, reported_refunded=1000), NOW)
+    assert step is not None and step.after.status is S.DISPUTED
+    assert step.after.amount_refunded == 1000

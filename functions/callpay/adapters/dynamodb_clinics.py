@@ -8,14 +8,27 @@ item (on the version read), its audit entry and, when the Stripe account changes
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from callpay.adapters.dynamodb_items import from_item, key, processed_event_put, to_item
-from callpay.adapters.table_schema import INDEXES
-from callpay.domain.clinic import Clinic, ClinicAuditEntry
+from botocore.exceptions import ClientError
+
+from callpay.adapters.dynamodb_items import (
+    epoch,
+    from_item,
+    is_condition_failure,
+    key,
+    processed_event_put,
+    to_item,
+)
+from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
+from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
+from callpay.domain.errors import UpstreamUnavailable
 from callpay.domain.payment_request import PaymentRequest
 from callpay.ports import DuplicateEvent, VersionConflict
+
+# Stripe keeps an idempotency key for 24 hours: a link claim lasts as long.
+LINK_RETENTION = timedelta(hours=24)
 
 
 def clinic_item(clinic: Clinic) -> dict[str, Any]:
@@ -44,16 +57,15 @@ class DynamoDBClinicStore:
 
     def save_clinic(
         self,
-        clinic: Clinic,
-        audit: ClinicAuditEntry,
-        expected_version: int,
+        change: ClinicChange,
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
         event: tuple[str, datetime] | None = None,
     ) -> None:
-        """Write `clinic` if still at `expected_version`; with `event` (id, expiry), record
-        that Stripe event as processed in the same transaction."""
+        """Write `change.after` if the clinic is still at `change.before`'s version; with
+        `event` (id, expiry), record that Stripe event as processed in the same transaction."""
+        clinic, expected_version = change.after, change.before.version
         # Version 0 is a clinic never saved by an admin (absent, or seeded as is).
         condition: dict[str, Any] = {
             "ConditionExpression": (
@@ -65,9 +77,18 @@ class DynamoDBClinicStore:
         }
         items: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": clinic_item(clinic), **condition}},
-            {"Put": {"TableName": self._table, "Item": self._audit_item(audit)}},
+            {"Put": {"TableName": self._table, "Item": self._audit_item(change.audit)}},
         ]
         if account_removed:
+            # The link claim goes with the account: a re-link creates a new one.
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": key(f"LINK#{clinic.clinic_id}", "LINK"),
+                    }
+                }
+            )
             items.append(
                 {
                     "Delete": {
@@ -93,6 +114,29 @@ class DynamoDBClinicStore:
             if event and reasons[-1:] == ["ConditionalCheckFailed"]:
                 raise DuplicateEvent(event[0]) from error
             raise VersionConflict(clinic.clinic_id) from error
+
+    def claim_account_link(self, clinic_id: str, link_key: str, now: datetime) -> str:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=to_item(
+                    {"PK": f"LINK#{clinic_id}", "SK": "LINK", "kind": "account_link",
+                     "link_key": link_key, TTL_ATTRIBUTE: epoch(now + LINK_RETENTION)}
+                ),
+                ConditionExpression="attribute_not_exists(PK) OR #ttl < :now",
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(epoch(now))}},
+            )  # fmt: skip
+            return link_key
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+        held = self._db.get_item(
+            TableName=self._table, Key=key(f"LINK#{clinic_id}", "LINK"), ConsistentRead=True
+        ).get("Item")
+        if held is None:  # expired and deleted in between: free again
+            raise UpstreamUnavailable("store_busy", "Please try again.")
+        return str(from_item(held)["link_key"])
 
     def clinic_by_account(self, stripe_account_id: str) -> Clinic | None:
         item = self._db.get_item(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -23,13 +23,39 @@ from callpay.adapters.dynamodb_items import to_item as _to_item
 from callpay.adapters.table_schema import INDEXES, TTL_ATTRIBUTE
 from callpay.domain.clinic import Clinic
 from callpay.domain.errors import UpstreamUnavailable
-from callpay.domain.payment_request import AuditEntry, PaymentRequest
+from callpay.domain.payment_request import AuditEntry, PaymentRequest, Refund
+from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_outcomes import EVENT_RETENTION
 from callpay.domain.transitions import Transition
-from callpay.ports import DuplicateEvent, IdempotencyClaim, VersionConflict
+from callpay.ports import (
+    DuplicateEvent,
+    IdempotencyClaim,
+    RefundAnswer,
+    RefundKeyClaim,
+    VersionConflict,
+)
 
 # Stripe keeps its own idempotency keys for 24 hours; ours match.
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
+# How long an unanswered refund key is held by the attempt that claimed it (an API call
+# lasts at most 10 s); after that a retry takes over.
+REFUND_LEASE_SECONDS = 30
+
+
+def _refund_key(key: str) -> str:
+    return f"REFUNDKEY#{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _refund_claim(held: dict[str, Any], *, ours: bool) -> RefundKeyClaim:
+    refund = Refund.model_validate_json(held["refund"]) if "refund" in held else None
+    answer = None
+    if "answer_body" in held:
+        answer = RefundAnswer(
+            status=int(held["answer_status"]),
+            body=str(held["answer_body"]),
+            receipt=ReceiptJob.model_validate_json(held["answer_receipt"]),
+        )
+    return RefundKeyClaim(str(held["fingerprint"]), ours=ours, refund=refund, answer=answer)
 
 
 def _request_item(request: PaymentRequest) -> dict[str, Any]:
@@ -130,6 +156,96 @@ class DynamoDBPaymentStore:
                 raise UpstreamUnavailable("store_busy", "Please try again.") from error
             return IdempotencyClaim(str(held["payment_request_id"]), str(held["fingerprint"]))
         return claim
+
+    def claim_refund_key(self, key: str, fingerprint: str, now: datetime) -> RefundKeyClaim:
+        pk, at = _refund_key(key), _epoch(now)
+        lease = {":lease": {"N": str(at + REFUND_LEASE_SECONDS)}}
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_to_item(
+                    {"PK": pk, "SK": "REFUNDKEY", "kind": "refund_key",
+                     "fingerprint": fingerprint, "lease_until": at + REFUND_LEASE_SECONDS,
+                     TTL_ATTRIBUTE: _epoch(now + IDEMPOTENCY_RETENTION)}
+                ),
+                # Unknown, or expired (TTL deletion is lazy).
+                ConditionExpression="attribute_not_exists(PK) OR #ttl < :now",
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={":now": {"N": str(at)}},
+            )  # fmt: skip
+            return RefundKeyClaim(fingerprint, ours=True)
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+        try:
+            # Unanswered and abandoned by an attempt of the same refund: take it over,
+            # with the refund Stripe may already have made under it.
+            taken = self._db.update_item(
+                TableName=self._table,
+                Key=_key(pk, "REFUNDKEY"),
+                UpdateExpression="SET lease_until = :lease",
+                ConditionExpression=(
+                    "attribute_exists(PK) AND attribute_not_exists(answer_body) "
+                    "AND fingerprint = :fp AND lease_until < :now"
+                ),
+                ExpressionAttributeValues={
+                    ":fp": {"S": fingerprint}, ":now": {"N": str(at)}, **lease
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]  # fmt: skip
+            return _refund_claim(_from_item(taken), ours=True)
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+        held = self._get(pk, "REFUNDKEY", consistent=True)
+        if held is None:
+            # Expired and deleted between our writes and this read: it is free again.
+            raise UpstreamUnavailable("store_busy", "Please try again.")
+        return _refund_claim(held, ours=False)
+
+    def note_refund_key(self, key: str, refund: Refund) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=_key(_refund_key(key), "REFUNDKEY"),
+            UpdateExpression="SET refund = :refund",
+            ExpressionAttributeValues={":refund": {"S": refund.model_dump_json()}},
+        )
+
+    def answer_refund_key(self, key: str, answer: RefundAnswer) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=_key(_refund_key(key), "REFUNDKEY"),
+            UpdateExpression=(
+                "SET answer_status = :status, answer_body = :body, answer_receipt = :receipt"
+            ),
+            ExpressionAttributeValues={
+                ":status": {"N": str(answer.status)},
+                ":body": {"S": answer.body},
+                ":receipt": {"S": answer.receipt.model_dump_json()},
+            },
+        )
+
+    def release_refund_key(self, key: str) -> None:
+        pk = _key(_refund_key(key), "REFUNDKEY")
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key=pk,
+                ConditionExpression=(
+                    "attribute_not_exists(refund) AND attribute_not_exists(answer_body)"
+                ),
+            )
+            return
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+        self._db.update_item(
+            TableName=self._table,
+            Key=pk,
+            UpdateExpression="SET lease_until = :zero",
+            ConditionExpression="attribute_exists(PK) AND attribute_not_exists(answer_body)",
+            ExpressionAttributeValues={":zero": {"N": "0"}},
+        )
 
     def create(self, request: PaymentRequest, audit: AuditEntry) -> bool:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -60,6 +61,10 @@ def org_of(clinic: Clinic | None) -> str | None:
     return clinic.org_id if clinic else None
 
 
+ClinicAction = Literal["settings", "stripe_account.linked", "stripe_account.updated",
+                      "stripe_account.removed", "stripe_account.deauthorized"]  # fmt: skip
+
+
 class ClinicAuditEntry(BaseModel):
     """Who changed a clinic's settings or Stripe account, when, and what changed."""
 
@@ -68,8 +73,7 @@ class ClinicAuditEntry(BaseModel):
     clinic_id: str
     version: int
     at: datetime
-    action: Literal["settings", "stripe_account.linked", "stripe_account.updated",
-                    "stripe_account.removed", "stripe_account.deauthorized"]  # fmt: skip
+    action: ClinicAction
     actor: Literal["admin", "stripe"]
     subject: str
     changes: dict[str, tuple[Any, Any]]  # field -> (before, after)
@@ -79,3 +83,25 @@ def changes_between(before: Clinic, after: Clinic) -> dict[str, tuple[Any, Any]]
     skip = {"version", "account_event_at"}
     old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
     return {k: (old[k], new[k]) for k in new if k not in skip and old[k] != new[k]}
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicChange:
+    """One change of a clinic: the version it was made on, the next one, its audit entry."""
+
+    before: Clinic
+    after: Clinic
+    audit: ClinicAuditEntry
+
+
+def change_clinic(
+    before: Clinic, after: Clinic, *, action: ClinicAction, actor: Literal["admin", "stripe"],
+    subject: str, at: datetime,
+) -> ClinicChange:  # fmt: skip
+    """`after` as the next version of `before`, with who did what."""
+    after = after.model_copy(update={"version": before.version + 1})
+    audit = ClinicAuditEntry(
+        clinic_id=before.clinic_id, version=after.version, at=at, action=action, actor=actor,
+        subject=subject, changes=changes_between(before, after),
+    )  # fmt: skip
+    return ClinicChange(before, after, audit)

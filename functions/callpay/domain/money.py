@@ -19,7 +19,6 @@ ZERO_DECIMAL = frozenset(
         "mga",
         "pyg",
         "rwf",
-        "ugx",
         "vnd",
         "vuv",
         "xaf",
@@ -29,6 +28,19 @@ ZERO_DECIMAL = frozenset(
 )
 # Three-decimal currencies: Stripe requires the last digit to be 0.
 THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+# Stripe's special cases (docs.stripe.com/currencies#special-cases): in the API these are
+# two-decimal, but only whole units can be charged, so amounts must be divisible by 100.
+# ISK and UGX became zero-decimal and Stripe keeps the two decimals for backwards
+# compatibility ("Currency UGX has become effectively zero-decimal and charged amounts
+# must be evenly divisible by 100"); HUF and TWD are charged in two decimals but shown to
+# cardholders and paid out in whole units (payouts must be divisible by 100). A fraction
+# of a forint or a Taiwan dollar would be an amount the clinic could never be paid out.
+WHOLE_UNITS_ONLY = {
+    "isk": "Icelandic krónur",
+    "ugx": "Ugandan shillings",
+    "huf": "Hungarian forints",
+    "twd": "New Taiwan dollars",
+}
 
 # Stripe's minimum charge per settlement-relevant currency, in minor units
 # (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
@@ -223,6 +235,8 @@ class Money:
         exponent = minor_unit_exponent(self.currency)
         if exponent == 0:
             return f"{self.amount} {self.currency.upper()}"
+        if self.currency in WHOLE_UNITS_ONLY and not self.amount % 100:
+            return f"{self.amount // 100} {self.currency.upper()}"
         whole, fraction = divmod(self.amount, 10**exponent)
         return f"{whole}.{fraction:0{exponent}d} {self.currency.upper()}"
 
@@ -253,4 +267,18 @@ def check_chargeable(
     if money.currency in THREE_DECIMAL and money.amount % 10:
         raise InvalidInput(
             "invalid_amount", f"{money.currency.upper()} amounts must end in 0 (Stripe rule)."
+        )
+    check_whole_units(money)
+
+
+def check_whole_units(money: Money) -> None:
+    """Refuse a fraction of ISK, UGX, HUF or TWD, saying why (Stripe would refuse it, or
+    could never pay it out)."""
+    if money.currency in WHOLE_UNITS_ONLY and money.amount % 100:
+        code, units = money.currency.upper(), max(money.amount // 100, 1)
+        raise InvalidInput(
+            "whole_units_only",
+            f"{code} is charged in whole {WHOLE_UNITS_ONLY[money.currency]}, sent to Stripe "
+            f"in hundredths: the amount must be a multiple of 100 "
+            f"({units * 100} is {units} {code}).",
         )

@@ -1,18 +1,20 @@
-"""What Stripe's PaymentIntent events mean for a payment request.
+"""What Stripe's events mean for a payment request.
 
 Stripe's vocabulary is translated here, once, into our StatusChange; the webhook
-handler and our own API calls then share the same `transition`.
+handler and our own API calls then share the same `transition`. The event's object is
+read into the strict model its type calls for (domain/stripe_objects.py): a shape that
+does not fit raises pydantic's ValidationError, which the webhook answers 400.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from callpay.domain.payment_request import Cause, Failure, Status
+from callpay.domain.disputes import DisputeUpdate, FundsMove
+from callpay.domain.payment_request import Cause, ChargeDetails, Failure, PaymentRequest, Status
+from callpay.domain.refunds import returned_by_charge
+from callpay.domain.stripe_objects import Charge, Dispute, PaymentIntent, StripeEvent
 from callpay.domain.transitions import StatusChange
 
 # Stripe retries a webhook for up to 3 days; processed event ids are kept longer.
@@ -26,49 +28,17 @@ INTENT_EVENTS: dict[str, Status] = {
     "payment_intent.canceled": Status.CANCELED,
     "payment_intent.amount_capturable_updated": Status.AUTHORIZED,
 }
-
-
-class PaymentIntentSnapshot(BaseModel):
-    """The fields of a PaymentIntent we read; Stripe sends many more."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    status: str = ""
-    amount: int = 0
-    # Absent from some older API versions (and localstripe): then the whole amount was paid.
-    amount_received: int | None = None
-    amount_capturable: int | None = None
-    metadata: dict[str, str] = {}
-    last_payment_error: dict[str, Any] | None = None
-
-    @property
-    def payment_request_id(self) -> str | None:
-        return self.metadata.get("payment_request_id")
-
-
-class StripeEvent(BaseModel):
-    """A verified Stripe event, reduced to what routing and ordering need."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    type: str
-    created: int
-    account: str | None = None
-    data: dict[str, Any]
-
-    @property
-    def object(self) -> dict[str, Any]:
-        obj = self.data.get("object")
-        return obj if isinstance(obj, dict) else {}
-
-
-def failure_of(intent: PaymentIntentSnapshot) -> Failure:
-    error = intent.last_payment_error or {}
-    code = error.get("decline_code") or error.get("code") or "payment_failed"
-    message = error.get("message") or "The payment failed."
-    return Failure(code=str(code), message=str(message))
+DISPUTE_EVENTS: dict[str, FundsMove] = {
+    "charge.dispute.created": None,
+    "charge.dispute.updated": None,
+    "charge.dispute.closed": None,
+    "charge.dispute.funds_withdrawn": "withdrawn",
+    "charge.dispute.funds_reinstated": "reinstated",
+}
+CHARGE_EVENTS = frozenset({"charge.refunded", "charge.succeeded"})
+ACCOUNT_EVENTS = frozenset({"account.updated", "account.application.deauthorized"})
+# Every event type callpay acts on (the webhook endpoints subscribe to these).
+HANDLED = frozenset(INTENT_EVENTS) | frozenset(DISPUTE_EVENTS) | CHARGE_EVENTS | ACCOUNT_EVENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,38 +49,79 @@ class Reading:
     intent_id: str
     payment_request_id: str | None
     change: StatusChange
+    # charge.refunded: the charge, whose figure is read against our record (what was
+    # captured) and the event's API version.
+    refunded_charge: Charge | None = None
+    api_version: str | None = None
+
+    def change_for(self, request: PaymentRequest) -> StatusChange:
+        if self.refunded_charge is None:
+            return self.change
+        returned = returned_by_charge(
+            self.refunded_charge, self.api_version, request.amount_captured
+        )
+        return replace(self.change, reported_refunded=returned)
+
+
+def asks_for_money_back(change: StatusChange) -> bool:
+    """A refund or a dispute: only a paid request can have one."""
+    return bool(change.reported_refunded) or change.dispute is not None
 
 
 def read(event: StripeEvent) -> Reading | None:
     """The change an event asks for, or None for events we do not act on."""
-    kind = event.object.get("object")
-    if kind == "payment_intent" and event.type in INTENT_EVENTS:
-        intent = PaymentIntentSnapshot.model_validate(event.object)
-        return Reading(intent.id, intent.payment_request_id, intent_change(event, intent))
-    intent_id = event.object.get("payment_intent")
-    if not isinstance(intent_id, str):
-        return None
     cause = Cause(actor="stripe", subject=event.id, detail=event.type)
-    if kind == "charge" and event.type == "charge.refunded":
-        # Refunds made in Stripe's dashboard; ours are written through when made.
-        refunded = int(event.object.get("amount_refunded") or 0)
-        full = bool(event.object.get("refunded"))
-        status = Status.REFUNDED if full else Status.PARTIALLY_REFUNDED
-        change = StatusChange(status, cause, event.created, amount_refunded=refunded)
-        return Reading(intent_id, None, change)
-    if kind == "dispute" and event.type == "charge.dispute.created":
-        return Reading(intent_id, None, StatusChange(Status.DISPUTED, cause, event.created))
+    if event.type in INTENT_EVENTS:
+        intent = PaymentIntent.model_validate(event.object)
+        return Reading(intent.id, intent.metadata.our_id, intent_change(event, intent, cause))
+    if event.type in CHARGE_EVENTS:
+        charge = Charge.model_validate(event.object)
+        if charge.payment_intent is None:
+            return None  # a charge made without a PaymentIntent is not one of ours
+        if event.type == "charge.refunded":
+            facts = StatusChange(None, cause, event.created)
+            return Reading(charge.payment_intent, None, facts, charge, event.api_version)
+        # charge.succeeded: the card, for the receipt (recent versions' PaymentIntent
+        # events name their charge by id only).
+        facts = StatusChange(None, cause, event.created, charge=details_of(charge))
+        return Reading(charge.payment_intent, None, facts)
+    if event.type in DISPUTE_EVENTS:
+        dispute = Dispute.model_validate(event.object)
+        intent_id = dispute.payment_intent or (
+            dispute.charge.payment_intent if isinstance(dispute.charge, Charge) else None
+        )
+        if intent_id is None:
+            return None
+        update = DisputeUpdate(dispute, event.created, DISPUTE_EVENTS[event.type])
+        return Reading(intent_id, None, StatusChange(None, cause, event.created, dispute=update))
     return None
 
 
-def intent_change(event: StripeEvent, intent: PaymentIntentSnapshot) -> StatusChange:
+def failure_of(intent: PaymentIntent) -> Failure:
+    error = intent.last_payment_error
+    code = (error and (error.decline_code or error.code)) or "payment_failed"
+    message = (error and error.message) or "The payment failed."
+    return Failure(code=code, message=message)
+
+
+def details_of(charge: Charge | None) -> ChargeDetails | None:
+    if charge is None:
+        return None
+    card = charge.payment_method_details.card if charge.payment_method_details else None
+    return ChargeDetails(
+        charge_id=charge.id,
+        card_brand=card.brand if card else None,
+        card_last4=card.last4 if card else None,
+    )
+
+
+def intent_change(event: StripeEvent, intent: PaymentIntent, cause: Cause) -> StatusChange:
     """The change a PaymentIntent event asks for."""
     status = INTENT_EVENTS[event.type]
     if intent.status == "requires_capture":
         # The intent itself is the truth: authorised, not yet captured (localstripe, for
         # one, says "succeeded" for an authorisation).
         status = Status.AUTHORIZED
-    cause = Cause(actor="stripe", subject=event.id, detail=event.type)
     captured = intent.amount if intent.amount_received is None else intent.amount_received
     capturable = intent.amount if intent.amount_capturable is None else intent.amount_capturable
     return StatusChange(
@@ -120,4 +131,6 @@ def intent_change(event: StripeEvent, intent: PaymentIntentSnapshot) -> StatusCh
         amount_captured=captured if status is Status.SUCCEEDED else None,
         amount_capturable=capturable if status is Status.AUTHORIZED else None,
         failure=failure_of(intent) if status is Status.FAILED else None,
+        charge=details_of(intent.charge)
+        or (ChargeDetails(charge_id=intent.latest_charge) if intent.latest_charge else None),
     )

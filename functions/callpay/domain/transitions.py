@@ -3,6 +3,12 @@
 Stripe may deliver events late, twice or out of order, and our own API writes
 through the same function, so every change goes through `transition`. It returns
 None when a change would move the payment backwards or changes nothing.
+
+Up to the payment, a change names the status it moves to (`requested` ... `succeeded`,
+`canceled`), ordered by precedence. After the payment the status follows from facts that
+only accumulate: refunds (by their own objects, or the charge's figure; domain/refunds.py)
+and a dispute (domain/disputes.py). A late or duplicated fact changes nothing, so the
+money figures never move backwards either.
 """
 
 from __future__ import annotations
@@ -10,7 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from callpay.domain.payment_request import AuditEntry, Cause, Failure, PaymentRequest, Status
+from callpay.domain.disputes import DisputeUpdate, is_open_or_lost, merged
+from callpay.domain.payment_request import (
+    AuditEntry,
+    Cause,
+    ChargeDetails,
+    Failure,
+    PaymentRequest,
+    Refund,
+    Status,
+)
+from callpay.domain.refunds import refunded_total
 
 S = Status
 
@@ -18,13 +34,15 @@ S = Status
 # Moves inside it are ordered by the Stripe event time, not by rank.
 IN_FLIGHT = frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.FAILED})
 
+# The moves a change may name. What follows a payment (refunds, disputes) is not named but
+# derived from facts, see `after_payment`.
 FORWARD: dict[Status, frozenset[Status]] = {
     S.REQUESTED: frozenset(IN_FLIGHT | {S.AUTHORIZED, S.SUCCEEDED, S.CANCELED}),
     **{s: frozenset(IN_FLIGHT | {S.AUTHORIZED, S.SUCCEEDED, S.CANCELED}) for s in IN_FLIGHT},
     S.AUTHORIZED: frozenset({S.SUCCEEDED, S.CANCELED}),
-    S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
-    S.REFUNDED: frozenset({S.DISPUTED}),
+    S.SUCCEEDED: frozenset(),
+    S.PARTIALLY_REFUNDED: frozenset(),
+    S.REFUNDED: frozenset(),
     S.DISPUTED: frozenset(),
     S.CANCELED: frozenset(),
 }
@@ -53,15 +71,23 @@ PAID = AFTER_PAYMENT | {S.SUCCEEDED}
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
-    """A proposed change: the new status plus what Stripe (or our API) reported with it."""
+    """A proposed change: a move of the lifecycle (`status`) and/or facts Stripe (or our
+    API) reported with it."""
 
-    status: Status
+    status: Status | None  # None: facts only (refunds, a dispute, charge details)
     cause: Cause
     event_created: int | None = None  # Stripe's event time, None for our own API calls
     amount_captured: int | None = None
     amount_capturable: int | None = None
-    amount_refunded: int | None = None
     failure: Failure | None = None
+    refund: Refund | None = None  # one refund, by its own object
+    reported_refunded: int | None = None  # money returned, by the charge's own figure
+    dispute: DisputeUpdate | None = None
+    charge: ChargeDetails | None = None
+
+    def __post_init__(self) -> None:
+        if self.status in AFTER_PAYMENT:
+            raise ValueError(f"{self.status} follows from refunds and disputes, not a change")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +98,10 @@ class Transition:
 
 
 def is_forward(current: PaymentRequest, change: StatusChange) -> bool:
-    """Whether `change` may be applied on top of `current` without moving it backwards."""
+    """Whether the status `change` names may follow `current` without moving it backwards."""
     target = change.status
+    if target is None:
+        return True
     if target not in FORWARD[current.status]:
         return False
     if current.status in IN_FLIGHT and target in IN_FLIGHT:
@@ -84,43 +112,88 @@ def is_forward(current: PaymentRequest, change: StatusChange) -> bool:
         if target is current.status:
             return change.event_created > current.last_event_at
         return change.event_created >= current.last_event_at
-    if target is S.PARTIALLY_REFUNDED and current.status is S.PARTIALLY_REFUNDED:
-        return (change.amount_refunded or 0) > current.amount_refunded
     return RANK[target] >= RANK[current.status]
+
+
+def after_payment(request: PaymentRequest) -> Status:
+    """A paid request's status, from its facts."""
+    if is_open_or_lost(request.dispute):
+        return S.DISPUTED
+    if request.dispute is None and request.status is S.DISPUTED:
+        return S.DISPUTED  # recorded before disputes were kept: nothing says it ended
+    if request.amount_captured and request.amount_refunded >= request.amount_captured:
+        return S.REFUNDED
+    return S.PARTIALLY_REFUNDED if request.amount_refunded else S.SUCCEEDED
+
+
+def _with_facts(request: PaymentRequest, change: StatusChange) -> PaymentRequest:
+    """`request` with the change's facts merged in; equal to it when they add nothing."""
+    updates: dict[str, object] = {}
+    refunds = request.refunds
+    if change.refund is not None and all(r.id != change.refund.id for r in refunds):
+        refunds = updates["refunds"] = (*refunds, change.refund)
+    total = refunded_total(
+        refunds, change.reported_refunded or 0, request.amount_captured, request.amount_refunded
+    )
+    if total != request.amount_refunded:
+        updates["amount_refunded"] = total
+    if change.dispute is not None:
+        dispute = merged(request.dispute, change.dispute)
+        if dispute != request.dispute:
+            updates["dispute"] = dispute
+    known_card = request.charge is not None and request.charge.complete
+    if change.charge is not None and not known_card and change.charge != request.charge:
+        updates["charge"] = change.charge
+    return request.model_copy(update=updates) if updates else request
 
 
 def transition(current: PaymentRequest, change: StatusChange, now: datetime) -> Transition | None:
     """Apply `change` if it moves the payment forward; None if it is stale or a duplicate."""
     if not is_forward(current, change):
         return None
-    target = change.status
-    updates: dict[str, object] = {
-        "status": target,
-        "updated_at": now,
-        "version": current.version + 1,
-        "last_event_at": max(current.last_event_at, change.event_created or 0),
-        "failure": change.failure if target is S.FAILED else None,
-    }
-    if change.amount_captured is not None:
-        updates["amount_captured"] = change.amount_captured
-    if change.amount_capturable is not None:
-        updates["amount_capturable"] = change.amount_capturable
-    if change.amount_refunded is not None:
-        updates["amount_refunded"] = change.amount_refunded
-    if target is S.SUCCEEDED:
-        updates["paid_at"] = now
-        updates["amount_capturable"] = 0
-    after = current.model_copy(update=updates)
+    moved = current
+    if change.status is not None:
+        target = change.status
+        updates: dict[str, object] = {
+            "status": target,
+            "last_event_at": max(current.last_event_at, change.event_created or 0),
+            "failure": change.failure if target is S.FAILED else None,
+        }
+        if change.amount_captured is not None:
+            updates["amount_captured"] = change.amount_captured
+        if change.amount_capturable is not None:
+            updates["amount_capturable"] = change.amount_capturable
+        if target is S.SUCCEEDED:
+            updates["paid_at"] = now
+            updates["amount_capturable"] = 0
+        moved = current.model_copy(update=updates)
+    moved = _with_facts(moved, change)
+    if moved.status in PAID:
+        moved = moved.model_copy(update={"status": after_payment(moved)})
+    if moved == current:
+        return None
+    after = moved.model_copy(update={"updated_at": now, "version": current.version + 1})
     audit = AuditEntry(
         payment_request_id=current.id,
         version=after.version,
         at=now,
-        action=f"status.{target.value}",
+        action=_action(current, after, change),
         from_status=current.status,
-        to_status=target,
+        to_status=after.status,
         cause=change.cause,
     )
     return Transition(before=current, after=after, audit=audit)
+
+
+def _action(before: PaymentRequest, after: PaymentRequest, change: StatusChange) -> str:
+    """What the audit trail calls a change."""
+    if change.status is not None or after.status is not before.status:
+        return f"status.{after.status.value}"
+    if after.dispute != before.dispute and after.dispute is not None:
+        return f"dispute.{after.dispute.status}"
+    if after.amount_refunded != before.amount_refunded or after.refunds != before.refunds:
+        return "refund"
+    return "charge_details"
 
 
 def created(request: PaymentRequest, cause: Cause) -> AuditEntry:

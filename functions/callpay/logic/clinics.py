@@ -10,14 +10,13 @@ from zoneinfo import available_timezones
 
 from callpay.api_models import CLEARABLE, ClinicSettingsIn
 from callpay.domain.access import Clinician, Principal, acts_for_clinic, require_admin
-from callpay.domain.clinic import Clinic, ClinicAuditEntry, changes_between
+from callpay.domain.clinic import Clinic, ClinicAction, ClinicChange, change_clinic
 from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from callpay.domain.money import SUPPORTED
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.period import Moment, report_period
-from callpay.ports import ClinicStore, ConnectOnboarding, VersionConflict
-
-SAVE_ATTEMPTS = 5
+from callpay.logic.optimistic import optimistic_update
+from callpay.ports import ClinicStore, ConnectOnboarding
 
 
 @cache
@@ -97,18 +96,23 @@ class ClinicAdmin:
             raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
         account_id = clinic.stripe_account_id
         if account_id is None:
-            # Keyed on the clinic's version: a retry reuses the account, a re-link after
-            # removal makes a new one.
-            key = f"clinic:{clinic_id}:account:{clinic.version}"
-            account_id = self.connect.create_account(clinic_id, clinic.country, key)
-            self._change(
+            # One account per link, however many admins press "Go to Stripe" at once: the
+            # first claims the Stripe idempotency key in the table (keyed on the clinic's
+            # version, so a re-link after removal makes a new account), and every
+            # concurrent call creates with that same key, so Stripe makes one account.
+            key = self.clinics.claim_account_link(
+                clinic_id, f"clinic:{clinic_id}:account:{clinic.version}", self.clock()
+            )
+            created = self.connect.create_account(clinic_id, clinic.country, key)
+            linked = self._change(
                 admin, clinic_id, "stripe_account.linked",
-                lambda c: c.model_copy(update={"stripe_account_id": account_id,
-                                               "charges_enabled": False,
-                                               "details_submitted": False,
-                                               "requirements_due": ()}),
-                account_linked=account_id,
+                lambda c: None if c.stripe_account_id else c.model_copy(
+                    update={"stripe_account_id": created, "charges_enabled": False,
+                            "details_submitted": False, "requirements_due": ()}),
+                account_linked=created,
             )  # fmt: skip
+            # Linked by a concurrent call meanwhile: that account is the clinic's.
+            account_id = linked.stripe_account_id or created
         return self.connect.onboarding_link(account_id, clinic_id)
 
     def account(self, principal: Principal, clinic_id: str) -> Clinic:
@@ -139,37 +143,34 @@ class ClinicAdmin:
         self,
         admin: Clinician,
         clinic_id: str,
-        action: str,
-        change: Callable[[Clinic], Clinic],
+        action: ClinicAction,
+        change: Callable[[Clinic], Clinic | None],
         *,
         account_linked: str | None = None,
         account_removed: str | None = None,
     ) -> Clinic:
-        for _ in range(SAVE_ATTEMPTS):
-            before = self.clinics.get_clinic(clinic_id) or Clinic(
+        def load() -> Clinic:
+            return self.clinics.get_clinic(clinic_id) or Clinic(
                 clinic_id=clinic_id, org_id=admin.org_id
             )
-            after = change(before).model_copy(update={"version": before.version + 1})
-            after = Clinic.model_validate(after.model_dump())  # re-validate the whole record
+
+        def decide(before: Clinic) -> ClinicChange | None:
+            changed = change(before)
+            if changed is None:
+                return None  # nothing to do on the latest version
+            after = Clinic.model_validate(changed.model_dump())  # re-validate it whole
             check_settings(after)
-            audit = ClinicAuditEntry(
-                clinic_id=clinic_id,
-                version=after.version,
-                at=self.clock(),
-                action=action,
-                actor="admin",
-                subject=admin.sub,
-                changes=changes_between(before, after),
+            return change_clinic(
+                before, after, action=action, actor="admin", subject=admin.sub, at=self.clock()
             )
-            try:
-                self.clinics.save_clinic(
-                    after, audit, before.version,
-                    account_linked=account_linked, account_removed=account_removed,
-                )  # fmt: skip
-            except VersionConflict:
-                continue
-            return after
-        raise Conflict("concurrent_update", "The clinic is changing; try again.")
+
+        def save(step: ClinicChange) -> None:
+            self.clinics.save_clinic(
+                step, account_linked=account_linked, account_removed=account_removed
+            )
+
+        updated = optimistic_update(load=load, decide=decide, save=save)
+        return updated.change.after if updated.change else updated.state
 
 
 def unlinked(clinic: Clinic) -> Clinic:

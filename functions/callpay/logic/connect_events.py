@@ -12,21 +12,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from callpay.domain.clinic import Clinic, ClinicAuditEntry, changes_between
-from callpay.domain.stripe_outcomes import EVENT_RETENTION, StripeEvent
+from callpay.domain.clinic import Clinic, ClinicAction, ClinicChange, change_clinic
+from callpay.domain.stripe_objects import Account, StripeEvent
+from callpay.domain.stripe_outcomes import ACCOUNT_EVENTS, EVENT_RETENTION
 from callpay.logic.clinics import unlinked
+from callpay.logic.optimistic import optimistic_update
 from callpay.logic.stripe_events import Applied, Outcome
-from callpay.ports import ClinicStore, DuplicateEvent, PaymentStore, VersionConflict
+from callpay.ports import ClinicStore, DuplicateEvent, PaymentStore
 
-SAVE_ATTEMPTS = 5
+DEAUTHORIZED: ClinicAction = "stripe_account.deauthorized"
 
 
-def account_state(account: dict[str, Any]) -> dict[str, Any]:
-    requirements = account.get("requirements") or {}
+def account_state(account: Account) -> dict[str, Any]:
     return {
-        "charges_enabled": bool(account.get("charges_enabled")),
-        "details_submitted": bool(account.get("details_submitted")),
-        "requirements_due": tuple(requirements.get("currently_due") or ()),
+        "charges_enabled": account.charges_enabled,
+        "details_submitted": account.details_submitted,
+        "requirements_due": tuple(
+            account.requirements.currently_due if account.requirements else ()
+        ),
     }
 
 
@@ -37,49 +40,55 @@ class ConnectEvents:
     clock: Callable[[], datetime]
 
     def apply(self, event: StripeEvent) -> Applied:
-        account_id = event.account or (
-            event.object.get("id") if event.object.get("object") == "account" else None
-        )
-        if event.type not in {"account.updated", "account.application.deauthorized"}:
+        """Raises pydantic's ValidationError when an `account.updated` does not carry an
+        account we can read (the webhook answers 400)."""
+        if event.type not in ACCOUNT_EVENTS:
             return Applied(Outcome.IGNORED)
+        account = Account.model_validate(event.object) if event.type == "account.updated" else None
+        account_id = event.account or (account.id if account else None)
         clinic = self.clinics.clinic_by_account(account_id) if account_id else None
         if clinic is None:
             return Applied(Outcome.IGNORED)
-        for _ in range(SAVE_ATTEMPTS):
-            after, action = self._changed(clinic, event)
-            try:
-                if after is None:
-                    self.events.record_event(event.id)
-                    return Applied(Outcome.STALE)
-                self.clinics.save_clinic(
-                    after,
-                    ClinicAuditEntry(
-                        clinic_id=clinic.clinic_id, version=after.version, at=self.clock(),
-                        action=action, actor="stripe", subject=event.id,
-                        changes=changes_between(clinic, after),
-                    ),
-                    clinic.version,
-                    account_removed=account_id if action == "stripe_account.deauthorized" else None,
-                    event=(event.id, self.clock() + EVENT_RETENTION),
-                )  # fmt: skip
-            except DuplicateEvent:
-                return Applied(Outcome.DUPLICATE)
-            except VersionConflict:
-                reloaded = self.clinics.get_clinic(clinic.clinic_id)
-                if reloaded is None or reloaded.stripe_account_id != account_id:
-                    return Applied(Outcome.IGNORED)
-                clinic = reloaded
-                continue
-            return Applied(Outcome.APPLIED)
-        raise VersionConflict(clinic.clinic_id)
 
-    def _changed(self, clinic: Clinic, event: StripeEvent) -> tuple[Clinic | None, Any]:
-        """The clinic after the event, or None when the event is older than what we know."""
-        if event.created < clinic.account_event_at:
-            return None, None
-        update: dict[str, Any] = {"account_event_at": event.created, "version": clinic.version + 1}
-        if event.type == "account.application.deauthorized":
-            return unlinked(clinic).model_copy(update=update), "stripe_account.deauthorized"
-        return clinic.model_copy(
-            update=update | account_state(event.object)
-        ), "stripe_account.updated"
+        def reload() -> Clinic:
+            latest = self.clinics.get_clinic(clinic.clinic_id)
+            assert latest is not None  # clinics are never deleted
+            return latest
+
+        def decide(current: Clinic) -> ClinicChange | None:
+            # Only the account linked to the clinic speaks for it: a stray account (one
+            # created and then replaced, or removed) never changes the clinic.
+            if current.stripe_account_id != account_id or event.created < current.account_event_at:
+                return None
+            after, action = changed(current, event, account)
+            return change_clinic(
+                current, after, action=action, actor="stripe", subject=event.id, at=self.clock()
+            )
+
+        def save(step: ClinicChange) -> None:
+            self.clinics.save_clinic(
+                step,
+                account_removed=account_id if step.audit.action == DEAUTHORIZED else None,
+                event=(event.id, self.clock() + EVENT_RETENTION),
+            )
+
+        try:
+            updated = optimistic_update(load=reload, decide=decide, save=save, first=clinic)
+            if updated.change is None:
+                if updated.state.stripe_account_id != account_id:
+                    return Applied(Outcome.IGNORED)
+                self.events.record_event(event.id)
+                return Applied(Outcome.STALE)
+        except DuplicateEvent:
+            return Applied(Outcome.DUPLICATE)
+        return Applied(Outcome.APPLIED)
+
+
+def changed(
+    clinic: Clinic, event: StripeEvent, account: Account | None
+) -> tuple[Clinic, ClinicAction]:
+    """The clinic after an account event: the account's state, or unlinked."""
+    update: dict[str, Any] = {"account_event_at": event.created}
+    if account is None:
+        return unlinked(clinic).model_copy(update=update), DEAUTHORIZED
+    return clinic.model_copy(update=update | account_state(account)), "stripe_account.updated"

@@ -16,6 +16,7 @@ from callpay.api_models import (
     CheckoutOut,
     PatientAccessOut,
     PaymentRequestIn,
+    PaymentRequestOut,
     RefundIn,
 )
 from callpay.domain.access import (
@@ -30,8 +31,15 @@ from callpay.domain.access import (
 )
 from callpay.domain.clinic import Clinic, org_of
 from callpay.domain.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
-from callpay.domain.money import Money, check_chargeable
-from callpay.domain.payment_request import AuditEntry, Cause, LineItem, PaymentRequest, Status
+from callpay.domain.money import Money, check_chargeable, check_whole_units
+from callpay.domain.payment_request import (
+    AuditEntry,
+    Cause,
+    LineItem,
+    PaymentRequest,
+    Refund,
+    Status,
+)
 from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.transitions import (
     CANCELABLE,
@@ -42,6 +50,7 @@ from callpay.domain.transitions import (
     created,
     transition,
 )
+from callpay.logic.optimistic import optimistic_update
 from callpay.ports import (
     IdempotencyClaim,
     Notifier,
@@ -49,10 +58,8 @@ from callpay.ports import (
     PaymentGateway,
     PaymentStore,
     ReceiptQueue,
-    VersionConflict,
+    RefundAnswer,
 )
-
-SAVE_ATTEMPTS = 5
 
 INTENT_NOT_PAYABLE = {
     "processing": Status.PROCESSING,
@@ -265,8 +272,13 @@ class PaymentRequests:
                 "not_cancelable", f"A {request.status.value} payment cannot be canceled."
             )
         assert request.payment_intent_id and request.stripe_account
+        # Keyed on the record's version: Stripe replays a key's first answer for 24 hours,
+        # errors included, so a cancel refused once must not be refused again for a day
+        # once the request has moved on.
         self.gateway.cancel_intent(
-            request.payment_intent_id, request.stripe_account, f"{request.id}:cancel"
+            request.payment_intent_id,
+            request.stripe_account,
+            f"{request.id}:cancel:v{request.version}",
         )
         change = StatusChange(status=Status.CANCELED, cause=cause_of(clinician))
         canceled = self._save_with_retry(
@@ -298,8 +310,13 @@ class PaymentRequests:
             )
         check_chargeable(Money(amount, request.currency))
         assert request.payment_intent_id and request.stripe_account
+        # The record's version and the amount: a retry of this capture reuses the key, a
+        # capture of another amount is another request to Stripe, never an idempotency error.
         self.gateway.capture_intent(
-            request.payment_intent_id, request.stripe_account, amount, f"{request.id}:capture"
+            request.payment_intent_id,
+            request.stripe_account,
+            amount,
+            f"{request.id}:capture:v{request.version}:{amount}",
         )
         change = StatusChange(
             status=Status.SUCCEEDED, cause=cause_of(clinician), amount_captured=amount
@@ -313,67 +330,104 @@ class PaymentRequests:
 
     def refund(
         self, principal: Principal, payment_request_id: str, body: RefundIn, key: str | None
-    ) -> PaymentRequest:
-        """Refund all or part of a payment; the patient gets a refund receipt."""
+    ) -> tuple[RefundAnswer, bool]:
+        """Refund all or part of a payment; the patient gets a refund receipt.
+
+        The answer and True, or the first answer given for this Idempotency-Key and False:
+        callpay keeps its own record of the key, so the promise holds whatever Stripe does
+        with its own idempotency keys (localstripe ignores them).
+        """
         admin = require_admin(principal)
         request, _ = self._visible(admin, self.store.get(payment_request_id))
-        if request.status not in REFUNDABLE:
-            raise Conflict(
-                "not_refundable", f"A {request.status.value} payment cannot be refunded."
-            )
         if not key:
             # Without the client's key, a retry after a lost answer would refund again.
             raise BadRequest(
                 "idempotency_key_required", "Send an Idempotency-Key header with every refund."
             )
+        scope = hashlib.sha256(f"{request.id}\n{admin.sub}\n{key}".encode()).hexdigest()
+        digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+        claim = self.store.claim_refund_key(scope, digest, self.clock())
+        if claim.fingerprint != digest:
+            raise InvalidInput(
+                "idempotency_key_reused", "This Idempotency-Key was used for another refund."
+            )
+        if claim.answer is not None:
+            # The receipt job goes again: if the first one was lost, this one makes up for
+            # it; the receipt worker sends each receipt once.
+            self.receipts.enqueue(claim.answer.receipt)
+            return claim.answer, False
+        if not claim.ours:
+            raise Conflict(
+                "refund_in_progress", "A refund with this Idempotency-Key is being made; retry."
+            )
+        try:
+            refund = claim.refund or self._refund_on_stripe(admin, request, body, scope)
+            refunded = self._save_with_retry(
+                request.id,
+                lambda current: transition(
+                    current,
+                    StatusChange(
+                        status=None,
+                        cause=Cause(
+                            actor="clinician", subject=admin.sub,
+                            detail=f"{refund.id} {body.reason}",
+                        ),
+                        refund=refund,
+                    ),
+                    self.clock(),
+                ),
+            )  # fmt: skip
+        except Exception:
+            self.store.release_refund_key(scope)
+            raise
+        job = ReceiptJob(
+            payment_request_id=request.id,
+            kind="refund",
+            refund_id=refund.id,
+            refunded_total=refunded.amount_refunded,
+            refunded_at=self.clock(),
+        )
+        self.receipts.enqueue(job)
+        answer = RefundAnswer(200, PaymentRequestOut.of(refunded).model_dump_json(), job)
+        self.store.answer_refund_key(scope, answer)
+        self.notifier.payment_request_updated(refunded)
+        return answer, True
+
+    def _refund_on_stripe(
+        self, admin: Clinician, request: PaymentRequest, body: RefundIn, scope: str
+    ) -> Refund:
+        """Check the refund against what was paid, make it, and note it under the key."""
+        refundable = request.status in REFUNDABLE or (
+            request.dispute is not None and request.dispute.is_charge_refundable
+        )
+        if not refundable:
+            raise Conflict(
+                "not_refundable", f"A {request.status.value} payment cannot be refunded."
+            )
         remaining = request.amount_captured - request.amount_refunded
         amount = body.amount or remaining
-        if amount > remaining:
+        if amount > remaining or amount <= 0:
             left = Money(remaining, request.currency).display()
             raise InvalidInput("refund_too_large", f"At most {left} is left to refund.")
-        result = self.gateway.refund(request, amount, f"{request.id}:refund:{key}")
-        total = result.charge_amount_refunded
-        change = StatusChange(
-            status=Status.REFUNDED
-            if total >= request.amount_captured
-            else Status.PARTIALLY_REFUNDED,
-            cause=Cause(
-                actor="clinician", subject=admin.sub, detail=f"{result.refund_id} {body.reason}"
-            ),
-            amount_refunded=total,
-        )
-        refunded = self._save_with_retry(
-            request.id, lambda current: transition(current, change, self.clock())
-        )
-        self.receipts.enqueue(
-            ReceiptJob(
-                payment_request_id=request.id,
-                kind="refund",
-                refund_id=result.refund_id,
-                refunded_total=total,
-                refunded_at=self.clock(),
-            )
-        )
-        self.notifier.payment_request_updated(refunded)
-        return refunded
+        check_whole_units(Money(amount, request.currency))
+        refund = self.gateway.refund(request, amount, f"{request.id}:refund:{scope[:40]}")
+        self.store.note_refund_key(scope, refund)
+        return refund
 
     def _save_with_retry(
         self, payment_request_id: str, change_of: Callable[[PaymentRequest], Transition | None]
     ) -> PaymentRequest:
         """Apply a change to the latest stored version, retrying when another writer won."""
-        for _ in range(SAVE_ATTEMPTS):
-            current = self.store.get(payment_request_id)
-            if current is None:
-                raise NotFound("payment_request_not_found", "No such payment request.")
-            change = change_of(current)
-            if change is None:
-                return current
-            try:
-                self.store.save(change)
-            except VersionConflict:
-                continue
-            return change.after
-        raise Conflict("concurrent_update", "The payment request is changing; try again.")
+        updated = optimistic_update(
+            load=lambda: self._stored(payment_request_id), decide=change_of, save=self.store.save
+        )
+        return updated.change.after if updated.change else updated.state
+
+    def _stored(self, payment_request_id: str) -> PaymentRequest:
+        request = self.store.get(payment_request_id)
+        if request is None:
+            raise NotFound("payment_request_not_found", "No such payment request.")
+        return request
 
 
 def _with_checkout(

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from aws_lambda_powertools import Logger
 
 from callpay.domain.clinic import Clinic
 from callpay.domain.errors import Conflict
-from callpay.domain.payment_request import PaymentRequest
+from callpay.domain.payment_request import Cause, ChargeDetails, PaymentRequest
 from callpay.domain.receipt_job import Claim, ReceiptJob, receipt_number
-from callpay.domain.transitions import PAID
+from callpay.domain.transitions import PAID, StatusChange, transition
+from callpay.logic.optimistic import optimistic_update
 from callpay.ports import PaymentGateway, PaymentStore, ReceiptLedger, ReceiptMailer
 from callpay.receipts.receipt import ClinicDetails, Receipt, ReceiptLine
 from callpay.receipts.render import RenderedReceipt
@@ -46,6 +47,31 @@ class ReceiptBook:
     gateway: PaymentGateway
     render: Callable[[Receipt, str], RenderedReceipt]
     resolve_locale: Callable[[str | None, str | None], str]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def charge_of(self, request: PaymentRequest) -> ChargeDetails:
+        """The charge and card, from our record; asked of Stripe once if no event brought
+        them, then kept on the record, so showing a receipt never calls Stripe again."""
+        if request.charge is not None and request.charge.complete:
+            return request.charge
+        assert request.payment_intent_id and request.stripe_account
+        charge = self.gateway.charge_details(request.payment_intent_id, request.stripe_account)
+        change = StatusChange(
+            None, Cause(actor="system", subject="receipt", detail="charge details"), charge=charge
+        )
+
+        def load() -> PaymentRequest:
+            latest = self.store.get(request.id)
+            assert latest is not None  # payment requests are never deleted
+            return latest
+
+        optimistic_update(
+            load=load,
+            decide=lambda current: transition(current, change, self.clock()),
+            save=self.store.save,
+            first=request,
+        )
+        return charge
 
     def receipt_of(
         self, request: PaymentRequest, clinic: Clinic | None, job: ReceiptJob | None = None
@@ -53,8 +79,7 @@ class ReceiptBook:
         """The payment receipt, or with a refund job, that refund's receipt."""
         if request.status not in PAID or request.paid_at is None:
             raise Conflict("not_paid", "There is no receipt before the payment is made.")
-        assert request.payment_intent_id and request.stripe_account
-        charge = self.gateway.charge_details(request.payment_intent_id, request.stripe_account)
+        charge = self.charge_of(request)
         refund = job if job is not None and job.kind == "refund" else None
         issued_at = (refund.refunded_at if refund else None) or request.paid_at
         number = receipt_number(

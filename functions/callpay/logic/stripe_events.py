@@ -9,11 +9,11 @@ from enum import StrEnum
 
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.receipt_job import ReceiptJob
-from callpay.domain.stripe_outcomes import Reading, StripeEvent, read
-from callpay.domain.transitions import AFTER_PAYMENT, PAID, StatusChange, transition
-from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue, VersionConflict
-
-SAVE_ATTEMPTS = 5
+from callpay.domain.stripe_objects import StripeEvent
+from callpay.domain.stripe_outcomes import Reading, asks_for_money_back, read
+from callpay.domain.transitions import PAID, transition
+from callpay.logic.optimistic import optimistic_update
+from callpay.ports import DuplicateEvent, Notifier, PaymentStore, ReceiptQueue
 
 
 class Outcome(StrEnum):
@@ -49,16 +49,18 @@ class StripeEvents:
         return request
 
     def apply(self, event: StripeEvent) -> Applied:
+        """Raises pydantic's ValidationError when the event's object is not what its type
+        says (the webhook answers 400)."""
         reading = read(event)
         request = self._request_for(event, reading) if reading else None
         if reading is None or request is None:
             return Applied(Outcome.IGNORED)
-        change = reading.change
-        if change.status in AFTER_PAYMENT and request.status not in PAID:
+        change = reading.change_for(request)
+        if asks_for_money_back(change) and request.status not in PAID | {Status.CANCELED}:
             # Not recorded as processed: Stripe delivers it again, by when the payment's
             # own event has arrived.
             return Applied(Outcome.EARLY, request)
-        applied = self._record(event, change, request)
+        applied = self._record(event, reading, request)
         if applied.outcome is Outcome.APPLIED and applied.request:
             self.notifier.payment_request_updated(applied.request)
         if change.status is Status.SUCCEEDED and applied.request:
@@ -67,21 +69,26 @@ class StripeEvents:
             self.receipts.enqueue(ReceiptJob(payment_request_id=applied.request.id))
         return applied
 
-    def _record(self, event: StripeEvent, change: StatusChange, request: PaymentRequest) -> Applied:
+    def _record(self, event: StripeEvent, reading: Reading, request: PaymentRequest) -> Applied:
         """Apply the change and mark the event processed, in one conditional write."""
-        for _ in range(SAVE_ATTEMPTS):
-            step = transition(request, change, self.clock())
-            try:
-                if step is None:
-                    self.store.record_event(event.id)
-                    return Applied(Outcome.STALE, request)
-                self.store.save(step, event_id=event.id)
-            except DuplicateEvent:
-                return Applied(Outcome.DUPLICATE, self.store.get(request.id))
-            except VersionConflict:
-                reloaded = self.store.get(request.id)
-                assert reloaded is not None
-                request = reloaded
-                continue
-            return Applied(Outcome.APPLIED, step.after)
-        raise VersionConflict(request.id)
+
+        def reload() -> PaymentRequest:
+            latest = self.store.get(request.id)
+            assert latest is not None  # payment requests are never deleted
+            return latest
+
+        try:
+            updated = optimistic_update(
+                load=reload,
+                decide=lambda current: transition(
+                    current, reading.change_for(current), self.clock()
+                ),
+                save=lambda step: self.store.save(step, event_id=event.id),
+                first=request,
+            )
+            if updated.change is None:
+                self.store.record_event(event.id)
+                return Applied(Outcome.STALE, updated.state)
+        except DuplicateEvent:
+            return Applied(Outcome.DUPLICATE, self.store.get(request.id))
+        return Applied(Outcome.APPLIED, updated.change.after)
