@@ -161,6 +161,7 @@ class PaymentsHttpApi(Construct):
             authorizer_name="clinician-jwt",
         )
         self.routes: dict[str, apigwv2.HttpRoute] = {}
+        self._integrations: dict[str, integrations.HttpLambdaIntegration] = {}
 
     @property
     def url(self) -> str:
@@ -179,14 +180,15 @@ class PaymentsHttpApi(Construct):
         # API Gateway refuses settings for a route key the API does not have yet.
         stage.node.add_dependency(self.routes[route_key])
 
-    def add_default_route(self, handler: lambda_.IFunction) -> None:
-        """Every request no other route takes (API Gateway's `$default` route key)."""
+    def add_default_route(self, name: str) -> None:
+        """Every request no other route takes (API Gateway's `$default` route key), to the
+        function of the routes added as `name`."""
         created = apigwv2.HttpRoute(
             self,
             "DefaultRoute",
             http_api=self.api,
             route_key=apigwv2.HttpRouteKey.DEFAULT,
-            integration=integrations.HttpLambdaIntegration("DefaultIntegration", handler),
+            integration=self._integrations[name],
         )
         self.routes[DEFAULT_ROUTE] = created
         acknowledge(
@@ -199,6 +201,7 @@ class PaymentsHttpApi(Construct):
     def add_routes(self, name: str, routes: Sequence[Route], handler: lambda_.IFunction) -> None:
         """Send routes to one function, each with the authorizer its Route says."""
         integration = integrations.HttpLambdaIntegration(f"{name}Integration", handler)
+        self._integrations[name] = integration
         for route in routes:
             authorizer: apigwv2.IHttpRouteAuthorizer = (
                 self.jwt_authorizer if route.clinician_jwt else apigwv2.HttpNoneAuthorizer()

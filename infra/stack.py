@@ -155,7 +155,6 @@ class CallpayStack(Stack):
             description="callpay: GET /openapi.json and 404/405 for every other route miss",
             environment={},  # it touches nothing: no table, no secret
             timeout=API_TIMEOUT,
-            memory_size=256,
         )
         self.handlers = (
             self.request_payment,
@@ -200,7 +199,7 @@ class CallpayStack(Stack):
         )
         self.http_api.add_routes("ClinicAdmin", CLINIC_ROUTES, self.clinic_admin.function)
         self.http_api.add_routes("ApiContract", CONTRACT_ROUTES, self.api_contract.function)
-        self.http_api.add_default_route(self.api_contract.function)
+        self.http_api.add_default_route("ApiContract")
         self.realtime.add_routes(self.realtime_handler.function)
 
         # Stripe's deliveries need far less than the apps' traffic; a flood of forged

@@ -194,6 +194,9 @@ class DisputeOut(BaseModel):
 class PaymentRequestOut(BaseModel):
     """A payment request as clinicians and patients see it: no Stripe secrets, no email."""
 
+    # Defaults are sent too: the contract's schema lists them as always there.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: str
     call_id: str
     clinic_id: str
@@ -248,6 +251,9 @@ class StripeAccountLinkOut(BaseModel):
 
 
 class CheckoutOut(BaseModel):
+    # Defaults are sent too: the contract's schema lists them as always there.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     client_secret: str
     publishable_key: str
     stripe_account: str
@@ -256,6 +262,9 @@ class CheckoutOut(BaseModel):
 
 
 class PatientAccessOut(BaseModel):
+    # Defaults are sent too: the contract's schema lists them as always there.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     token: str
     expires_at: datetime
     # The hosted pay page for this call, the token in its fragment (never sent to a
@@ -265,6 +274,9 @@ class PatientAccessOut(BaseModel):
 
 class WebhookReceivedOut(BaseModel):
     """A Stripe event taken: what it did (Stripe only needs the 2xx)."""
+
+    # Defaults are sent too: the contract's schema lists them as always there.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     received: Literal[True] = True
     outcome: Literal[Outcome.APPLIED, Outcome.STALE, Outcome.DUPLICATE, Outcome.IGNORED]

@@ -168,6 +168,7 @@ def test_prod_reads_the_imported_secrets_by_name_each_only_where_used(prod: Synt
         "realtime": {"TOKEN_SECRET_ID"},
         "send_receipt": {"STRIPE_SECRET_ID"},
         "clinic_admin": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+        "api_contract": set(),
     }
     roles = {}
     for function in prod.handler_functions().values():

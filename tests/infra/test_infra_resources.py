@@ -34,6 +34,8 @@ EXPECTED_ROUTES = {
     "GET /clinics/{clinic_id}/stripe-account": ("clinic_admin", "JWT"),
     "DELETE /clinics/{clinic_id}/stripe-account": ("clinic_admin", "JWT"),
     "GET /clinics/{clinic_id}/payments": ("clinic_admin", "JWT"),
+    "GET /openapi.json": ("api_contract", "NONE"),
+    "$default": ("api_contract", "NONE"),
 }
 
 
@@ -141,6 +143,7 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
         "realtime",
         "send_receipt",
         "clinic_admin",
+        "api_contract",
     }
     for service, (_, properties) in functions.items():
         assert properties["Handler"] == f"{service}.handler.lambda_handler"
@@ -166,6 +169,7 @@ SECRETS_USED = {
     "realtime": {"TOKEN_SECRET_ID"},
     "send_receipt": {"STRIPE_SECRET_ID"},
     "clinic_admin": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+    "api_contract": set(),
 }
 
 
@@ -189,7 +193,10 @@ def test_functions_get_settings_and_their_secrets_ids_but_no_secret_values(
     assert set(functions) == set(SECRETS_USED)
     for service, (_, properties) in functions.items():
         variables = properties["Environment"]["Variables"]
-        assert ref_or_getatt(variables["TABLE_NAME"]) == table_id
+        if service == "api_contract":  # serves a file: no table
+            assert "TABLE_NAME" not in variables
+        else:
+            assert ref_or_getatt(variables["TABLE_NAME"]) == table_id
         assert variables["POWERTOOLS_SERVICE_NAME"] == service
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "callpay"
         assert variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"  # dev stage
@@ -220,7 +227,7 @@ def test_functions_that_push_updates_get_this_stages_connections_endpoint(
     api = synthesized.logical_id(synthesized.stack.realtime.api)
     for service, (_, properties) in functions_by_service(synthesized).items():
         variables = properties["Environment"]["Variables"]
-        if service in {"send_receipt", "clinic_admin"}:
+        if service in {"send_receipt", "clinic_admin", "api_contract"}:
             assert "WEBSOCKET_CALLBACK_URL" not in variables
             continue
         url = variables["WEBSOCKET_CALLBACK_URL"]["Fn::Join"][1]
@@ -358,7 +365,7 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
             "ses:SendRawEmail": {identity, configuration_set},
         },
     }
-    assert set(extra) == set(stack.handlers)
+    assert set(extra) | {stack.api_contract} == set(stack.handlers)
     for handler, own in extra.items():
         logs = synthesized.logical_id(handler.log_group)
         permissions = permissions_of(synthesized, synthesized.logical_id(handler.role))
@@ -371,6 +378,12 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
             "secretsmanager:DescribeSecret": readable,
             **own,
         }, handler.service
+    # api_contract serves a file it ships with: its own log group and nothing else.
+    logs = synthesized.logical_id(stack.api_contract.log_group)
+    assert permissions_of(synthesized, synthesized.logical_id(stack.api_contract.role)) == {
+        "logs:CreateLogStream": {logs},
+        "logs:PutLogEvents": {logs},
+    }
 
 
 def test_only_stripe_webhook_may_read_the_webhook_secrets_and_realtime_only_the_token(
@@ -468,6 +481,7 @@ def test_api_gateway_may_invoke_functions_only_from_this_stacks_apis(
         "request_payment": {http},
         "stripe_webhook": {http},
         "clinic_admin": {http},
+        "api_contract": {http},
         "realtime": {websocket},
     }
 
@@ -510,7 +524,8 @@ def test_integrations_use_the_v2_payload_the_resolver_expects(synthesized: Synth
         for i in synthesized.of_type("AWS::ApiGatewayV2::Integration").values()
         if i["Properties"]["ApiId"] == {"Ref": http}
     ]
-    assert len(integrations) == 3  # request_payment, stripe_webhook, clinic_admin
+    # request_payment, stripe_webhook, clinic_admin, api_contract (its routes and $default)
+    assert len(integrations) == 4
     for integration in integrations:
         assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
         assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
@@ -538,9 +553,10 @@ def test_http_stage_is_throttled_and_access_logged_as_json(synthesized: Synthesi
     assert stage["StageName"] == "$default"
     assert stage["AutoDeploy"] is True
     assert stage["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
-    # Stripe's webhook has a lower throttle of its own.
+    # Stripe's webhook and the route misses ($default) have a lower throttle of their own.
     assert stage["RouteSettings"] == {
-        "POST /webhooks/stripe": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
+        "POST /webhooks/stripe": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20},
+        "$default": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20},
     }
     (stage_id,) = [
         lid

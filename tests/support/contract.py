@@ -86,6 +86,54 @@ class Contract:
         return []
 
 
+FEED_PATH = REPO_ROOT / "docs" / "asyncapi.yaml"
+FEED_BASE = "urn:callpay:asyncapi"
+
+
+class FeedContract:
+    """docs/asyncapi.yaml as a judge of what the feed sends and of refused handshakes."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        registry: Registry[Any] = Registry().with_resource(
+            FEED_BASE, Resource.from_contents(document, default_specification=DRAFT202012)
+        )
+        sent = [
+            {"$ref": f"{FEED_BASE}#/components/messages/{name}/payload"}
+            for name in ("callSnapshot", "paymentRequestUpdated", "pong", "error")
+        ]
+        self._server = Draft202012Validator({"oneOf": sent}, registry=registry)
+        self._registry = registry
+
+    def frame_problems(self, frame: object) -> list[str]:
+        return [f"{e.message[:300]} at {list(e.path)}" for e in self._server.iter_errors(frame)]
+
+    def handshake_problems(self, status: int, body: str) -> list[str]:
+        refusal = self.document["x-handshake-refusals"].get(str(status))
+        if refusal is None:
+            return [f"the handshake answered {status}, which the document does not declare"]
+        envelope = json.loads(body)
+        problems = [e.message for e in Draft202012Validator(
+            {"$ref": FEED_BASE + refusal["body"]["$ref"]}, registry=self._registry
+        ).iter_errors(envelope)]  # fmt: skip
+        code = envelope.get("error", {}).get("code")
+        if code not in refusal["codes"]:
+            problems.append(f"handshake {status} with code {code!r}: not in {refusal['codes']}")
+        return problems
+
+
+@cache
+def feed() -> FeedContract:
+    import yaml  # noqa: PLC0415
+
+    return FeedContract(yaml.safe_load(FEED_PATH.read_text(encoding="utf-8")))
+
+
+def assert_feed_frame(frame: object) -> None:
+    problems = feed().frame_problems(frame)
+    assert not problems, f"{frame}: " + "\n".join(problems)
+
+
 @cache
 def committed() -> Contract:
     return Contract(json.loads(DOCUMENT_PATH.read_text(encoding="utf-8")))

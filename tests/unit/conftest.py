@@ -24,7 +24,7 @@ from callpay.logic.stripe_events import StripeEvents
 from callpay.receipts.locales import resolve_locale
 from callpay.receipts.render import render
 from realtime.handler import lambda_handler as realtime_handler
-from tests.support.contract import assert_declared
+from tests.support.contract import assert_declared, assert_feed_frame, feed
 from tests.support.events import LambdaContext, clinician_claims
 from tests.support.fakes import (
     Clock,
@@ -170,7 +170,9 @@ class Sockets:
         self.frames: dict[str, list[dict[str, Any]]] = {}
 
     def post(self, connection_id: str, data: bytes) -> None:
-        self.frames.setdefault(connection_id, []).append(json.loads(data))
+        frame = json.loads(data)
+        assert_feed_frame(frame)  # every frame is one docs/asyncapi.yaml declares
+        self.frames.setdefault(connection_id, []).append(frame)
 
 
 @pytest.fixture
@@ -193,4 +195,8 @@ def ws(
         "body": body,
         "isBase64Encoded": False,
     }
-    return int(realtime_handler(event, LambdaContext())["statusCode"])
+    answer = realtime_handler(event, LambdaContext())
+    if route == "$connect" and answer["statusCode"] != 200:
+        problems = feed().handshake_problems(answer["statusCode"], answer["body"])
+        assert not problems, problems
+    return int(answer["statusCode"])

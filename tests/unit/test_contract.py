@@ -7,16 +7,20 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from jsonschema import Draft7Validator
 from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
 
 from api_contract.handler import lambda_handler as api_contract
 from callpay import contract
-from devtools import openapi
+from devtools import asyncapi, openapi
 from devtools.infra_tables import http_routes
 from devtools.paths import REPO_ROOT
-from tests.support.contract import Answer, committed
+from tests.support.contract import Answer, committed, feed
 from tests.support.events import LambdaContext, http_event
 
 REGENERATE = "run `make openapi` and commit the result"
@@ -124,3 +128,55 @@ def test_a_route_miss_gets_the_envelope_404_or_405_with_allow(
         {"error": {"code": code, "message": body["error"]["message"]}},
     )  # type: ignore[index]
     assert headers.get("Allow") == allow
+
+
+# -- the feed's AsyncAPI document -------------------------------------------------------
+
+ASYNCAPI_SPEC = REPO_ROOT / "node_modules" / "@asyncapi" / "specs" / "schemas" / "3.0.0.json"
+
+
+def test_the_committed_asyncapi_document_is_the_one_the_code_generates() -> None:
+    assert asyncapi.DOCUMENT.read_text(encoding="utf-8") == asyncapi.render(asyncapi.document()), (
+        f"{asyncapi.DOCUMENT} is stale: {REGENERATE}"
+    )
+
+
+def asyncapi_validator() -> Draft7Validator:
+    """The AsyncAPI 3.0.0 JSON Schema of @asyncapi/specs (package.json, installed by npm ci)."""
+    spec = json.loads(ASYNCAPI_SPEC.read_text())
+    registry: Registry[Any] = Registry().with_resources(
+        (part["$id"], Resource.from_contents(part, default_specification=DRAFT7))
+        for part in (spec, *spec["definitions"].values())
+        if "$id" in part
+    )
+    return Draft7Validator(spec, registry=registry)
+
+
+def test_the_asyncapi_document_is_valid_asyncapi_3() -> None:
+    validator = asyncapi_validator()
+    document = feed().document
+    assert [error.message for error in validator.iter_errors(document)] == []
+    broken = document | {"operations": {"sendSync": {"action": "shout"}}}
+    assert list(validator.iter_errors(broken))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "pong", "extra": 1} | {"type": "pongs"},
+        {"type": "error", "error": {"code": "made_up", "message": "x"}},
+        {"type": "error", "error": {"code": "internal_error", "message": "x"}},
+        {"type": "payment_request.updated", "payment_request": {"id": "pr_1"}},
+        {"type": "call.snapshot", "call_id": "c1"},
+    ],
+)
+def test_the_feed_judge_refuses_frames_the_document_does_not_declare(frame: object) -> None:
+    assert feed().frame_problems(frame)
+
+
+def test_the_feed_judge_takes_declared_frames_and_refusals() -> None:
+    assert feed().frame_problems({"type": "pong"}) == []
+    body = json.dumps({"error": {"code": "not_your_call", "message": "Not this call."}})
+    assert feed().handshake_problems(403, body) == []
+    assert feed().handshake_problems(402, body)
+    assert feed().handshake_problems(401, body)  # not a 401 code
