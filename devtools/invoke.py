@@ -5,9 +5,9 @@
         events/stripe_webhook/payment_intent_succeeded.json
     python devtools/invoke.py --local send_receipt events/send_receipt/receipt_batch.json
 
-Functions: request_payment, stripe_webhook, realtime, send_receipt, clinic_admin; sample
-events for each are in events/<function>/. `--local` runs the handler against the stack
-`make dev` is running: it takes the environment the stack gives its handlers from
+Functions: request_payment, stripe_webhook, realtime, send_receipt, clinic_admin,
+api_contract; sample events for each are in events/<function>/. `--local` runs the handler
+against the stack `make dev` is running: it takes the environment the stack gives its handlers from
 `.callpay/local.json` (or `--state-dir`'s; moto's endpoint and keys, the region, TABLE_NAME,
 the three *_SECRET_ID, localstripe, the gateway's @connections and JWKS...), and signs
 stripe_webhook deliveries with the stack's webhook secret. Without it the handler reads
@@ -32,7 +32,14 @@ from devtools.lambda_functions import local_function
 from devtools.paths import REPO_ROOT
 from devtools.stripe_signature import signature_header
 
-FUNCTIONS = ("request_payment", "stripe_webhook", "realtime", "send_receipt", "clinic_admin")
+FUNCTIONS = (
+    "request_payment",
+    "stripe_webhook",
+    "realtime",
+    "send_receipt",
+    "clinic_admin",
+    "api_contract",
+)
 # Credentials of a developer's own AWS profile must not reach moto (or, by mistake, AWS).
 NOT_INHERITED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
 

@@ -204,6 +204,11 @@ def _responses(route: HttpRoute, operation: Operation, schemas: Schemas) -> dict
             name: {"description": text, "schema": {"type": "string"}}
             for name, text in success.headers.items()
         }
+    if success.links:
+        answer["links"] = {
+            operation_id: {"operationId": operation_id, "parameters": {"id": "$response.body#/id"}}
+            for operation_id in success.links
+        }
     responses: dict[str, Any] = {str(success.status): answer}
     codes = c.refusals(operation, route.path, gateway_jwt=route.clinician_jwt)
     if operation.calls_stripe:

@@ -61,6 +61,19 @@ class LineItemIn(Body):
 
 
 class PaymentRequestIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "clinic_id": "clinic-1",
+                    "amount": 8000,
+                    "currency": "aud",
+                    "description": "Telehealth consultation",
+                }
+            ]
+        }
+    )
+
     clinic_id: Id
     amount: Amount
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
@@ -70,11 +83,17 @@ class PaymentRequestIn(Body):
 
 
 class CaptureIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 6000}]})
+
     # Default: the whole hold. 0 releases the hold without charging.
     amount: Amount | None = None
 
 
 class RefundIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": 2000, "reason": "requested_by_customer"}]}
+    )
+
     # Default: whatever is left to refund.
     amount: PositiveAmount | None = None
     # Stripe's reasons; kept in our audit trail, not sent to Stripe (it does not need it).
@@ -162,10 +181,16 @@ class StripeAccountOut(BaseModel):
 
 
 class PatientAccessIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"clinic_id": "clinic-1"}]})
+
     clinic_id: Id
 
 
 class CheckoutIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "patient@example.com", "locale": "en-AU"}]}
+    )
+
     email: Annotated[EmailStr, StringConstraints(max_length=254)]
     locale: Locale | None = None
 

@@ -69,6 +69,8 @@ class Success:
     content_type: str = JSON
     # Response headers: name -> description.
     headers: Mapping[str, str] = field(default_factory=dict)
+    # Operations that take the answer's `id` as their path's {id} (OpenAPI links).
+    links: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,14 @@ OPERATIONS: Mapping[str, Operation] = {
                 "Location": "The new request's path.",
                 "Idempotent-Replayed": "`true` when the key's request is returned.",
             },
+            links=(
+                "getPaymentRequest",
+                "checkout",
+                "cancelPaymentRequest",
+                "capturePayment",
+                "refundPayment",
+                "getReceipt",
+            ),
         ),
         body=m.PaymentRequestIn,
         idempotency_key="optional",

@@ -66,3 +66,18 @@ def test_sample_websocket_event_is_routed(world: World, sockets: Sockets, path: 
     if route == "$default":
         (reply_frame,) = sockets.frames[event["requestContext"]["connectionId"]]
         assert reply_frame["type"] in {"pong", "error"}  # sync of an unknown socket: an error
+
+
+def test_sample_api_contract_events_are_answered() -> None:
+    from api_contract.handler import lambda_handler as api_contract  # noqa: PLC0415
+
+    document = api_contract(
+        json.loads((EVENTS / "api_contract/get_openapi.json").read_text()), LambdaContext()
+    )
+    assert document["statusCode"] == 200 and json.loads(document["body"])["openapi"] == "3.1.0"
+    miss = reply(
+        api_contract(
+            json.loads((EVENTS / "api_contract/route_miss.json").read_text()), LambdaContext()
+        )
+    )
+    assert miss == (405, {"error": {"code": "method_not_allowed", "message": "Use GET here."}})
