@@ -159,14 +159,14 @@ def receipt_queue() -> SqsReceiptQueue:
 def receipt_book() -> ReceiptBook:
     from callpay.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
     from callpay.logic.receipts import ReceiptBook  # noqa: PLC0415
-    from callpay.receipts.locales import resolve_locale  # noqa: PLC0415
+    from callpay.receipts.locales import negotiate  # noqa: PLC0415
     from callpay.receipts.render import render  # noqa: PLC0415
 
     return ReceiptBook(
         store=store(),
         gateway=StripeGateway(stripe_client),
         render=render,
-        resolve_locale=resolve_locale,
+        negotiate=negotiate,
         clock=now,
     )
 

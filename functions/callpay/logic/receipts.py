@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -46,7 +46,7 @@ class ReceiptBook:
     store: PaymentStore
     gateway: PaymentGateway
     render: Callable[[Receipt, str], RenderedReceipt]
-    resolve_locale: Callable[[str | None, str | None], str]
+    negotiate: Callable[[Iterable[str | None]], str]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def charge_of(self, request: PaymentRequest) -> ChargeDetails:
@@ -102,13 +102,19 @@ class ReceiptBook:
         )
 
     def rendered(
-        self, request: PaymentRequest, locale: str | None, job: ReceiptJob | None = None
+        self,
+        request: PaymentRequest,
+        job: ReceiptJob | None = None,
+        *,
+        choice: str | None = None,
+        accepted: Sequence[str] = (),
     ) -> RenderedReceipt:
+        """The receipt in the patient's language: the one they chose (`choice`, the page's
+        ?locale=, then their locale at checkout), else their browser's (`accepted`, from
+        Accept-Language), else the clinic's default, else English."""
         clinic = self.store.get_clinic(request.clinic_id)
-        chosen = self.resolve_locale(
-            locale or request.locale, clinic.default_locale if clinic else None
-        )
-        return self.render(self.receipt_of(request, clinic, job), chosen)
+        preferences = [choice, request.locale, *accepted, clinic.default_locale if clinic else None]
+        return self.render(self.receipt_of(request, clinic, job), self.negotiate(preferences))
 
 
 @dataclass
@@ -132,7 +138,7 @@ class ReceiptMailing:
         if claim is Claim.BUSY:
             raise ReceiptInFlight(job.key)
         try:
-            email = self.book.rendered(request, None, job)
+            email = self.book.rendered(request, job)
             message_id = self.mailer.send(
                 request.receipt_email, email.subject, email.html, email.text
             )
