@@ -20,8 +20,10 @@ from callpay import contract
 from devtools import asyncapi, openapi
 from devtools.infra_tables import http_routes
 from devtools.paths import REPO_ROOT
+from request_payment.handler import lambda_handler as request_payment
 from tests.support.contract import Answer, committed, feed
-from tests.support.events import LambdaContext, http_event
+from tests.support.events import LambdaContext, clinician_claims, http_event, reply
+from tests.unit.conftest import World
 
 REGENERATE = "run `make openapi` and commit the result"
 
@@ -180,3 +182,14 @@ def test_the_feed_judge_takes_declared_frames_and_refusals() -> None:
     assert feed().handshake_problems(403, body) == []
     assert feed().handshake_problems(402, body)
     assert feed().handshake_problems(401, body)  # not a 401 code
+
+
+@pytest.mark.parametrize("raw_id", ['pr"1', "pr\x01", "pr`1", "pr\u00e9\u20ac"])
+def test_a_path_id_powertools_would_not_match_is_400_invalid_id_not_a_route_miss(
+    world: World, raw_id: str
+) -> None:
+    """Regression (found by holding the input-boundary properties to the document):
+    Powertools' own parameter pattern left these out, and they answered 404 `not_found`."""
+    event = http_event("GET", f"/payment-requests/{raw_id}", claims=clinician_claims())
+    status, body = reply(request_payment(event, LambdaContext()))
+    assert (status, body["error"]["code"]) == (400, "invalid_id")
