@@ -240,7 +240,12 @@ OPERATIONS: Mapping[str, Operation] = {
         "Default amount: what is left. A retry with the same Idempotency-Key never refunds twice.",
         "payment requests",
         CLINICIANS,
-        Success(200, REQUEST_VIEW, m.PaymentRequestOut),
+        Success(
+            200,
+            REQUEST_VIEW,
+            m.PaymentRequestOut,
+            headers={"Idempotent-Replayed": "`true` when the key's first answer is repeated."},
+        ),
         body=m.RefundIn,
         idempotency_key="required",
         calls_stripe=True,
@@ -261,8 +266,8 @@ OPERATIONS: Mapping[str, Operation] = {
     "GET /payment-requests/{id}/receipt": Operation(
         "getReceipt",
         "The receipt page",
-        "HTML, in `?locale=`, else the best of Accept-Language, else the patient's checkout "
-        "locale, else the clinic's; `Content-Language` says which.",
+        "HTML, in `?locale=`, else the patient's checkout locale, else the best of "
+        "Accept-Language, else the clinic's default; `Content-Language` says which.",
         "payment requests",
         VIEWERS,
         Success(
