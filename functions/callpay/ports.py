@@ -121,7 +121,11 @@ class Intent:
 
 class PaymentGateway(Protocol):
     def create_intent(
-        self, request: PaymentRequest, stripe_account: str, share_description: bool
+        self,
+        request: PaymentRequest,
+        stripe_account: str,
+        share_description: bool,
+        resumed: bool = False,
     ) -> Intent: ...
 
     def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent: ...

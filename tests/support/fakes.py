@@ -181,7 +181,11 @@ class FakeGateway:
             raise error
 
     def create_intent(
-        self, request: PaymentRequest, stripe_account: str, share_description: bool
+        self,
+        request: PaymentRequest,
+        stripe_account: str,
+        share_description: bool,
+        resumed: bool = False,
     ) -> Intent:
         self._maybe_fail()
         key = f"{request.id}:create"

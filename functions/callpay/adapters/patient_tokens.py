@@ -10,7 +10,7 @@ from typing import Annotated
 import jwt
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, ValidationError
 
-from callpay.domain.errors import Unauthenticated
+from callpay.domain.errors import Forbidden, Unauthenticated
 
 ISSUER = "callpay"
 AUDIENCE = "callpay:patient"
@@ -66,3 +66,15 @@ class SignedPatientTokens:
         except ValidationError:
             raise Unauthenticated("invalid_token", "The access token is not valid.") from None
         return grant.call_id, grant.clinic_id, grant.jti
+
+
+class NoPatientTokens:
+    """For a function no patient may call (clinic_admin): a patient token is refused as a
+    patient would be on its routes, and the patient token key (not granted to such a
+    function) is never read."""
+
+    def mint(self, call_id: str, clinic_id: str, now: datetime) -> tuple[str, datetime]:
+        raise Forbidden("clinician_only", "Only clinicians can do this.")
+
+    def verify(self, token: str) -> tuple[str, str, str]:
+        raise Forbidden("clinician_only", "Only clinicians can do this.")

@@ -177,7 +177,7 @@ class PaymentRequests:
         stripe_account = clinic.check_can_take_payments()
         self._bind(clinician, call_id, clinic, body.clinic_id)
 
-        request_id = self.new_id()
+        request_id = fresh_id = self.new_id()
         if idempotency_key:
             digest = fingerprint(call_id, body)
             claim = self.store.claim_idempotency_key(
@@ -207,8 +207,13 @@ class PaymentRequests:
             stripe_account=stripe_account,
         )
         # Stripe's idempotency key is our request id: a retry after a crash reuses the intent.
+        # A key claimed by an earlier attempt that stored nothing: that attempt may have made
+        # the intent before failing, so the gateway looks for it first.
         intent = self.gateway.create_intent(
-            request, stripe_account, clinic.share_description_with_stripe
+            request,
+            stripe_account,
+            clinic.share_description_with_stripe,
+            resumed=request_id != fresh_id,
         )
         request = request.model_copy(update={"payment_intent_id": intent.id})
         if not self.store.create(request, created(request, cause_of(clinician))):
