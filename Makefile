@@ -8,6 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
 .PHONY: dev demo e2e browser browser-deps translations frontend-text screenshots lock audit
+.PHONY: openapi
 
 # The whole dependency tree, locked with hashes (docs/deploy.md, Dependencies): runtime.txt
 # is what the Lambda asset ships, dev.txt everything the checks and tests need besides.
@@ -122,6 +123,12 @@ translations: $(STAMP)
 # into each locale's .po, compile them to frontend/i18n/*.json (docs/frontend.md, "Text").
 frontend-text: $(STAMP)
 	$(BIN)/python -m devtools.frontend_text extract update compile check
+
+# The contract, regenerated from the code: docs/openapi.json (and the copy api_contract
+# serves) and docs/asyncapi.yaml. The unit tests fail while a committed one differs.
+openapi: $(STAMP)
+	$(BIN)/python -m devtools.openapi
+	$(BIN)/python -m devtools.asyncapi
 
 # The whole stack on this machine, in the foreground (docs/local-development.md).
 dev: $(STAMP)

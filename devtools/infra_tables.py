@@ -110,28 +110,40 @@ def _site_policy(site: LocalSite) -> str:
     )
 
 
-def _tables(stage: str, site: LocalSite) -> dict[str, Any]:
-    from callpay.domain.webhook_endpoint import MAX_ATTEMPTS  # noqa: PLC0415
-    from infra import http_api, platform_events, receipts, stack  # noqa: PLC0415
+def http_routes() -> list[HttpRoute]:
+    """The HTTP API's routes and the function behind each, as infra/stack.py wires them
+    (this imports infra, so node: short-lived processes only)."""
+    from infra import http_api  # noqa: PLC0415
 
-    # As infra/stack.py wires them: one line per function.
     groups: list[tuple[Any, str]] = [
         (http_api.PAYMENT_REQUEST_ROUTES, "request_payment.handler"),
         (http_api.STRIPE_WEBHOOK_ROUTES, "stripe_webhook.handler"),
         (http_api.CLINIC_ROUTES, "clinic_admin.handler"),
         (http_api.PLATFORM_ROUTES, "platform_api.handler"),
+        (http_api.CONTRACT_ROUTES, "api_contract.handler"),
     ]
+    routes = [
+        HttpRoute(route.method.value, route.path, route.clinician_jwt, function, route.scopes)
+        for routes, function in groups
+        for route in routes
+    ]
+    return [*routes, HttpRoute("ANY", http_api.DEFAULT_ROUTE, False, "api_contract.handler")]
+
+
+def _tables(stage: str, site: LocalSite) -> dict[str, Any]:
+    from callpay.domain.webhook_endpoint import MAX_ATTEMPTS  # noqa: PLC0415
+    from infra import platform_events, receipts, stack  # noqa: PLC0415
+
     return {
         "routes": [
             {
-                "method": route.method.value,
-                "path": route.path,
-                "clinician_jwt": route.clinician_jwt,
-                "scopes": list(route.scopes),
-                "function": function,
+                "method": r.method,
+                "path": r.path,
+                "clinician_jwt": r.clinician_jwt,
+                "scopes": list(r.scopes),
+                "function": r.function,
             }
-            for routes, function in groups
-            for route in routes
+            for r in http_routes()
         ],
         "api_timeout_seconds": stack.API_TIMEOUT.to_seconds(),
         "max_receive_count": receipts.MAX_RECEIVE_COUNT,

@@ -11,8 +11,8 @@ endpoint points here.
 `LocalApiGateway` adds the HTTP API on the same port: the routes of infra/http_api.py as
 payload-2.0 events for their functions, the JWT authorizer on the routes that carry it,
 CORS for local origins, and the local identity provider's JWKS. A request no route takes
-gets callpay's own error envelope (404 `not_found`, or 405 `method_not_allowed` when the
-path is a route's under another method), so a client never has to parse a second shape.
+goes to the `$default` route's function (api_contract: callpay's 404/405 envelope), as
+in AWS.
 
 A function that gives no answer (it raised, crashed or timed out) is answered as API
 Gateway answers it: 500 `{"message":"Internal Server Error"}` on the HTTP API; on the
@@ -305,19 +305,6 @@ def _gateway_error(status: int, message: str, *extra: tuple[str, str]) -> HttpAn
     return HttpAnswer(status, [("Content-Type", "application/json"), *extra], body)
 
 
-def _route_miss(routes: Sequence[HttpRoute], method: str, raw_path: str) -> HttpAnswer:
-    """No route takes the request: callpay's envelope, 405 with Allow when the path is a
-    route's under other methods, else 404 (docs/local-development.md says how AWS differs)."""
-    allowed = sorted({r.method for r in routes if r.match(r.method, raw_path) is not None})
-    headers = [("Content-Type", "application/json")]
-    if allowed:
-        error = {"code": "method_not_allowed", "message": f"Use {', '.join(allowed)} here."}
-        headers.append(("Allow", ", ".join(allowed)))
-    else:
-        error = {"code": "not_found", "message": "No such route."}
-    return HttpAnswer(405 if allowed else 404, headers, json.dumps({"error": error}).encode())
-
-
 @dataclass
 class HttpApi:
     """What LocalApiGateway serves over HTTP: routes, the functions behind them, auth."""
@@ -382,8 +369,8 @@ class LocalApiGateway(LocalWebSocketGateway):
         else:
             raw_path = request.rel_url.raw_path
             found = find_route(self._api.routes, request.method, raw_path)
-            if found is None:
-                answer = _route_miss(self._api.routes, request.method, raw_path)
+            if found is None:  # no $default route either: API Gateway's own answer
+                answer = _gateway_error(404, "Not Found")
             else:
                 route, parameters = found
                 answer, served_by = await self._route(request, route, parameters, request_id)

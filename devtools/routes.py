@@ -1,6 +1,6 @@
 """The HTTP API's routes as the local gateway matches them (read by devtools.infra_tables).
 
-A route missing from infra/http_api.py's table is a 404 here, as it would be in AWS.
+A route missing from infra/http_api.py's table goes to the `$default` route, as in AWS.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
+
+DEFAULT = "$default"  # API Gateway's route key for route misses
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,12 @@ class HttpRoute:
     @property
     def key(self) -> str:
         """The routeKey API Gateway puts in the event."""
-        return f"{self.method} {self.path}"
+        return self.path if self.is_default else f"{self.method} {self.path}"
+
+    @property
+    def is_default(self) -> bool:
+        """`$default`: takes every request no other route takes."""
+        return self.path == DEFAULT
 
     @property
     def specificity(self) -> tuple[int, ...]:
@@ -38,7 +45,7 @@ class HttpRoute:
 
     def match(self, method: str, raw_path: str) -> dict[str, str] | None:
         """The path parameters (decoded) if this route takes the request, else None."""
-        if self.method not in {"ANY", method}:
+        if self.is_default or self.method not in {"ANY", method}:
             return None
         parts = raw_path.strip("/").split("/")
         parameters: dict[str, str] = {}
@@ -63,11 +70,13 @@ class HttpRoute:
 def find_route(
     routes: Iterable[HttpRoute], method: str, raw_path: str
 ) -> tuple[HttpRoute, dict[str, str]] | None:
+    routes = list(routes)
     matches = [
         (route, found) for route in routes if (found := route.match(method, raw_path)) is not None
     ]
     if not matches:
-        return None
+        default = next((route for route in routes if route.is_default), None)
+        return None if default is None else (default, {})
     return max(matches, key=lambda pair: pair[0].specificity)
 
 
@@ -78,5 +87,7 @@ def describe(routes: Iterable[HttpRoute]) -> list[str]:
         guard = "JWT authorizer" if route.clinician_jwt else ""
         if route.scopes:
             guard += f", scope {' or '.join(route.scopes)}"
+        if route.is_default:
+            guard = "every route miss"
         lines.append(f"{route.method:<6} {route.path:<44} {guard}".rstrip())
     return lines

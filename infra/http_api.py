@@ -15,6 +15,9 @@ Which routes carry the JWT authorizer, and why some do not:
   refuses anything else with 401.
 * The Stripe webhook has none: Stripe does not send a bearer token, and the Lambda
   checks the Stripe-Signature of the raw body (a bad signature is a 400).
+* The contract (`GET /openapi.json`) is public, and so is `$default`: every request no
+  other route takes goes to the api_contract function, which answers callpay's envelope
+  (404 `not_found`, 405 `method_not_allowed`) instead of API Gateway's own `Not Found`.
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ PAYMENT_REQUEST_ROUTES = (
     Route(GET, "/payment-requests/{id}/receipt", clinician_jwt=False),
 )
 STRIPE_WEBHOOK_ROUTES = (Route(POST, "/webhooks/stripe", clinician_jwt=False),)
+# Handled by api_contract: the OpenAPI document, and (DEFAULT_ROUTE) every route miss.
+CONTRACT_ROUTES = (Route(GET, "/openapi.json", clinician_jwt=False),)
+DEFAULT_ROUTE = "$default"
 # Handled by clinic_admin (settings, account, reports, audit trail): admins only, so all
 # behind the JWT authorizer.
 CLINIC_ROUTES = (
@@ -184,27 +190,47 @@ class PaymentsHttpApi(Construct):
             authorizer_name="clinician-jwt",
         )
         self.routes: dict[str, apigwv2.HttpRoute] = {}
+        self._integrations: dict[str, integrations.HttpLambdaIntegration] = {}
 
     @property
     def url(self) -> str:
         return self.stage.url
 
-    def throttle_route(self, route: Route, *, rate_limit: int, burst_limit: int) -> None:
+    def throttle_route(self, route_key: str, *, rate_limit: int, burst_limit: int) -> None:
         """A route's own throttle on the stage, below the stage's default."""
         stage = cast(apigwv2.CfnStage, self.stage.node.default_child)
         settings = dict(cast(dict[str, Any], stage.route_settings or {}))
         # RouteSettings is a JSON map in CloudFormation: its values keep their own casing.
-        settings[route.key] = {
+        settings[route_key] = {
             "ThrottlingRateLimit": rate_limit,
             "ThrottlingBurstLimit": burst_limit,
         }
         stage.route_settings = settings
         # API Gateway refuses settings for a route key the API does not have yet.
-        stage.node.add_dependency(self.routes[route.key])
+        stage.node.add_dependency(self.routes[route_key])
+
+    def add_default_route(self, name: str) -> None:
+        """Every request no other route takes (API Gateway's `$default` route key), to the
+        function of the routes added as `name`."""
+        created = apigwv2.HttpRoute(
+            self,
+            "DefaultRoute",
+            http_api=self.api,
+            route_key=apigwv2.HttpRouteKey.DEFAULT,
+            integration=self._integrations[name],
+        )
+        self.routes[DEFAULT_ROUTE] = created
+        acknowledge(
+            created.node.default_child,  # type: ignore[arg-type]
+            "AwsSolutions-APIG4",
+            "$default only answers route misses (404/405 in callpay's error envelope): "
+            "there is nothing behind it to authorize.",
+        )
 
     def add_routes(self, name: str, routes: Sequence[Route], handler: lambda_.IFunction) -> None:
         """Send routes to one function, each with the authorizer its Route says."""
         integration = integrations.HttpLambdaIntegration(f"{name}Integration", handler)
+        self._integrations[name] = integration
         for route in routes:
             authorizer: apigwv2.IHttpRouteAuthorizer = (
                 self.jwt_authorizer if route.clinician_jwt else apigwv2.HttpNoneAuthorizer()

@@ -19,6 +19,8 @@ from infra.data import PaymentData
 from infra.functions import HandlerFunction
 from infra.http_api import (
     CLINIC_ROUTES,
+    CONTRACT_ROUTES,
+    DEFAULT_ROUTE,
     PAYMENT_REQUEST_ROUTES,
     PLATFORM_ROUTES,
     STRIPE_WEBHOOK_ROUTES,
@@ -149,19 +151,33 @@ class CallpayStack(Stack):
             },
             timeout=API_TIMEOUT,
         )
+        # The OpenAPI document (bundled beside it) and callpay's answer to route misses.
+        self.api_contract = HandlerFunction(
+            self,
+            "ApiContract",
+            config=config,
+            code=code,
+            handler="api_contract.handler.lambda_handler",
+            service="api_contract",
+            description="callpay: GET /openapi.json and 404/405 for every other route miss",
+            environment={},  # it touches nothing: no table, no secret
+            timeout=API_TIMEOUT,
+        )
         self.handlers = (
             self.request_payment,
             self.stripe_webhook,
             self.realtime_handler,
             self.send_receipt,
             self.clinic_admin,
+            self.api_contract,
             # platform_api, platform_outbox, platform_delivery
             *self._add_platform_functions(config, code, {**common, **clinician_jwt}),
         )
 
         # Least privilege: each grant names the one resource, and only users get it.
         for handler in self.handlers:
-            self.data.grant_read_write(handler)
+            if handler is not self.api_contract:
+                self.data.grant_read_write(handler)
             self.monitoring.watch_function(handler.service, handler.function)
         # Each secret's id (its *_SECRET_ID variable) and read access to it, only to the
         # functions that use it: the internet-facing realtime function never sees the
@@ -197,13 +213,18 @@ class CallpayStack(Stack):
             "StripeWebhook", STRIPE_WEBHOOK_ROUTES, self.stripe_webhook.function
         )
         self.http_api.add_routes("ClinicAdmin", CLINIC_ROUTES, self.clinic_admin.function)
+        self.http_api.add_routes("ApiContract", CONTRACT_ROUTES, self.api_contract.function)
+        self.http_api.add_default_route("ApiContract")
         self.realtime.add_routes(self.realtime_handler.function)
 
         # Stripe's deliveries need far less than the apps' traffic; a flood of forged
         # ones then cannot use up the API's whole rate.
-        for route in STRIPE_WEBHOOK_ROUTES:
+        # Likewise stray requests to $default (each one invokes api_contract).
+        for route_key in (*(r.key for r in STRIPE_WEBHOOK_ROUTES), DEFAULT_ROUTE):
             self.http_api.throttle_route(
-                route, rate_limit=config.webhook_rate_limit, burst_limit=config.webhook_burst_limit
+                route_key,
+                rate_limit=config.webhook_rate_limit,
+                burst_limit=config.webhook_burst_limit,
             )
 
         self.monitoring.watch_http_api("HttpApi", self.http_api.api)

@@ -39,6 +39,7 @@ from callpay.domain.receipt_job import receipt_number
 from callpay.domain.transitions import PAID
 from callpay.domain.webhook_endpoint import WebhookEndpoint
 from callpay.http_api import ID_PATTERN, Query
+from callpay.logic.stripe_events import Outcome
 
 MAX_INVOICES_PER_REQUEST = 20
 DEFAULT_AUDIT_PAGE = 50
@@ -77,6 +78,19 @@ class LineItemIn(Body):
 class PaymentRequestIn(Body):
     """An amount (with line items, optionally), or the platform's invoices to bill
     (`invoice_ids`: the amount and the line items are then the invoices')."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "clinic_id": "clinic-1",
+                    "amount": 8000,
+                    "currency": "aud",
+                    "description": "Telehealth consultation",
+                }
+            ]
+        }
+    )
 
     clinic_id: Id
     amount: Amount | None = None
@@ -140,11 +154,17 @@ class InvoiceOut(BaseModel):
 
 
 class CaptureIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"amount": 6000}]})
+
     # Default: the whole hold. 0 releases the hold without charging.
     amount: Amount | None = None
 
 
 class RefundIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"amount": 2000, "reason": "requested_by_customer"}]}
+    )
+
     # Default: whatever is left to refund.
     amount: PositiveAmount | None = None
     # Stripe's reasons; kept in our audit trail, not sent to Stripe (it does not need it).
@@ -219,10 +239,16 @@ class StripeAccountOut(BaseModel):
 
 
 class PatientAccessIn(Body):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"clinic_id": "clinic-1"}]})
+
     clinic_id: Id
 
 
 class CheckoutIn(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"email": "patient@example.com", "locale": "en-AU"}]}
+    )
+
     email: Annotated[EmailStr, StringConstraints(max_length=254)]
     locale: Locale | None = None
 
@@ -251,14 +277,17 @@ class DisputeOut(BaseModel):
 class PaymentRequestOut(BaseModel):
     """A payment request as clinicians and patients see it: no Stripe secrets, no email."""
 
+    # Defaults are sent too: the contract's schema lists them as always there.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     id: str
     call_id: str
     clinic_id: str
     amount: int
     currency: str
     description: str
-    status: str
-    capture_method: str
+    status: Status
+    capture_method: Literal["automatic", "manual"]
     amount_captured: int
     amount_refunded: int
     line_items: list[LineItem]
@@ -287,7 +316,27 @@ class PaymentRequestOut(BaseModel):
         )
 
 
+class PaymentRequestsOut(BaseModel):
+    """A call's payment requests, newest first."""
+
+    payment_requests: list[PaymentRequestOut]
+
+
+class ReportOut(BaseModel):
+    """A clinic's payment requests created in the period, oldest first."""
+
+    payments: list[PaymentRequestOut]
+
+
+class StripeAccountLinkOut(BaseModel):
+    # Stripe's onboarding page for the clinic's account: send the admin there.
+    url: str
+
+
 class CheckoutOut(BaseModel):
+    # Defaults are sent too: the contract's schema lists them as always there.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     client_secret: str
     publishable_key: str
     stripe_account: str
@@ -296,11 +345,24 @@ class CheckoutOut(BaseModel):
 
 
 class PatientAccessOut(BaseModel):
+    # Defaults are sent too: the contract's schema lists them as always there.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     token: str
     expires_at: datetime
     # The hosted pay page for this call, the token in its fragment (never sent to a
     # server, so never in an access log); None where no pay page is configured.
     patient_url: str | None = None
+
+
+class WebhookReceivedOut(BaseModel):
+    """A Stripe event taken: what it did (Stripe only needs the 2xx)."""
+
+    # Defaults are sent too: the contract's schema lists them as always there.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    received: Literal[True] = True
+    outcome: Literal[Outcome.APPLIED, Outcome.STALE, Outcome.DUPLICATE, Outcome.IGNORED]
 
 
 def _blank_is_absent(value: Any) -> Any:
@@ -335,7 +397,15 @@ def _moment(value: Any) -> date | datetime | None:
     return moment
 
 
-Moment = Annotated[date | datetime | None, PlainValidator(_moment)]
+Moment = Annotated[
+    date | datetime | None,
+    PlainValidator(_moment, json_schema_input_type=str),
+    Field(
+        description="A date (a whole day in the clinic's time zone) or a date and time "
+        "(that instant; UTC without an offset), years 2000-2100.",
+        examples=["2026-12-01", "2026-12-01T09:00:00+11:00"],
+    ),
+]
 
 
 class ReportQuery(Query):

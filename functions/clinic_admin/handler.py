@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from callpay import runtime
@@ -25,12 +25,15 @@ from callpay.api_models import (
     ClinicSettingsIn,
     ClinicSettingsOut,
     PaymentRequestOut,
+    ReportOut,
     ReportQuery,
+    StripeAccountLinkOut,
     StripeAccountOut,
 )
 from callpay.domain.access import Principal
 from callpay.domain.payment_request import AuditEntry, PaymentRequest
 from callpay.http_api import (
+    http_resolver,
     install_error_handlers,
     json_response,
     parse_body,
@@ -40,7 +43,7 @@ from callpay.http_api import (
 
 logger = Logger(service="clinic_admin")
 metrics = Metrics(namespace="callpay", service="clinic_admin")
-app = APIGatewayHttpResolver()
+app = http_resolver()
 install_error_handlers(app, logger)
 
 REPORT_COLUMNS = ("id", "created_at", "paid_at", "call_id", "status", "currency", "amount",
@@ -74,7 +77,7 @@ def put_settings(clinic_id: str) -> Response[str]:
 @app.post("/clinics/<clinic_id>/stripe-account/link")
 def link_account(clinic_id: str) -> Response[str]:
     url = runtime.clinic_admin().link_account(caller(), path_id(clinic_id, "clinic_id"))
-    return json_response(200, {"url": url})
+    return json_response(200, StripeAccountLinkOut(url=url))
 
 
 @app.get("/clinics/<clinic_id>/stripe-account")
@@ -107,9 +110,7 @@ def payments(clinic_id: str) -> Response[str]:
             body=as_csv(rows, trail),
             headers={"Content-Disposition": f'attachment; filename="payments-{clinic_id}.csv"'},
         )
-    return json_response(
-        200, {"payments": [PaymentRequestOut.of(r).model_dump(mode="json") for r in rows]}
-    )
+    return json_response(200, ReportOut(payments=[PaymentRequestOut.of(r) for r in rows]))
 
 
 def as_csv(

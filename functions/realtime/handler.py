@@ -54,7 +54,7 @@ def reply(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
         answer = runtime.realtime().reply_to(connection_id, event.get("body"))
     except Exception:
         error_id, message = internal_error(logger)
-        answer = realtime_messages.error("internal_error", message, error_id=error_id)
+        answer = realtime_messages.internal_error(message, error_id)
     runtime.notifier().send(connection_id, answer)
     return status(200)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,11 +20,13 @@ from callpay.api_models import (
     PatientAccessIn,
     PaymentRequestIn,
     PaymentRequestOut,
+    PaymentRequestsOut,
     ReceiptQuery,
     RefundIn,
 )
 from callpay.domain.access import Principal
 from callpay.http_api import (
+    http_resolver,
     idempotency_key,
     install_error_handlers,
     json_response,
@@ -35,7 +37,7 @@ from callpay.http_api import (
 
 logger = Logger(service="request_payment")
 metrics = Metrics(namespace="callpay", service="request_payment")
-app = APIGatewayHttpResolver()
+app = http_resolver()
 install_error_handlers(app, logger)
 
 
@@ -74,8 +76,7 @@ def create_payment_request(call_id: str) -> Response[str]:
 def list_payment_requests(call_id: str) -> Response[str]:
     requests = runtime.payment_requests().list_for_call(caller(), path_id(call_id, "call_id"))
     return json_response(
-        200,
-        {"payment_requests": [PaymentRequestOut.of(r).model_dump(mode="json") for r in requests]},
+        200, PaymentRequestsOut(payment_requests=[PaymentRequestOut.of(r) for r in requests])
     )
 
 

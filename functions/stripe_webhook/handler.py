@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,25 +20,15 @@ from pydantic import ValidationError
 from callpay import runtime
 from callpay.adapters.aws import is_transient
 from callpay.adapters.webhook_signature import SignatureError, verify
+from callpay.api_models import WebhookReceivedOut
 from callpay.domain.errors import DomainError
 from callpay.domain.stripe_objects import StripeEvent
 from callpay.domain.stripe_outcomes import ACCOUNT_EVENTS, HANDLED
+from callpay.http_api import lambda_answer, lambda_refusal
 from callpay.logic.stripe_events import Applied, Outcome
 
 logger = Logger(service="stripe_webhook")
 metrics = Metrics(namespace="callpay", service="stripe_webhook")
-
-
-def answer(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-    }
-
-
-def refuse(status: int, code: str, message: str) -> dict[str, Any]:
-    return answer(status, {"error": {"code": code, "message": message}})
 
 
 def raw_body(event: dict[str, Any]) -> bytes:
@@ -63,13 +52,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         payload = raw_body(event)
     except (binascii.Error, ValueError):
-        return refuse(400, "malformed_body", "The body is not valid base64.")
+        return lambda_refusal(400, "malformed_body", "The body is not valid base64.")
     try:
         verify(payload, header(event, "stripe-signature"), runtime.webhook_secrets())
     except SignatureError as error:
         metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
         logger.warning("webhook signature refused", extra={"reason": str(error)})
-        return refuse(400, "invalid_signature", "The Stripe-Signature header does not verify.")
+        return lambda_refusal(
+            400, "invalid_signature", "The Stripe-Signature header does not verify."
+        )
     try:
         stripe_event = StripeEvent.model_validate_json(payload)
         if stripe_event.type in ACCOUNT_EVENTS:
@@ -81,17 +72,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except ValidationError as error:
         # Signed, but not a shape we can read: nothing was changed.
         logger.warning("malformed stripe event", extra={"errors": error.error_count()})
-        return refuse(400, "malformed_event", "The body is not a Stripe event we can read.")
+        return lambda_refusal(400, "malformed_event", "The body is not a Stripe event we can read.")
     except DomainError as error:
         # Busy (409 concurrent_update, 503 store_busy): Stripe delivers it again later.
-        return refuse(error.status, error.code, error.message)
+        return lambda_refusal(error.status, error.code, error.message)
     except (BotoCoreError, ClientError) as error:
         if not is_transient(error):
             raise
         # The store still failing after the client's retries: nothing was recorded, and
         # Stripe delivers the event again later.
         logger.warning("store unavailable", extra={"event_id": stripe_event.id})
-        return refuse(503, "store_busy", "Please deliver this event again.")
+        return lambda_refusal(503, "store_busy", "Please deliver this event again.")
     logger.info(
         "stripe event handled",
         extra={
@@ -107,5 +98,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if applied.outcome is Outcome.EARLY:
         # Any non-2xx makes Stripe deliver it again later (a 409, not a 5xx: nothing failed).
-        return refuse(409, "not_yet_paid", "The payment this event is about is not paid yet.")
-    return answer(200, {"received": True, "outcome": applied.outcome.value})
+        return lambda_refusal(
+            409, "not_yet_paid", "The payment this event is about is not paid yet."
+        )
+    return lambda_answer(200, WebhookReceivedOut(outcome=applied.outcome).model_dump(mode="json"))

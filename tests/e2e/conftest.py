@@ -26,6 +26,7 @@ from devtools.local_client import (
     GOOD_CARD,
     CallFeed,
     CallpayApi,
+    Message,
     PatientBrowser,
     direct_session,
     expect,
@@ -35,6 +36,7 @@ from devtools.local_client import (
 from devtools.local_lambda import PAGE_PATH, peak_concurrency
 from devtools.processes import bypass_proxies_for_loopback
 from devtools.stack_process import StackProcess
+from tests.support.contract import assert_feed_frame
 
 __all__ = ["DECLINED_CARD", "GOOD_CARD"]  # the tests' cards, from devtools.local_client
 
@@ -42,6 +44,16 @@ __all__ = ["DECLINED_CARD", "GOOD_CARD"]  # the tests' cards, from devtools.loca
 # CALLPAY_LOCAL_CONCURRENCY says: the races below need more than one.
 CONCURRENCY = 4
 T = TypeVar("T")
+
+
+class CheckedFeed(CallFeed):
+    """A call's feed whose every message must be one docs/asyncapi.yaml declares."""
+
+    def _receive(self, deadline: float) -> Message | None:
+        message = super()._receive(deadline)
+        if message is not None:
+            assert_feed_frame(message)
+        return message
 
 
 @dataclass
@@ -70,7 +82,7 @@ class LocalStack:
         return CallpayApi(self.endpoints.http_url, token)
 
     def feed(self, call_id: str, token: str, clinic_id: str | None = None) -> CallFeed:
-        return CallFeed(self.endpoints.ws_url, call_id, token, clinic_id)
+        return CheckedFeed(self.endpoints.ws_url, call_id, token, clinic_id)
 
     def browser(self) -> PatientBrowser:
         return PatientBrowser(self.endpoints.stripe_api_base)

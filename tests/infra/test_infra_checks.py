@@ -106,6 +106,7 @@ def test_unauthorised_routes_are_exactly_the_ones_the_lambda_authenticates(
         "POST /payment-requests/{id}/checkout",
         "GET /payment-requests/{id}/receipt",
         "POST /webhooks/stripe",
+        "GET /openapi.json",
         "$connect",
         "$disconnect",
         "$default",

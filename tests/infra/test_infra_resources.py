@@ -45,6 +45,8 @@ EXPECTED_ROUTES = {
     "GET /orgs/{org_id}/webhook-endpoints": ("platform_api", "JWT"),
     "DELETE /orgs/{org_id}/webhook-endpoints/{endpoint_id}": ("platform_api", "JWT"),
     "POST /orgs/{org_id}/webhook-endpoints/{endpoint_id}/replay": ("platform_api", "JWT"),
+    "GET /openapi.json": ("api_contract", "NONE"),
+    "$default": ("api_contract", "NONE"),
 }
 
 
@@ -175,6 +177,7 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
         "platform_api",
         "platform_outbox",
         "platform_delivery",
+        "api_contract",
     }
     timeouts = {"send_receipt": 30, "platform_outbox": 30, "platform_delivery": 60}
     for service, (_, properties) in functions.items():
@@ -214,7 +217,10 @@ def test_functions_get_settings_and_their_secrets_ids_but_no_secret_values(
     assert set(functions) == set(SECRETS_USED)
     for service, (_, properties) in functions.items():
         variables = properties["Environment"]["Variables"]
-        assert ref_or_getatt(variables["TABLE_NAME"]) == table_id
+        if service == "api_contract":  # serves a file: no table
+            assert "TABLE_NAME" not in variables
+        else:
+            assert ref_or_getatt(variables["TABLE_NAME"]) == table_id
         assert variables["POWERTOOLS_SERVICE_NAME"] == service
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "callpay"
         assert variables["POWERTOOLS_LOG_LEVEL"] == "DEBUG"  # dev stage
@@ -421,7 +427,7 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
             "sqs:GetQueueUrl": {deliveries},
         },
     }
-    assert set(extra) == set(stack.handlers)
+    assert set(extra) | {stack.api_contract} == set(stack.handlers)
     for handler, own in extra.items():
         logs = synthesized.logical_id(handler.log_group)
         permissions = permissions_of(synthesized, synthesized.logical_id(handler.role))
@@ -438,6 +444,12 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
             **reads,
             **own,
         }, handler.service
+    # api_contract serves a file it ships with: its own log group and nothing else.
+    logs = synthesized.logical_id(stack.api_contract.log_group)
+    assert permissions_of(synthesized, synthesized.logical_id(stack.api_contract.role)) == {
+        "logs:CreateLogStream": {logs},
+        "logs:PutLogEvents": {logs},
+    }
 
 
 def test_only_stripe_webhook_may_read_the_webhook_secrets_and_realtime_only_the_token(
@@ -536,6 +548,7 @@ def test_api_gateway_may_invoke_functions_only_from_this_stacks_apis(
         "stripe_webhook": {http},
         "clinic_admin": {http},
         "platform_api": {http},
+        "api_contract": {http},
         "realtime": {websocket},
     }
 
@@ -589,7 +602,9 @@ def test_integrations_use_the_v2_payload_the_resolver_expects(synthesized: Synth
         for i in synthesized.of_type("AWS::ApiGatewayV2::Integration").values()
         if i["Properties"]["ApiId"] == {"Ref": http}
     ]
-    assert len(integrations) == 4  # request_payment, stripe_webhook, clinic_admin, platform_api
+    # request_payment, stripe_webhook, clinic_admin, platform_api, api_contract (its routes
+    # and $default)
+    assert len(integrations) == 5
     for integration in integrations:
         assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
         assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
@@ -617,9 +632,10 @@ def test_http_stage_is_throttled_and_access_logged_as_json(synthesized: Synthesi
     assert stage["StageName"] == "$default"
     assert stage["AutoDeploy"] is True
     assert stage["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 100, "ThrottlingRateLimit": 50}
-    # Stripe's webhook has a lower throttle of its own.
+    # Stripe's webhook and the route misses ($default) have a lower throttle of their own.
     assert stage["RouteSettings"] == {
-        "POST /webhooks/stripe": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20}
+        "POST /webhooks/stripe": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20},
+        "$default": {"ThrottlingBurstLimit": 40, "ThrottlingRateLimit": 20},
     }
     (stage_id,) = [
         lid

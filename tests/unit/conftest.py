@@ -30,6 +30,7 @@ from callpay.principals import platform_caller_of
 from callpay.receipts.locales import negotiate
 from callpay.receipts.render import render
 from realtime.handler import lambda_handler as realtime_handler
+from tests.support.contract import assert_declared, assert_feed_frame, feed
 from tests.support.events import LambdaContext, clinician_claims
 from tests.support.fakes import (
     Clock,
@@ -54,6 +55,36 @@ def _network_off() -> Iterator[None]:
     disable_socket(allow_unix_socket=True)
     yield
     enable_socket()
+
+
+@pytest.fixture(autouse=True)
+def _answers_kept_to_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every answer an HTTP handler gives in any unit test is one docs/openapi.json declares
+    for its operation: status, content type, body schema, refusal codes (tests/support)."""
+    import clinic_admin.handler  # noqa: PLC0415
+    import request_payment.handler  # noqa: PLC0415
+    import stripe_webhook.handler  # noqa: PLC0415
+
+    for app in (request_payment.handler.app, clinic_admin.handler.app):
+        resolve = app.resolve
+
+        def checked(event: dict[str, Any], context: Any, resolve: Any = resolve) -> Any:
+            response = resolve(event, context)
+            http = event["requestContext"]["http"]
+            assert_declared(http["method"], event["rawPath"], response)
+            return response
+
+        monkeypatch.setattr(app, "resolve", checked)
+    webhook = stripe_webhook.handler
+    for name in ("lambda_answer", "lambda_refusal"):
+        original = getattr(webhook, name)
+
+        def checked_webhook(*args: Any, original: Any = original, **kw: Any) -> Any:
+            response = original(*args, **kw)
+            assert_declared("POST", "/webhooks/stripe", response)
+            return response
+
+        monkeypatch.setattr(webhook, name, checked_webhook)
 
 
 @dataclass
@@ -168,7 +199,9 @@ class Sockets:
         self.frames: dict[str, list[dict[str, Any]]] = {}
 
     def post(self, connection_id: str, data: bytes) -> None:
-        self.frames.setdefault(connection_id, []).append(json.loads(data))
+        frame = json.loads(data)
+        assert_feed_frame(frame)  # every frame is one docs/asyncapi.yaml declares
+        self.frames.setdefault(connection_id, []).append(frame)
 
 
 @pytest.fixture
@@ -191,4 +224,8 @@ def ws(
         "body": body,
         "isBase64Encoded": False,
     }
-    return int(realtime_handler(event, LambdaContext())["statusCode"])
+    answer = realtime_handler(event, LambdaContext())
+    if route == "$connect" and answer["statusCode"] != 200:
+        problems = feed().handshake_problems(answer["statusCode"], answer["body"])
+        assert not problems, problems
+    return int(answer["statusCode"])

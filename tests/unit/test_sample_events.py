@@ -99,3 +99,18 @@ def test_sample_delivery_batch_is_processed(world: World) -> None:
     event = json.loads((EVENTS / "platform_delivery" / "delivery_batch.json").read_text())
     # The sample's endpoint does not exist here: nothing to send, nothing failed.
     assert platform_delivery_handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+
+def test_sample_api_contract_events_are_answered() -> None:
+    from api_contract.handler import lambda_handler as api_contract  # noqa: PLC0415
+
+    document = api_contract(
+        json.loads((EVENTS / "api_contract/get_openapi.json").read_text()), LambdaContext()
+    )
+    assert document["statusCode"] == 200 and json.loads(document["body"])["openapi"] == "3.1.0"
+    miss = reply(
+        api_contract(
+            json.loads((EVENTS / "api_contract/route_miss.json").read_text()), LambdaContext()
+        )
+    )
+    assert miss == (405, {"error": {"code": "method_not_allowed", "message": "Use GET here."}})

@@ -14,9 +14,10 @@ from callpay.domain.clinic import Clinic, org_of
 from callpay.domain.connection import Connection
 from callpay.domain.errors import Conflict, Forbidden
 from callpay.ports import ConnectionStore, PaymentStore
+from callpay.realtime_messages import FrameErrorCode
 
 MAX_FRAME_BYTES = 4096
-INVALID_FRAME = ("invalid_frame", "Send a JSON object with an action.")
+INVALID_FRAME: tuple[FrameErrorCode, str] = ("invalid_frame", "Send a JSON object with an action.")
 # pydantic's parser refused the text itself: not JSON, too deep, a number too long, not UTF-8.
 UNREADABLE = frozenset({"json_invalid", "string_unicode"})
 

@@ -1,0 +1,433 @@
+"""What each HTTP operation takes and every answer it can give, as data: the part of the
+contract the route tables (infra/http_api.py) do not say. devtools/openapi.py joins the two
+into the OpenAPI document (docs/openapi.json); the tests hold every handler's answers to it.
+
+Codes listed here are the ones particular to an operation; those every operation of a kind
+shares (a path id, a bearer token, a body, a call to Stripe) are added by `refusals`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from callpay import api_models as m
+from callpay.http_api import IDEMPOTENCY_KEY_PATTERN, Query
+
+# Security schemes (their definitions are in devtools/openapi.py). A platform's client
+# credentials (`platformClient`, branch invoices) join here.
+IDENTITY_PROVIDER = "identityProvider"
+PATIENT_TOKEN = "patientToken"  # noqa: S105 - a security scheme's name
+STRIPE_SIGNATURE = "stripeSignature"
+Security = tuple[str, ...]  # alternatives: any one of them
+
+JSON = "application/json"
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(description="For programs: stable, one of the operation's codes.")
+    message: str = Field(description="For people: what went wrong, never echoing input.")
+
+
+class Error(BaseModel):
+    """Every refusal of callpay's: a 4xx the client can act on, or a 503 to retry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+class InternalErrorDetail(ErrorDetail):
+    code: Literal["internal_error"]
+    error_id: str = Field(description="Quote it to support: it names our log line.")
+
+
+class InternalError(BaseModel):
+    """Our fault (500): the error id is in the answer and in our log."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: InternalErrorDetail
+
+
+class GatewayMessage(BaseModel):
+    """An answer of API Gateway itself, not of callpay (its JWT authorizer's 401)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Success:
+    status: int
+    description: str
+    model: type[BaseModel] | None = None
+    content_type: str = JSON
+    # Response headers: name -> description.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # Operations that take the answer's `id` as their path's {id} (OpenAPI links).
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    summary: str
+    description: str
+    tag: str
+    security: Security
+    success: Success
+    body: type[BaseModel] | None = None
+    query: type[Query] | None = None
+    idempotency_key: Literal["optional", "required"] | None = None
+    accept_language: bool = False
+    calls_stripe: bool = False
+    # Status -> codes particular to this operation.
+    refusals: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+VIEWERS: Security = (IDENTITY_PROVIDER, PATIENT_TOKEN)
+CLINICIANS: Security = (IDENTITY_PROVIDER,)
+REQUEST_VIEW = "The payment request as clinicians and patients see it."
+NOT_FOUND = {404: ("payment_request_not_found",)}
+
+# Keyed by route key, as infra/http_api.py names the routes.
+OPERATIONS: Mapping[str, Operation] = {
+    "POST /calls/{call_id}/patient-access": Operation(
+        "grantPatientAccess",
+        "Let the call's patient in",
+        "A call-scoped token for the patient's app, and the hosted pay page's link with the "
+        "token in its fragment. The first use of a call binds it to the clinic named.",
+        "payment requests",
+        CLINICIANS,
+        Success(201, "The patient's access.", m.PatientAccessOut),
+        body=m.PatientAccessIn,
+        refusals={
+            403: ("not_your_clinic", "call_of_another_clinic"),
+            409: ("payments_not_enabled",),
+        },
+    ),
+    "POST /calls/{call_id}/payment-requests": Operation(
+        "createPaymentRequest",
+        "Ask the patient for a payment",
+        "Creates the payment request (and its PaymentIntent on the clinic's Stripe account). "
+        "The same Idempotency-Key returns the same request, never a second charge.",
+        "payment requests",
+        CLINICIANS,
+        Success(
+            201,
+            "Created (or replayed for the same Idempotency-Key).",
+            m.PaymentRequestOut,
+            headers={
+                "Location": "The new request's path.",
+                "Idempotent-Replayed": "`true` when the key's request is returned.",
+            },
+            links=(
+                "getPaymentRequest",
+                "checkout",
+                "cancelPaymentRequest",
+                "capturePayment",
+                "refundPayment",
+                "getReceipt",
+            ),
+        ),
+        body=m.PaymentRequestIn,
+        idempotency_key="optional",
+        calls_stripe=True,
+        refusals={
+            403: ("not_your_clinic", "call_of_another_clinic"),
+            409: ("payments_not_enabled", "stripe_account_not_linked", "stripe_account_not_ready"),
+            422: (
+                "unsupported_currency",
+                "currency_not_accepted",
+                "amount_too_small",
+                "amount_too_large",
+                "amount_below_clinic_minimum",
+                "amount_above_clinic_maximum",
+                "invalid_amount",
+                "whole_units_only",
+                "line_items_mismatch",
+                "idempotency_key_reused",
+            ),
+            503: ("store_busy",),
+        },
+    ),
+    "GET /calls/{call_id}/payment-requests": Operation(
+        "listPaymentRequests",
+        "A call's payment requests",
+        "Newest first.",
+        "payment requests",
+        VIEWERS,
+        Success(200, "The call's payment requests.", m.PaymentRequestsOut),
+        refusals={403: ("not_your_call", "not_your_clinic", "clinician_only")},
+    ),
+    "GET /payment-requests/{id}": Operation(
+        "getPaymentRequest",
+        "One payment request",
+        "A patient of another call gets 404, as for a request that does not exist.",
+        "payment requests",
+        VIEWERS,
+        Success(200, REQUEST_VIEW, m.PaymentRequestOut),
+        refusals={403: ("not_your_clinic", "not_your_call"), **NOT_FOUND},
+    ),
+    "POST /payment-requests/{id}/checkout": Operation(
+        "checkout",
+        "Pay now (the patient)",
+        "The PaymentIntent's client secret for Stripe.js, on the clinic's account "
+        "(`stripeAccount`); the email is where the receipt goes.",
+        "payment requests",
+        (PATIENT_TOKEN,),
+        Success(200, "What Stripe.js needs to confirm the payment.", m.CheckoutOut),
+        body=m.CheckoutIn,
+        calls_stripe=True,
+        refusals={
+            403: ("patient_only", "not_your_call"),
+            **NOT_FOUND,
+            409: (
+                "payment_in_progress",
+                "already_paid",
+                "payment_canceled",
+                "not_payable",
+                "stripe_account_removed",
+                "concurrent_update",
+            ),
+        },
+    ),
+    "POST /payment-requests/{id}/cancel": Operation(
+        "cancelPaymentRequest",
+        "Cancel before payment",
+        "",
+        "payment requests",
+        CLINICIANS,
+        Success(200, REQUEST_VIEW, m.PaymentRequestOut),
+        calls_stripe=True,
+        refusals={
+            403: ("clinician_only", "not_your_clinic"),
+            **NOT_FOUND,
+            409: ("not_cancelable", "concurrent_update"),
+        },
+    ),
+    "POST /payment-requests/{id}/capture": Operation(
+        "capturePayment",
+        "Capture a hold",
+        "Charges at most what was authorised (default: all of it; a hold with line items is "
+        "captured whole); `amount: 0` releases the hold.",
+        "payment requests",
+        CLINICIANS,
+        Success(200, REQUEST_VIEW, m.PaymentRequestOut),
+        body=m.CaptureIn,
+        calls_stripe=True,
+        refusals={
+            403: ("clinician_only", "not_your_clinic"),
+            **NOT_FOUND,
+            409: ("not_a_hold", "not_cancelable", "concurrent_update"),
+            422: (
+                "capture_too_large",
+                "capture_with_line_items",
+                "amount_too_large",
+                "invalid_amount",
+                "whole_units_only",
+            ),
+        },
+    ),
+    "POST /payment-requests/{id}/refunds": Operation(
+        "refundPayment",
+        "Refund (admins)",
+        "Default amount: what is left. A retry with the same Idempotency-Key never refunds twice.",
+        "payment requests",
+        CLINICIANS,
+        Success(
+            200,
+            REQUEST_VIEW,
+            m.PaymentRequestOut,
+            headers={"Idempotent-Replayed": "`true` when the key's first answer is repeated."},
+        ),
+        body=m.RefundIn,
+        idempotency_key="required",
+        calls_stripe=True,
+        refusals={
+            400: ("idempotency_key_required",),
+            403: ("clinician_only", "admin_only", "not_your_clinic"),
+            **NOT_FOUND,
+            409: ("not_refundable", "concurrent_update", "refund_in_progress"),
+            422: (
+                "refund_too_large",
+                "amount_too_large",
+                "whole_units_only",
+                "idempotency_key_reused",
+            ),
+            503: ("store_busy",),
+        },
+    ),
+    "GET /payment-requests/{id}/receipt": Operation(
+        "getReceipt",
+        "The receipt page",
+        "HTML, in `?locale=`, else the patient's checkout locale, else the best of "
+        "Accept-Language, else the clinic's default; `Content-Language` says which.",
+        "payment requests",
+        VIEWERS,
+        Success(
+            200,
+            "The receipt as an HTML page.",
+            content_type="text/html; charset=utf-8",
+            headers={"Content-Language": "The receipt's language."},
+        ),
+        query=m.ReceiptQuery,
+        accept_language=True,
+        calls_stripe=True,
+        refusals={
+            400: ("invalid_query",),
+            403: ("not_your_clinic", "not_your_call"),
+            **NOT_FOUND,
+            409: ("not_paid",),
+        },
+    ),
+    "POST /webhooks/stripe": Operation(
+        "receiveStripeEvent",
+        "Stripe's events",
+        "Signed with the endpoint's secret. Events we do not act on, or about payments that "
+        "are not ours, are a 200; a refund or dispute before the payment is a 409, so Stripe "
+        "delivers it again.",
+        "stripe",
+        (STRIPE_SIGNATURE,),
+        Success(200, "Taken (applied, or nothing to do).", m.WebhookReceivedOut),
+        body=None,
+        refusals={
+            400: ("malformed_body", "invalid_signature", "malformed_event"),
+            409: ("not_yet_paid",),
+        },
+    ),
+    "GET /clinics/{clinic_id}/settings": Operation(
+        "getClinicSettings",
+        "A clinic's settings",
+        "",
+        "clinics",
+        CLINICIANS,
+        Success(200, "The clinic's settings.", m.ClinicSettingsOut),
+        refusals={403: ("admin_only", "not_your_clinic"), 404: ("clinic_not_set_up",)},
+    ),
+    "PUT /clinics/{clinic_id}/settings": Operation(
+        "updateClinicSettings",
+        "Change a clinic's settings",
+        'A partial update: fields left out stay; `null` or `""` clears a receipt detail. '
+        "Only an organisation admin changes `enabled` (and creates the clinic's record).",
+        "clinics",
+        CLINICIANS,
+        Success(200, "The clinic's settings.", m.ClinicSettingsOut),
+        body=m.ClinicSettingsIn,
+        refusals={
+            403: ("admin_only", "org_admin_only", "not_your_clinic"),
+            404: ("clinic_not_set_up",),
+            409: ("concurrent_update",),
+            422: (
+                "unsupported_currency",
+                "invalid_limits",
+                "unknown_time_zone",
+                "amount_too_large",
+            ),
+        },
+    ),
+    "POST /clinics/{clinic_id}/stripe-account/link": Operation(
+        "linkStripeAccount",
+        "Go to Stripe",
+        "Stripe's onboarding for the clinic's account (created on first use).",
+        "clinics",
+        CLINICIANS,
+        Success(200, "Send the admin there.", m.StripeAccountLinkOut),
+        calls_stripe=True,
+        refusals={
+            403: ("admin_only", "not_your_clinic"),
+            404: ("clinic_not_set_up",),
+            409: ("payments_not_enabled", "concurrent_update"),
+            503: ("store_busy",),
+        },
+    ),
+    "GET /clinics/{clinic_id}/stripe-account": Operation(
+        "getStripeAccount",
+        "The clinic's Stripe account",
+        "",
+        "clinics",
+        CLINICIANS,
+        Success(200, "Linked or not, and what Stripe still needs.", m.StripeAccountOut),
+        refusals={403: ("admin_only", "not_your_clinic"), 404: ("clinic_not_set_up",)},
+    ),
+    "DELETE /clinics/{clinic_id}/stripe-account": Operation(
+        "unlinkStripeAccount",
+        "Remove the clinic's Stripe account",
+        "Forgets the account here (history stays); open requests can no longer be paid.",
+        "clinics",
+        CLINICIANS,
+        Success(200, "The account, now unlinked.", m.StripeAccountOut),
+        refusals={
+            403: ("admin_only", "not_your_clinic"),
+            404: ("clinic_not_set_up",),
+            409: ("stripe_account_not_linked", "concurrent_update"),
+        },
+    ),
+    "GET /clinics/{clinic_id}/payments": Operation(
+        "listClinicPayments",
+        "Payments report",
+        "The payment requests created in the period, oldest first; `format=csv` for a "
+        "spreadsheet (cells a spreadsheet would run as formulas start with `'`).",
+        "clinics",
+        CLINICIANS,
+        Success(200, "The report (JSON, or CSV with `format=csv`).", m.ReportOut),
+        query=m.ReportQuery,
+        refusals={
+            400: ("invalid_date", "invalid_status", "invalid_format"),
+            403: ("admin_only", "not_your_clinic"),
+            404: ("clinic_not_set_up",),
+            422: ("invalid_period",),
+        },
+    ),
+    "GET /openapi.json": Operation(
+        "getOpenApiDocument",
+        "This document",
+        "",
+        "contract",
+        (),
+        Success(200, "The OpenAPI document of the HTTP API."),
+    ),
+}
+
+
+def refusals(operation: Operation, path: str, *, gateway_jwt: bool) -> dict[int, set[str]]:
+    """Every code the operation can answer, by status: its own and those of its kind.
+    `gateway_jwt`: API Gateway's JWT authorizer admits the request, not the Lambda."""
+    codes: dict[int, set[str]] = {}
+
+    def add(status: int, *names: str) -> None:
+        codes.setdefault(status, set()).update(names)
+
+    for status, names in operation.refusals.items():
+        add(status, *names)
+    if "{" in path:
+        add(400, "invalid_id")
+    if operation.security and STRIPE_SIGNATURE not in operation.security:
+        add(401, "missing_token", "invalid_token", "token_expired")
+        add(403, "unknown_role")
+        if PATIENT_TOKEN not in operation.security:
+            add(403, "clinician_only")  # a patient's token (API Gateway's authorizer: 401)
+        if not gateway_jwt:
+            # The Lambda verifies a token that is not a patient's against the IdP's JWKS.
+            add(503, "identity_provider_unreachable")
+    if operation.body is not None:
+        add(400, "malformed_json", "malformed_body")
+        add(413, "body_too_large")
+        add(422, "invalid_request")
+    if operation.idempotency_key:
+        add(400, "invalid_idempotency_key")
+    if operation.calls_stripe:
+        add(409, "stripe_access_revoked", "stripe_rejected", "stripe_busy")
+        add(422, "amount_too_small")
+        add(503, "stripe_unavailable")
+    return codes
+
+
+# 402 carries Stripe's decline code (an open set), on every operation that calls Stripe.
+DECLINE_CODE_PATTERN = r"^[a-z0-9_]+$"
+IDEMPOTENCY_KEY = IDEMPOTENCY_KEY_PATTERN.pattern
