@@ -30,11 +30,11 @@ REF = "#/components/schemas/{model}"
 HANDSHAKE_REFUSALS = {
     400: ("missing_parameters", "invalid_id"),
     401: ("invalid_token", "token_expired"),
-    403: ("unknown_role", "not_your_call", "not_your_clinic", "call_of_another_clinic",
-          "clinic_required"),
+    403: ("unknown_role", "person_only", "not_your_call", "not_your_clinic",
+          "call_of_another_clinic", "clinic_required"),
     409: ("payments_not_enabled",),
     500: ("internal_error",),
-    503: ("identity_provider_unreachable",),
+    503: ("identity_provider_unreachable", "store_busy"),
 }  # fmt: skip
 
 # name -> (model, mode, title, summary)

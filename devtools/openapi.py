@@ -20,6 +20,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from callpay import contract as c
 from callpay.contract import Operation
+from callpay.domain.access import INVOICES_READ, INVOICES_WRITE, WEBHOOK_ENDPOINTS_WRITE
 from callpay.http_api import ID_PATTERN, MAX_BODY_BYTES
 from devtools.paths import REPO_ROOT
 from devtools.routes import HttpRoute
@@ -40,6 +41,21 @@ SECURITY_SCHEMES = {
         "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
         "description": "Patients: the call-scoped token from "
         "`POST /calls/{call_id}/patient-access` (issuer `callpay`).",
+    },
+    c.PLATFORM_CLIENT: {
+        "type": "oauth2",
+        "description": "The video platform's backend: a client-credentials access token of "
+        "the same identity provider, with an `org_id` claim (the organisation it acts for) "
+        "and the route's scope in `scope` (or `scp`). Replace the token URL with your "
+        "identity provider's (docs/decisions.md, Platform backends).",
+        "flows": {"clientCredentials": {
+            "tokenUrl": "https://identity-provider.example/oauth2/token",
+            "scopes": {
+                INVOICES_WRITE: "Upsert the clinics' invoices (and read them).",
+                INVOICES_READ: "Read the clinics' invoices.",
+                WEBHOOK_ENDPOINTS_WRITE: "Register, list, remove and replay webhook endpoints.",
+            },
+        }},
     },
     c.STRIPE_SIGNATURE: {
         "type": "apiKey", "in": "header", "name": "Stripe-Signature",
@@ -122,7 +138,10 @@ def _operation(route: HttpRoute, operation: Operation, schemas: Schemas) -> dict
         "operationId": operation.operation_id,
         "summary": operation.summary,
         "tags": [operation.tag],
-        "security": [{name: []} for name in operation.security],
+        "security": [
+            {name: list(operation.scopes) if name == c.PLATFORM_CLIENT else []}
+            for name in operation.security
+        ],
     }
     if operation.description:
         spec["description"] = operation.description
@@ -190,7 +209,9 @@ def _not_null(schema: Mapping[str, Any]) -> dict[str, Any]:
 def _responses(route: HttpRoute, operation: Operation, schemas: Schemas) -> dict[str, Any]:
     success = operation.success
     content: dict[str, Any] = {}
-    if success.model is not None:
+    if success.content_type == c.NO_CONTENT:
+        pass
+    elif success.model is not None:
         content[success.content_type] = {"schema": schemas.ref(success.model, "serialization")}
     elif success.content_type == c.JSON:
         content[c.JSON] = {"schema": {"type": "object"}}
@@ -198,7 +219,9 @@ def _responses(route: HttpRoute, operation: Operation, schemas: Schemas) -> dict
         content[success.content_type] = {"schema": {"type": "string"}}
     if route.key == "GET /clinics/{clinic_id}/payments":
         content["text/csv; charset=utf-8"] = {"schema": {"type": "string"}}
-    answer: dict[str, Any] = {"description": success.description, "content": content}
+    answer: dict[str, Any] = {"description": success.description}
+    if content:
+        answer["content"] = content
     if success.headers:
         answer["headers"] = {
             name: {"description": text, "schema": {"type": "string"}}
@@ -209,7 +232,9 @@ def _responses(route: HttpRoute, operation: Operation, schemas: Schemas) -> dict
             operation_id: {"operationId": operation_id, "parameters": {"id": "$response.body#/id"}}
             for operation_id in success.links
         }
-    responses: dict[str, Any] = {str(success.status): answer}
+    responses: dict[str, Any] = {
+        str(status): answer for status in sorted((success.status, *success.also))
+    }
     codes = c.refusals(operation, route.path, gateway_jwt=route.clinician_jwt)
     if operation.calls_stripe:
         codes.setdefault(402, set())

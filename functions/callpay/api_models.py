@@ -23,7 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from callpay.domain.clinic import Clinic, ClinicAuditEntry
-from callpay.domain.invoice import Invoice
+from callpay.domain.invoice import Invoice, InvoiceStatus
 from callpay.domain.money import STRIPE_MAXIMUM
 from callpay.domain.payment_request import (
     AuditEntry,
@@ -43,6 +43,8 @@ from callpay.logic.stripe_events import Outcome
 
 MAX_INVOICES_PER_REQUEST = 20
 DEFAULT_AUDIT_PAGE = 50
+DEFAULT_INVOICE_PAGE = 100
+MAX_INVOICE_PAGE = 200
 MAX_AUDIT_PAGE = 200
 # Stripe's largest amount (in any currency's minor unit) bounds invoice lines too.
 MAX_MINOR_UNITS = STRIPE_MAXIMUM
@@ -128,6 +130,20 @@ class InvoiceIn(Body):
     total: Annotated[StrictInt, Field(gt=0, le=MAX_MINOR_UNITS)]
     # True: the invoice is void (no longer to be paid); false brings it back.
     void: StrictBool = False
+
+
+class InvoiceQuery(Query):
+    """GET /clinics/{clinic_id}/invoices: a page, a patient's, in one status."""
+
+    error_codes: ClassVar[Mapping[str, str]] = {
+        "patient": "invalid_id", "status": "invalid_status",
+        "cursor": "invalid_cursor", "limit": "invalid_query",
+    }  # fmt: skip
+
+    patient: Id | None = None
+    status: Annotated[InvoiceStatus | None, BeforeValidator(_blank_is_absent)] = None
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_INVOICE_PAGE)] = DEFAULT_INVOICE_PAGE
 
 
 class InvoiceOut(BaseModel):
@@ -413,7 +429,7 @@ class ReportQuery(Query):
 
     error_codes: ClassVar[Mapping[str, str]] = {
         "from": "invalid_date", "to": "invalid_date",
-        "status": "invalid_status", "format": "invalid_format",
+        "status": "invalid_status", "format": "invalid_format", "audit": "invalid_query",
     }  # fmt: skip
 
     start: Moment = Field(None, alias="from")
@@ -519,6 +535,21 @@ class WebhookEndpointOut(BaseModel):
             endpoint.model_dump(include=set(cls.model_fields) - {"event_types"})
             | {"event_types": list(endpoint.event_types)}
         )
+
+
+class WebhookEndpointsOut(BaseModel):
+    webhook_endpoints: list[WebhookEndpointOut]
+
+
+class ReplayedOut(BaseModel):
+    """How many of the endpoint's failed deliveries were sent again."""
+
+    replayed: int
+
+
+class InvoicesOut(BaseModel):
+    invoices: list[InvoiceOut]
+    next_cursor: str | None
 
 
 class WebhookEndpointCreatedOut(WebhookEndpointOut):

@@ -15,16 +15,19 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from callpay import api_models as m
+from callpay.domain.access import INVOICES_READ, INVOICES_WRITE, WEBHOOK_ENDPOINTS_WRITE
 from callpay.http_api import IDEMPOTENCY_KEY_PATTERN, Query
 
-# Security schemes (their definitions are in devtools/openapi.py). A platform's client
-# credentials (`platformClient`, branch invoices) join here.
+# Security schemes (their definitions are in devtools/openapi.py).
 IDENTITY_PROVIDER = "identityProvider"
+# The platform's backend: a client-credentials token of the same identity provider.
+PLATFORM_CLIENT = "platformClient"
 PATIENT_TOKEN = "patientToken"  # noqa: S105 - a security scheme's name
 STRIPE_SIGNATURE = "stripeSignature"
 Security = tuple[str, ...]  # alternatives: any one of them
 
 JSON = "application/json"
+NO_CONTENT = ""  # a 204: no body at all
 
 
 class ErrorDetail(BaseModel):
@@ -71,6 +74,8 @@ class Success:
     headers: Mapping[str, str] = field(default_factory=dict)
     # Operations that take the answer's `id` as their path's {id} (OpenAPI links).
     links: tuple[str, ...] = ()
+    # Other statuses answered with the same body (an upsert: 201 new, 200 changed).
+    also: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,12 +91,18 @@ class Operation:
     idempotency_key: Literal["optional", "required"] | None = None
     accept_language: bool = False
     calls_stripe: bool = False
+    # The platform client's scopes, any one of which admits it (with PLATFORM_CLIENT).
+    scopes: tuple[str, ...] = ()
     # Status -> codes particular to this operation.
     refusals: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 VIEWERS: Security = (IDENTITY_PROVIDER, PATIENT_TOKEN)
 CLINICIANS: Security = (IDENTITY_PROVIDER,)
+PEOPLE_OR_PLATFORM: Security = (IDENTITY_PROVIDER, PLATFORM_CLIENT)
+ENDPOINT_REFUSALS: Mapping[int, tuple[str, ...]] = {
+    403: ("org_admin_only", "insufficient_scope", "not_your_organisation"),
+}
 REQUEST_VIEW = "The payment request as clinicians and patients see it."
 NOT_FOUND = {404: ("payment_request_not_found",)}
 
@@ -140,8 +151,16 @@ OPERATIONS: Mapping[str, Operation] = {
         calls_stripe=True,
         refusals={
             403: ("not_your_clinic", "call_of_another_clinic"),
-            409: ("payments_not_enabled", "stripe_account_not_linked", "stripe_account_not_ready"),
+            404: ("invoice_not_found",),
+            409: (
+                "payments_not_enabled",
+                "stripe_account_not_linked",
+                "stripe_account_not_ready",
+                "invoice_not_payable",
+            ),
             422: (
+                "invoices_of_several_patients",
+                "invoice_currency_mismatch",
                 "unsupported_currency",
                 "currency_not_accepted",
                 "amount_too_small",
@@ -378,11 +397,138 @@ OPERATIONS: Mapping[str, Operation] = {
         Success(200, "The report (JSON, or CSV with `format=csv`).", m.ReportOut),
         query=m.ReportQuery,
         refusals={
-            400: ("invalid_date", "invalid_status", "invalid_format"),
+            400: ("invalid_date", "invalid_status", "invalid_format", "invalid_query"),
             403: ("admin_only", "not_your_clinic"),
             404: ("clinic_not_set_up",),
             422: ("invalid_period",),
         },
+    ),
+    "GET /payment-requests/{id}/audit": Operation(
+        "getPaymentRequestAudit",
+        "A payment request's audit trail",
+        "Who or what changed it (clinician, patient, Stripe event, scheduler), when, from "
+        "which status to which; oldest first, a page at a time.",
+        "audit",
+        CLINICIANS,
+        Success(200, "A page of the trail.", m.AuditPageOut),
+        query=m.AuditQuery,
+        refusals={
+            400: ("invalid_query", "invalid_cursor"),
+            403: ("admin_only", "not_your_clinic"),
+            **NOT_FOUND,
+        },
+    ),
+    "GET /clinics/{clinic_id}/audit": Operation(
+        "getClinicAudit",
+        "A clinic's audit trail",
+        "Every change of the clinic's payment requests and of its own settings and Stripe "
+        "account in the period (read as the payments report reads it), by time.",
+        "audit",
+        CLINICIANS,
+        Success(200, "A page of the trail.", m.AuditPageOut),
+        query=m.ClinicAuditQuery,
+        refusals={
+            400: ("invalid_date", "invalid_query", "invalid_cursor"),
+            403: ("admin_only", "not_your_clinic"),
+            404: ("clinic_not_set_up",),
+            422: ("invalid_period",),
+        },
+    ),
+    "PUT /clinics/{clinic_id}/invoices/{invoice_id}": Operation(
+        "putInvoice",
+        "Upsert a patient's invoice (the platform's backend)",
+        "The whole invoice as the platform's billing has it: 201 when new, 200 when changed "
+        "or the same again. An invoice being paid, paid or refunded cannot change.",
+        "invoices",
+        (PLATFORM_CLIENT,),
+        Success(200, "The invoice (201 when it is new).", m.InvoiceOut, also=(201,)),
+        body=m.InvoiceIn,
+        scopes=(INVOICES_WRITE,),
+        refusals={
+            403: ("platform_backend_only", "insufficient_scope", "not_your_clinic"),
+            404: ("clinic_not_set_up",),
+            409: ("invoice_locked", "concurrent_update"),
+            422: ("currency_not_accepted", "invoice_total_mismatch"),
+        },
+    ),
+    "GET /clinics/{clinic_id}/invoices": Operation(
+        "listInvoices",
+        "A clinic's invoices",
+        "By patient and id, a page at a time; the clinic's clinicians and admins, or the "
+        "platform's backend.",
+        "invoices",
+        PEOPLE_OR_PLATFORM,
+        Success(200, "A page of invoices.", m.InvoicesOut),
+        query=m.InvoiceQuery,
+        scopes=(INVOICES_READ, INVOICES_WRITE),
+        refusals={
+            400: ("invalid_status", "invalid_cursor", "invalid_query"),
+            403: ("insufficient_scope", "not_your_clinic"),
+            404: ("clinic_not_set_up",),
+        },
+    ),
+    "GET /clinics/{clinic_id}/invoices/{invoice_id}": Operation(
+        "getInvoice",
+        "One invoice",
+        "Its status, the payment request it is pending for or paid by, the receipt number.",
+        "invoices",
+        PEOPLE_OR_PLATFORM,
+        Success(200, "The invoice.", m.InvoiceOut),
+        scopes=(INVOICES_READ, INVOICES_WRITE),
+        refusals={
+            403: ("insufficient_scope", "not_your_clinic"),
+            404: ("clinic_not_set_up", "invoice_not_found"),
+        },
+    ),
+    "POST /orgs/{org_id}/webhook-endpoints": Operation(
+        "registerWebhookEndpoint",
+        "Register an endpoint for signed events",
+        "The signing secret (Standard Webhooks) is in this answer only: keep it.",
+        "platform events",
+        PEOPLE_OR_PLATFORM,
+        Success(
+            201,
+            "The endpoint, with its secret.",
+            m.WebhookEndpointCreatedOut,
+            headers={"Cache-Control": "`no-store`: the answer carries the secret."},
+        ),
+        body=m.WebhookEndpointIn,
+        scopes=(WEBHOOK_ENDPOINTS_WRITE,),
+        refusals={
+            **ENDPOINT_REFUSALS,
+            409: ("too_many_endpoints",),
+            422: ("invalid_endpoint_url", "unknown_event_type"),
+        },
+    ),
+    "GET /orgs/{org_id}/webhook-endpoints": Operation(
+        "listWebhookEndpoints",
+        "The organisation's endpoints",
+        "Never their secrets.",
+        "platform events",
+        PEOPLE_OR_PLATFORM,
+        Success(200, "The endpoints.", m.WebhookEndpointsOut),
+        scopes=(WEBHOOK_ENDPOINTS_WRITE,),
+        refusals=ENDPOINT_REFUSALS,
+    ),
+    "DELETE /orgs/{org_id}/webhook-endpoints/{endpoint_id}": Operation(
+        "removeWebhookEndpoint",
+        "Remove an endpoint",
+        "Nothing more is sent to it.",
+        "platform events",
+        PEOPLE_OR_PLATFORM,
+        Success(204, "Removed.", content_type=NO_CONTENT),
+        scopes=(WEBHOOK_ENDPOINTS_WRITE,),
+        refusals={**ENDPOINT_REFUSALS, 404: ("endpoint_not_found",)},
+    ),
+    "POST /orgs/{org_id}/webhook-endpoints/{endpoint_id}/replay": Operation(
+        "replayWebhookDeliveries",
+        "Send an endpoint's failed deliveries again",
+        "The deliveries that gave up, oldest first.",
+        "platform events",
+        PEOPLE_OR_PLATFORM,
+        Success(202, "How many were queued again.", m.ReplayedOut),
+        scopes=(WEBHOOK_ENDPOINTS_WRITE,),
+        refusals={**ENDPOINT_REFUSALS, 404: ("endpoint_not_found",)},
     ),
     "GET /openapi.json": Operation(
         "getOpenApiDocument",
@@ -412,6 +558,8 @@ def refusals(operation: Operation, path: str, *, gateway_jwt: bool) -> dict[int,
         add(403, "unknown_role")
         if PATIENT_TOKEN not in operation.security:
             add(403, "clinician_only")  # a patient's token (API Gateway's authorizer: 401)
+        if PLATFORM_CLIENT not in operation.security:
+            add(403, "person_only")  # the platform backend's token, on a route for people
         if not gateway_jwt:
             # The Lambda verifies a token that is not a patient's against the IdP's JWKS.
             add(503, "identity_provider_unreachable")
@@ -421,6 +569,8 @@ def refusals(operation: Operation, path: str, *, gateway_jwt: bool) -> dict[int,
         add(422, "invalid_request")
     if operation.idempotency_key:
         add(400, "invalid_idempotency_key")
+    if operation.security:
+        add(503, "store_busy")  # DynamoDB too busy to answer in time: retry
     if operation.calls_stripe:
         add(409, "stripe_access_revoked", "stripe_rejected", "stripe_busy")
         add(422, "amount_too_small")

@@ -141,7 +141,7 @@ def platform_backend_of(claims: Mapping[str, Any]) -> PlatformBackend:
 def clinician_of(claims: Mapping[str, Any]) -> Clinician:
     if is_client_credentials(claims):
         # A valid token, but a machine's: the platform backend has routes of its own.
-        raise Forbidden("clinician_only", "Only a person (clinician or admin) can do this.")
+        raise Forbidden("person_only", "The platform backend's token cannot be used here.")
     try:
         parsed = ClinicianClaims.model_validate(claims)
     except ValidationError as error:

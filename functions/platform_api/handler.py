@@ -18,14 +18,22 @@ from callpay import runtime
 from callpay.api_models import (
     InvoiceIn,
     InvoiceOut,
+    InvoiceQuery,
+    InvoicesOut,
+    ReplayedOut,
     WebhookEndpointCreatedOut,
     WebhookEndpointIn,
     WebhookEndpointOut,
+    WebhookEndpointsOut,
 )
 from callpay.domain.access import PlatformCaller
-from callpay.domain.errors import BadRequest
-from callpay.domain.invoice import InvoiceStatus
-from callpay.http_api import ID_PATTERN, install_error_handlers, json_response, parse_body, path_id
+from callpay.http_api import (
+    install_error_handlers,
+    json_response,
+    parse_body,
+    parse_query,
+    path_id,
+)
 
 logger = Logger(service="platform_api")
 metrics = Metrics(namespace="callpay", service="platform_api")
@@ -54,8 +62,9 @@ def register_endpoint(org_id: str) -> Response[str]:
 @app.get("/orgs/<org_id>/webhook-endpoints")
 def list_endpoints(org_id: str) -> Response[str]:
     endpoints = runtime.webhook_endpoints().list(caller(), path_id(org_id, "org_id"))
-    shown = [WebhookEndpointOut.of(e).model_dump(mode="json") for e in endpoints]
-    return json_response(200, {"webhook_endpoints": shown})
+    return json_response(
+        200, WebhookEndpointsOut(webhook_endpoints=[WebhookEndpointOut.of(e) for e in endpoints])
+    )
 
 
 @app.delete("/orgs/<org_id>/webhook-endpoints/<endpoint_id>")
@@ -71,7 +80,7 @@ def replay_failed(org_id: str, endpoint_id: str) -> Response[str]:
     replayed = runtime.webhook_endpoints().replay(
         caller(), path_id(org_id, "org_id"), path_id(endpoint_id, "endpoint_id")
     )
-    return json_response(202, {"replayed": replayed})
+    return json_response(202, ReplayedOut(replayed=replayed))
 
 
 @app.put("/clinics/<clinic_id>/invoices/<invoice_id>")
@@ -92,30 +101,17 @@ def get_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
     return json_response(200, InvoiceOut.of(invoice))
 
 
-def query(name: str) -> str | None:
-    return app.current_event.get_query_string_value(name) or None
-
-
 @app.get("/clinics/<clinic_id>/invoices")
 def list_invoices(clinic_id: str) -> Response[str]:
-    patient, status, cursor = query("patient"), query("status"), query("cursor")
-    limit = query("limit")
-    if patient is not None:
-        path_id(patient, "patient")
-    try:
-        wanted = InvoiceStatus(status) if status else None
-    except ValueError:
-        raise BadRequest("invalid_status", f"Unknown invoice status {status!r}.") from None
-    if cursor is not None and not all(ID_PATTERN.match(p) for p in cursor.split("#", 1)):
-        raise BadRequest("invalid_cursor", "'cursor' is not one this API gave.")
-    if limit is not None and not limit.isdigit():
-        raise BadRequest("invalid_query", "'limit' must be a whole number.")
+    who = caller()
+    query = parse_query(app.current_event.raw_event, InvoiceQuery)
     invoices, after = runtime.invoices().list(
-        caller(), path_id(clinic_id, "clinic_id"), patient=patient, status=wanted,
-        cursor=cursor, limit=int(limit or 100),
+        who, path_id(clinic_id, "clinic_id"), patient=query.patient, status=query.status,
+        cursor=query.cursor, limit=query.limit,
     )  # fmt: skip
-    shown = [InvoiceOut.of(i).model_dump(mode="json") for i in invoices]
-    return json_response(200, {"invoices": shown, "next_cursor": after})
+    return json_response(
+        200, InvoicesOut(invoices=[InvoiceOut.of(i) for i in invoices], next_cursor=after)
+    )
 
 
 @metrics.log_metrics

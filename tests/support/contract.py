@@ -59,6 +59,8 @@ class Contract:
         declared = operation["responses"].get(str(answer.status))
         if declared is None:
             return [f"{where}, a status its document does not declare: {answer.body[:300]}"]
+        if "content" not in declared:  # a 204
+            return [] if not answer.body else [f"{where} with a body: {answer.body[:300]}"]
         media = answer.content_type.split(";")[0].strip()
         types = {name.split(";")[0].strip(): name for name in declared["content"]}
         if media not in types:

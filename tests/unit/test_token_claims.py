@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from callpay import runtime
 from callpay.adapters.clinician_tokens import IdentityProviderTokens
+from callpay.principals import is_client_credentials
 from clinic_admin.handler import lambda_handler as clinic_admin
 from devtools.http_events import claims_as_strings
 from request_payment.handler import lambda_handler as request_payment
@@ -249,7 +250,8 @@ def test_any_claims_and_header_in_a_signed_token_get_a_4xx_or_a_success_never_a_
     claims: dict[str, Any], header: dict[str, Any],
 ) -> None:  # fmt: skip
     """Over every way a clinician token arrives. A claim of the wrong type or missing is 401
-    `invalid_token` in the Lambda's own verification; nothing is stored by a refusal."""
+    `invalid_token` in the Lambda's own verification (a client's token, with scopes and no
+    role, is 403 `person_only`); nothing is stored by a refusal."""
     pr_id = next(iter(world.store.requests), None) or create()[1]["id"]
     before = stored(world)
     token = KEY.token(claims, headers=header)
@@ -262,7 +264,12 @@ def test_any_claims_and_header_in_a_signed_token_get_a_4xx_or_a_success_never_a_
     assert connected is (answers["$connect"][0] == 200)
     verified_in_lambda = answers["GET /calls/{id}/payment-requests"]
     honest_header = header.get("alg", "RS256") == "RS256" and header.get("kid", KEY.kid) == KEY.kid
-    if honest_header and not well_typed(claims):
+    if honest_header and is_client_credentials(claims):
+        # Scopes and no role: the platform backend's token, refused on people's routes
+        # (or refused as a token before that, e.g. without `sub` or with a bad `nbf`).
+        refusal = (verified_in_lambda[0], verified_in_lambda[1]["error"]["code"])
+        assert refusal in {(403, "person_only"), (401, "invalid_token")}
+    elif honest_header and not well_typed(claims):
         assert verified_in_lambda[0] == 401
         assert verified_in_lambda[1]["error"]["code"] == "invalid_token"
     # call-1 is bound already: none of these answers may change what is stored

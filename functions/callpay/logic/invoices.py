@@ -25,8 +25,6 @@ from callpay.domain.payment_request import LineItem
 from callpay.logic.optimistic import optimistic_update
 from callpay.ports import InvoiceStore
 
-MAX_PAGE = 200
-
 
 @dataclass
 class Invoices:
@@ -112,7 +110,5 @@ class Invoices:
     ) -> tuple[list[Invoice], str | None]:  # fmt: skip
         """A page of the clinic's invoices, a patient's when given, by patient and id."""
         self._clinic(caller, clinic_id, INVOICES_READ, INVOICES_WRITE)
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidInput("invalid_limit", f"'limit' must be 1 to {MAX_PAGE}.")
         page, after = self.invoices.invoices_of(clinic_id, patient, cursor, limit)
         return [i for i in page if status is None or i.status is status], after
