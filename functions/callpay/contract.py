@@ -448,7 +448,7 @@ OPERATIONS: Mapping[str, Operation] = {
             403: ("platform_backend_only", "insufficient_scope", "not_your_clinic"),
             404: ("clinic_not_set_up",),
             409: ("invoice_locked", "concurrent_update"),
-            422: ("currency_not_accepted", "invoice_total_mismatch"),
+            422: ("unsupported_currency", "currency_not_accepted", "invoice_total_mismatch"),
         },
     ),
     "GET /clinics/{clinic_id}/invoices": Operation(

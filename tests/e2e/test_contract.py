@@ -1,10 +1,11 @@
 """The contract against the running local stack: the document the API serves at
 /openapi.json is valid OpenAPI, and schemathesis fuzzes every operation of it with valid
-clinician, admin and patient tokens. No 5xx; every answer's status, content type, headers
-and body are the document's; every 4xx is callpay's JSON error envelope.
+clinician, admin, patient and platform backend tokens. No 5xx; every answer's status,
+content type, headers and body are the document's; every 4xx is callpay's JSON error
+envelope.
 
-Budget: CONTRACT_EXAMPLES examples per operation (default 12, 17 operations: about 200
-requests, well under a minute here); CONTRACT_EXAMPLES=500 for a long run before a release.
+Budget: CONTRACT_EXAMPLES examples per operation (default 12, 26 operations: about 300
+requests, about a minute here); CONTRACT_EXAMPLES=500 for a long run before a release.
 The fuzzing clinic admin is an `org_admin` of an organisation of its own, so what it changes
 (a clinic's settings) never touches the demo clinic the other end-to-end tests use.
 """
@@ -95,10 +96,24 @@ def fuzz_world(stack: LocalStack) -> FuzzWorld:
 
     requests = [request("automatic", None), request("manual", "authorized"),
                 request("automatic", "succeeded")]  # fmt: skip
-    return FuzzWorld(
-        {"clinician": clinician, "admin": admin, "patient": access["token"]},
-        {"clinic_id": [clinic], "call_id": [call_id], "id": requests},
+    # The platform's side: its backend, an invoice of the clinic, an endpoint of the
+    # organisation (on loopback: deliveries to it fail fast and harmlessly).
+    backend = stack.identity.client_token(
+        "platform-fuzz", org, ["callpay/invoices.write", "callpay/webhook-endpoints.write"]
     )
+    line = {"description": "Consultation", "amount": 5000}
+    invoice = {"patient": "patient-fuzz", "issued_on": "2026-12-01", "currency": "aud",
+               "lines": [line], "total": 5000}  # fmt: skip
+    expect(stack.api(backend).request("PUT", f"/clinics/{clinic}/invoices/inv-fuzz", invoice),
+           201, "an invoice")  # fmt: skip
+    endpoint = expect(stack.api(admin).post(f"/orgs/{org}/webhook-endpoints",
+                                            {"url": "http://127.0.0.1:9/hooks"}),
+                      201, "a webhook endpoint")  # fmt: skip
+    return FuzzWorld(
+        {"clinician": clinician, "admin": admin, "patient": access["token"], "backend": backend},
+        {"clinic_id": [clinic], "call_id": [call_id], "id": requests, "org_id": [org],
+         "invoice_id": ["inv-fuzz"], "endpoint_id": [endpoint["id"]]},
+    )  # fmt: skip
 
 
 def wait_for_status(api: Any, payment_request_id: str, status: str) -> None:
@@ -125,7 +140,9 @@ def caller_of(operation: dict[str, Any], path: str) -> str:
     schemes = {name for requirement in operation["security"] for name in requirement}
     if schemes == {"patientToken"}:
         return "patient"
-    if path.startswith("/clinics/") or path.endswith("/refunds"):
+    if schemes == {"platformClient"}:
+        return "backend"
+    if path.startswith(("/clinics/", "/orgs/")) or path.endswith(("/refunds", "/audit")):
         return "admin"
     return "clinician"
 
