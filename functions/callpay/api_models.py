@@ -26,6 +26,7 @@ from callpay.domain.clinic import Clinic
 from callpay.domain.money import STRIPE_MAXIMUM
 from callpay.domain.payment_request import Dispute, Failure, LineItem, PaymentRequest, Status
 from callpay.domain.period import EARLIEST, LATEST
+from callpay.domain.policy import MAX_POLICY_CHARS, NoShowPolicy
 from callpay.domain.receipt_job import receipt_number
 from callpay.domain.transitions import PAID
 from callpay.http_api import ID_PATTERN, Query
@@ -54,6 +55,10 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EmptyBody(Body):
+    """A route that takes no fields: `{}` or no body at all."""
+
+
 class LineItemIn(Body):
     description: Text
     amount: Amount
@@ -71,6 +76,31 @@ class PaymentRequestIn(Body):
 class CaptureIn(Body):
     # Default: the whole hold. 0 releases the hold without charging.
     amount: Amount | None = None
+    # `no_show`: the patient did not come; the clinic's no-show fee (as the patient was
+    # shown it when authorising) is captured, so no amount is sent.
+    reason: Literal["final_amount", "no_show"] = "final_amount"
+
+    @model_validator(mode="after")
+    def _no_show_has_no_amount(self) -> CaptureIn:
+        if self.reason == "no_show" and self.amount is not None:
+            raise ValueError("a no-show capture takes the clinic's fee: send no amount")
+        return self
+
+
+class PayLinkIn(Body):
+    """Where to send the link: the patient's e-mail if the request has none yet (or another
+    one), and their language; by default what the patient gave at checkout."""
+
+    email: Annotated[EmailStr, StringConstraints(max_length=254)] | None = None
+    locale: Locale | None = None
+
+
+class NoShowFeeIn(Body):
+    """Charge the clinic's no-show fee to the card this patient agreed to keep."""
+
+    clinic_id: Id
+    patient_ref: Id
+    description: Text | None = None
 
 
 class RefundIn(Body):
@@ -84,7 +114,11 @@ OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 # Settings that null (or "") clears; the others cannot be null.
 CLEARABLE = frozenset({"legal_name", "address", "tax_id", "tax_id_label", "provider_name",
                        "provider_number", "tax_statement", "default_locale", "minimum_amount",
-                       "maximum_amount", "country"})  # fmt: skip
+                       "maximum_amount", "country", "no_show_fee",
+                       "no_show_policy"})  # fmt: skip
+PolicyText = (
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_POLICY_CHARS)] | None
+)
 
 
 class ClinicSettingsIn(Body):
@@ -105,6 +139,8 @@ class ClinicSettingsIn(Body):
     provider_name: OptionalText = None
     provider_number: OptionalText = None
     tax_statement: OptionalText = None
+    no_show_fee: PositiveAmount | None = None
+    no_show_policy: PolicyText = None
 
     @model_validator(mode="after")
     def _nulls_only_clear(self) -> ClinicSettingsIn:
@@ -132,6 +168,9 @@ class ClinicSettingsOut(BaseModel):
     provider_name: str | None
     provider_number: str | None
     tax_statement: str | None
+    no_show_fee: int | None
+    no_show_policy: str | None
+    no_show_policy_version: int
     stripe_account_linked: bool
 
     @classmethod
@@ -162,11 +201,47 @@ class StripeAccountOut(BaseModel):
 
 class PatientAccessIn(Body):
     clinic_id: Id
+    # The platform's reference of the patient in this call: lets them keep a card with the
+    # clinic (a Customer per patient, never found by e-mail).
+    patient_ref: Id | None = None
 
 
 class CheckoutIn(Body):
     email: Annotated[EmailStr, StringConstraints(max_length=254)]
     locale: Locale | None = None
+    # Keep the card for the clinic's future charges (true) or not after all (false), under
+    # the no-show policy of `policy_version`, which the patient was shown; absent: no answer yet.
+    save_card: StrictBool | None = None
+    policy_version: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _consent_names_its_policy(self) -> CheckoutIn:
+        if self.save_card and self.policy_version is None:
+            raise ValueError("keeping the card needs the policy_version the patient was shown")
+        return self
+
+
+class NoShowPolicyOut(BaseModel):
+    """The words the patient reads before paying, and the fee they describe."""
+
+    version: int
+    text: str
+    fee: int
+    currency: str
+
+    @classmethod
+    def of(cls, policy: NoShowPolicy | None) -> NoShowPolicyOut | None:
+        if policy is None:
+            return None
+        return cls(version=policy.version, text=policy.text, fee=policy.fee,
+                   currency=policy.currency)  # fmt: skip
+
+
+class PayLinkOut(BaseModel):
+    """A pay-later link was sent (never the address or the link itself)."""
+
+    sent_at: datetime
+    expires_at: datetime
 
 
 class DisputeOut(BaseModel):
@@ -211,20 +286,42 @@ class PaymentRequestOut(BaseModel):
     paid_at: datetime | None
     # Once paid: the number the receipt (email and page) carries, for the confirmation.
     receipt_number: str | None = None
+    # Holds: Stripe's deadline for capturing (when the charge said), when the hold lapses
+    # (that deadline, else Stripe's default 7 days from authorising), which hold this is
+    # (2 and more: asked for again), and when the clinic was warned it is about to lapse.
+    capture_before: datetime | None = None
+    hold_expires_at: datetime | None = None
+    hold_attempt: int = 1
+    expiry_warned_at: datetime | None = None
+    # canceled: "canceled" (by the clinic or on Stripe), "released" (a hold let go),
+    # "expired" (a hold that lapsed). charge_reason "no_show": a no-show fee.
+    cancellation_reason: str | None = None
+    charge_reason: str | None = None
+    # Charged with a card the patient kept with the clinic, without the patient there.
+    off_session: bool = False
+    # The patient agreed to keep the card, and Stripe kept it.
+    card_saved: bool = False
+    pay_link: PayLinkOut | None = None
 
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestOut:
         number = None
         if request.status in PAID and request.paid_at is not None:
             number = receipt_number(request.id, f"{request.paid_at:%Y%m%d}")
+        derived = {"line_items", "dispute", "receipt_number", "hold_expires_at", "card_saved",
+                   "pay_link"}  # fmt: skip
+        link = request.pay_link
         return cls.model_validate(
-            request.model_dump(
-                include=set(cls.model_fields) - {"line_items", "dispute", "receipt_number"}
-            )
+            request.model_dump(include=set(cls.model_fields) - derived)
             | {
                 "line_items": list(request.line_items),
                 "dispute": DisputeOut.of(request.dispute),
                 "receipt_number": number,
+                "hold_expires_at": request.hold_deadline,
+                "card_saved": request.saved_payment_method is not None,
+                "pay_link": PayLinkOut(sent_at=link.sent_at, expires_at=link.expires_at)
+                if link
+                else None,
             }
         )
 
@@ -235,6 +332,12 @@ class CheckoutOut(BaseModel):
     stripe_account: str
     # Who the patient is paying, as the receipt names it (the clinic's legal name).
     clinic_name: str | None = None
+    # The clinic's no-show policy, to show before the patient pays (or keeps the card).
+    no_show_policy: NoShowPolicyOut | None = None
+    # Whether the patient may keep the card with the clinic (a policy, and a patient the
+    # platform named), and whether they have agreed to for this payment.
+    can_save_card: bool = False
+    save_card: bool = False
 
 
 class PatientAccessOut(BaseModel):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from callpay.domain.errors import Conflict, InvalidInput, PaymentDeclined, UpstreamUnavailable
 from callpay.domain.payment_request import ChargeDetails, PaymentRequest, Refund
+from callpay.domain.saved_card import SavedCard
 from callpay.ports import Intent
 
 if TYPE_CHECKING:
@@ -66,12 +68,24 @@ def _intent(obj: Any) -> Intent:
     return Intent(id=obj.id, status=obj.status, client_secret=obj.client_secret)
 
 
+def create_key(request: PaymentRequest) -> str:
+    """One PaymentIntent per attempt: the first hold's key is the request's own (as before
+    re-authorisation existed), each later hold's names its attempt."""
+    if request.hold_attempt == 1:
+        return f"{request.id}:create"
+    return f"{request.id}:create:a{request.hold_attempt}"
+
+
 class StripeGateway:
     def __init__(self, client_factory: Callable[[], stripe.StripeClient]) -> None:
         self._client_factory = client_factory
 
     def create_intent(
-        self, request: PaymentRequest, stripe_account: str, share_description: bool
+        self,
+        request: PaymentRequest,
+        stripe_account: str,
+        share_description: bool,
+        saved_card: SavedCard | None = None,
     ) -> Intent:
         params: dict[str, Any] = {
             "amount": request.amount,
@@ -86,15 +100,66 @@ class StripeGateway:
         }
         if share_description:
             params["description"] = request.description
+        if saved_card is not None:
+            params |= {"customer": saved_card.customer_id,
+                       "payment_method": saved_card.payment_method_id}  # fmt: skip
         with stripe_errors():
             obj = self._client_factory().v1.payment_intents.create(
                 params=params,  # type: ignore[arg-type]
-                options={
-                    "stripe_account": stripe_account,
-                    "idempotency_key": f"{request.id}:create",
-                },
+                options={"stripe_account": stripe_account, "idempotency_key": create_key(request)},
             )
         return _intent(obj)
+
+    def retrieve_hold(self, intent_id: str, stripe_account: str) -> Intent:
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.retrieve(
+                intent_id,
+                params={"expand": ["latest_charge"]},
+                options={"stripe_account": stripe_account},
+            )
+        card = getattr(getattr(obj.latest_charge, "payment_method_details", None), "card", None)
+        deadline = getattr(card, "capture_before", None)
+        return Intent(
+            id=obj.id,
+            status=obj.status,
+            amount_received=getattr(obj, "amount_received", None),
+            capture_before=datetime.fromtimestamp(deadline, UTC) if deadline else None,
+        )
+
+    def confirm_off_session(
+        self, intent_id: str, stripe_account: str, idempotency_key: str
+    ) -> Intent:
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.confirm(
+                intent_id,
+                params={"off_session": True},
+                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+            )
+        return _intent(obj)
+
+    def keep_card(
+        self, intent_id: str, stripe_account: str, customer_id: str | None, idempotency_key: str
+    ) -> Intent:
+        # "" unsets setup_future_usage (the patient changed their mind before paying).
+        params: dict[str, Any] = {"setup_future_usage": "off_session" if customer_id else ""}
+        if customer_id:
+            params["customer"] = customer_id
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.update(
+                intent_id,
+                params=params,  # type: ignore[arg-type]
+                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+            )
+        return _intent(obj)
+
+    def create_customer(self, stripe_account: str, patient_key: str, idempotency_key: str) -> str:
+        """No name or e-mail: Stripe needs neither to keep a card, and our key is opaque."""
+        with stripe_errors():
+            customer = self._client_factory().v1.customers.create(
+                params={"metadata": {"callpay_patient": patient_key}},
+                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+            )
+        return str(customer.id)
 
     def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent:
         with stripe_errors():

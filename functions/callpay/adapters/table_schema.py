@@ -16,6 +16,10 @@ INDEXES: dict[str, tuple[str, str | None]] = {
     "by_call": ("GSI1PK", "GSI1SK"),  # a call's payment requests (and, later, connections)
     "by_clinic": ("GSI2PK", "GSI2SK"),  # a clinic's payment requests by time, for reports
     "by_payment_intent": ("GSI3PK", None),  # webhook fallback when metadata is missing
+    # Authorised holds by the day they lapse (HOLDS#<UTC date>, sorted by the instant):
+    # the hold sweeper reads the days up to "now + warning" without a scan. Sparse: a
+    # request is in it only while authorised.
+    "by_hold_expiry": ("GSI4PK", "GSI4SK"),
 }
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from callpay.domain.money import minor_unit_exponent
 from callpay.receipts.catalog import translate
 from callpay.receipts.locales import language_tag, resolve_locale, text_direction
-from callpay.receipts.receipt import Receipt
+from callpay.receipts.receipt import Receipt, ReceiptLine
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -79,7 +79,7 @@ class _Link:
 def render(receipt: Receipt, locale: str) -> RenderedReceipt:
     """The receipt in `locale` (any tag resolve_locale accepts; unsupported ones get English)."""
     locale = resolve_locale(locale, None)
-    html_environment, text_environment = _environments()
+    html_environment, text_environment = environments()
     context = _Page(receipt, locale).context()
     return RenderedReceipt(
         subject=_subject(receipt, locale),
@@ -123,7 +123,7 @@ def format_issued_at(issued_at: datetime, time_zone: str, locale: str) -> str:
 
 
 @functools.cache
-def _environments() -> tuple[Environment, Environment]:
+def environments() -> tuple[Environment, Environment]:
     """The HTML (autoescaped) and plain-text environments, built on first render and kept."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined  # noqa: PLC0415
 
@@ -152,7 +152,11 @@ def _subject(receipt: Receipt, locale: str) -> str:
         subject = translate(locale, f"subject_{receipt.kind}_from", clinic=clinic, number=number)
     else:
         subject = translate(locale, f"subject_{receipt.kind}", number=number)
-    # An email header is one line, whatever the clinic typed into its legal name.
+    return one_line(subject)
+
+
+def one_line(subject: str) -> str:
+    """An email header is one line, whatever the clinic typed into its legal name."""
     return _WHITESPACE.sub(" ", subject).strip()
 
 
@@ -192,14 +196,36 @@ class _Page:
                     self.money(line.amount),
                     self.t("label_value", label=line.description, value=self.money(line.amount)),
                 )
-                for line in receipt.lines
+                for line in self.lines()
             ),
             "totals": self.totals(),
+            "notes": self.notes(),
             "tax_statement": receipt.clinic.tax_statement,
             "clinic": self.clinic(),
             "link": self.link(),
             "closing": self.t("refund_note" if receipt.kind == "refund" else "thanks"),
         }
+
+    def lines(self) -> tuple[ReceiptLine, ...]:
+        """What was paid for; a no-show fee is one line, in the patient's language."""
+        receipt = self.receipt
+        if receipt.no_show_policy_version is not None and receipt.kind == "payment":
+            return (ReceiptLine(description=self.t("no_show_fee"), amount=receipt.amount),)
+        return receipt.lines
+
+    def notes(self) -> tuple[str, ...]:
+        """What the patient should know about how this money was taken."""
+        receipt = self.receipt
+        notes = []
+        if receipt.held_amount is not None and receipt.held_amount > receipt.amount:
+            notes.append(self.t("hold_released_note"))
+        if receipt.no_show_policy_version is not None:
+            notes.append(self.t("no_show_note", version=str(receipt.no_show_policy_version)))
+        if receipt.card_kept_policy_version is not None and receipt.card_kept_at is not None:
+            when = format_issued_at(receipt.card_kept_at, receipt.clinic.time_zone, self.locale)
+            version = str(receipt.card_kept_policy_version)
+            notes.append(self.t("card_kept_note", version=version, date=when))
+        return tuple(notes)
 
     def details(self) -> tuple[_Field, ...]:
         receipt = self.receipt
@@ -217,6 +243,8 @@ class _Page:
             )
         if receipt.charge_reference:
             fields.append(self.field("reference", receipt.charge_reference))
+        if receipt.held_amount is not None:
+            fields.append(self.field("held_on_card", self.money(receipt.held_amount)))
         return tuple(fields)
 
     def card(self) -> str | None:
