@@ -166,8 +166,9 @@ def test_prod_reads_the_imported_secrets_by_name_each_only_where_used(prod: Synt
         "request_payment": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
         "stripe_webhook": {"WEBHOOK_SECRET_ID"},
         "realtime": {"TOKEN_SECRET_ID"},
-        "send_receipt": {"STRIPE_SECRET_ID"},
+        "send_receipt": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
         "clinic_admin": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+        "hold_sweeper": {"STRIPE_SECRET_ID"},
     }
     roles = {}
     for function in prod.handler_functions().values():

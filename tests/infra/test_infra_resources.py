@@ -25,6 +25,9 @@ EXPECTED_ROUTES = {
     "POST /payment-requests/{id}/checkout": ("request_payment", "NONE"),
     "POST /payment-requests/{id}/cancel": ("request_payment", "JWT"),
     "POST /payment-requests/{id}/capture": ("request_payment", "JWT"),
+    "POST /payment-requests/{id}/reauthorize": ("request_payment", "JWT"),
+    "POST /payment-requests/{id}/pay-link": ("request_payment", "JWT"),
+    "POST /calls/{call_id}/no-show-fees": ("request_payment", "JWT"),
     "POST /payment-requests/{id}/refunds": ("request_payment", "JWT"),
     "GET /payment-requests/{id}/receipt": ("request_payment", "NONE"),
     "POST /webhooks/stripe": ("stripe_webhook", "NONE"),
@@ -141,15 +144,18 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
         "realtime",
         "send_receipt",
         "clinic_admin",
+        "hold_sweeper",
     }
+    timeouts = {"send_receipt": 30, "hold_sweeper": 300}
     for service, (_, properties) in functions.items():
         assert properties["Handler"] == f"{service}.handler.lambda_handler"
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == ["x86_64"]
         assert properties["MemorySize"] == 512
         # API-facing functions answer well inside API Gateway's 30 s; the queue worker
-        # gets longer, and the queue's visibility timeout is six times that.
-        assert properties["Timeout"] == (30 if service == "send_receipt" else 10)
+        # gets longer (the queue's visibility timeout is six times that), and the hold
+        # sweeper, which asks Stripe about each lapsed hold, longer still.
+        assert properties["Timeout"] == timeouts.get(service, 10)
         # No Tracer in the handlers, so no X-Ray tracing.
         assert "TracingConfig" not in properties
 
@@ -164,8 +170,10 @@ SECRETS_USED = {
     "request_payment": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
     "stripe_webhook": {"WEBHOOK_SECRET_ID"},
     "realtime": {"TOKEN_SECRET_ID"},
-    "send_receipt": {"STRIPE_SECRET_ID"},
+    # The token key mints a pay-later link's token into its e-mail.
+    "send_receipt": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
     "clinic_admin": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+    "hold_sweeper": {"STRIPE_SECRET_ID"},
 }
 
 
@@ -234,7 +242,7 @@ def test_receipt_settings_go_to_the_functions_that_use_them(synthesized: Synthes
     configuration_set = synthesized.logical_id(synthesized.stack.receipts.configuration_set)
     for service, (_, properties) in functions_by_service(synthesized).items():
         variables = properties["Environment"]["Variables"]
-        if service in {"request_payment", "stripe_webhook"}:
+        if service in {"request_payment", "stripe_webhook", "hold_sweeper"}:
             assert variables["RECEIPT_QUEUE_URL"] == {"Ref": queue}
         else:
             assert "RECEIPT_QUEUE_URL" not in variables
@@ -348,6 +356,12 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
             "sqs:GetQueueUrl": {queue},
         },
         stack.clinic_admin: {},
+        stack.hold_sweeper: {
+            **pushes,
+            "sqs:SendMessage": {queue},
+            "sqs:GetQueueAttributes": {queue},
+            "sqs:GetQueueUrl": {queue},
+        },
         stack.send_receipt: {
             "sqs:ReceiveMessage": {queue},
             "sqs:ChangeMessageVisibility": {queue},
@@ -387,9 +401,9 @@ def test_only_stripe_webhook_may_read_the_webhook_secrets_and_realtime_only_the_
             if secret in readable:
                 readers[variable].add(service)
     assert readers == {
-        "STRIPE_SECRET_ID": {"request_payment", "send_receipt", "clinic_admin"},
+        "STRIPE_SECRET_ID": {"request_payment", "send_receipt", "clinic_admin", "hold_sweeper"},
         "WEBHOOK_SECRET_ID": {"stripe_webhook"},
-        "TOKEN_SECRET_ID": {"request_payment", "realtime", "clinic_admin"},
+        "TOKEN_SECRET_ID": {"request_payment", "realtime", "clinic_admin", "send_receipt"},
     }
 
 
@@ -644,7 +658,8 @@ def test_receipt_queue_redrives_to_an_encrypted_dead_letter_queue(
 
 def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
     policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
-    assert len(policies) == 2
+    # The receipt queue, its dead letters, the hold sweeper's dead letters.
+    assert len(policies) == 3
     for policy in policies:
         (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Effect"] == "Deny"
@@ -758,13 +773,16 @@ def test_alarms_cover_5xx_errors_throttles_dead_letters_and_bad_signatures(
         watched = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms[("AWS/Lambda", metric)]}
         assert watched == functions, metric
 
-    dlq = synthesized.logical_id(synthesized.stack.receipts.dead_letters)
-    (depth,) = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
-    assert depth["Dimensions"] == [
-        {"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}
-    ]
-    assert depth["Threshold"] == 1
-    assert depth["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    dead_letters = {
+        synthesized.logical_id(synthesized.stack.receipts.dead_letters),
+        synthesized.logical_id(synthesized.stack.hold_sweeps.dead_letters),
+    }
+    depths = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
+    assert {d["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for d in depths} == dead_letters
+    for depth in depths:
+        assert depth["Dimensions"][0]["Name"] == "QueueName"
+        assert depth["Threshold"] == 1
+        assert depth["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
     (signatures,) = alarms[("callpay", "WebhookSignatureFailures")]
     assert signatures["Dimensions"] == [{"Name": "service", "Value": "stripe_webhook"}]
@@ -805,8 +823,8 @@ def test_alarms_cover_the_websocket_api_and_the_tables_throttles_and_errors(
 def test_every_alarm_notifies_the_encrypted_alarm_topic(synthesized: Synthesized) -> None:
     topic = synthesized.logical_id(synthesized.stack.monitoring.topic)
     alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
-    # HTTP 5xx, dead letters, signatures; WebSocket x2; table x2; per function x2.
-    assert len(alarms) == 3 + 2 + 2 + 2 * len(synthesized.stack.handlers)
+    # HTTP 5xx, two dead-letter queues, signatures; WebSocket x2; table x2; per function x2.
+    assert len(alarms) == 4 + 2 + 2 + 2 * len(synthesized.stack.handlers)
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
