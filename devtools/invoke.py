@@ -5,7 +5,8 @@
         events/stripe_webhook/payment_intent_succeeded.json
     python devtools/invoke.py --local send_receipt events/send_receipt/receipt_batch.json
 
-Functions: request_payment, stripe_webhook, realtime, send_receipt, clinic_admin; sample
+Functions: request_payment, stripe_webhook, realtime, send_receipt, clinic_admin,
+hold_sweeper; sample
 events for each are in events/<function>/. `--local` runs the handler against the stack
 `make dev` is running: it takes the environment the stack gives its handlers from
 `.callpay/local.json` (or `--state-dir`'s; moto's endpoint and keys, the region, TABLE_NAME,
@@ -32,7 +33,8 @@ from devtools.lambda_functions import local_function
 from devtools.paths import REPO_ROOT
 from devtools.stripe_signature import signature_header
 
-FUNCTIONS = ("request_payment", "stripe_webhook", "realtime", "send_receipt", "clinic_admin")
+FUNCTIONS = ("request_payment", "stripe_webhook", "realtime", "send_receipt", "clinic_admin",
+             "hold_sweeper")  # fmt: skip
 # Credentials of a developer's own AWS profile must not reach moto (or, by mistake, AWS).
 NOT_INHERITED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
 

@@ -2,7 +2,8 @@
 
 moto's server stands for AWS (DynamoDB, SQS, SES, Secrets Manager) and localstripe for
 Stripe, each a child process; the local gateway serves the real handlers over HTTP and
-WebSocket; a worker feeds the receipt queue to send_receipt. The table, queues, sender
+WebSocket; a worker feeds the receipt queue to send_receipt, and a loop runs the hold
+sweeper as EventBridge Scheduler does. The table, queues, sender
 identity and the three secrets are made from the definitions the deployed stack uses
 (callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
 models in callpay.config). When all is up, the endpoints are printed and written to
@@ -66,6 +67,7 @@ STRIPE_JS_URL = "https://js.stripe.com/v3/"
 PROGRESS = "» "
 
 if TYPE_CHECKING:
+    from devtools.hold_sweeps import HoldSweepLoop
     from devtools.local_gateway import LocalApiGateway
 
 
@@ -82,6 +84,19 @@ def _port(environ: Mapping[str, str], name: str) -> int:
         return int(raw)
     except ValueError:
         raise StackFailed(f"{variable} must be a port number, not {raw!r}") from None
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
+    raw = environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise StackFailed(f"{variable} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise StackFailed(f"{variable} must be above 0")
+    return value
 
 
 def _words(raw: str | None) -> tuple[str, ...]:
@@ -105,6 +120,8 @@ class StackOptions:
     stripe_secret_key: str | None = None
     stripe_publishable_key: str | None = None
     demo_stripe_account: str | None = None
+    # How often the hold sweeper runs (EventBridge Scheduler's rate in AWS is 15 minutes).
+    hold_sweep_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **given: Any) -> StackOptions:
@@ -120,6 +137,7 @@ class StackOptions:
             "stripe_secret_key": environ.get("CALLPAY_STRIPE_SECRET_KEY") or None,
             "stripe_publishable_key": environ.get("CALLPAY_STRIPE_PUBLISHABLE_KEY") or None,
             "demo_stripe_account": environ.get("CALLPAY_DEMO_STRIPE_ACCOUNT") or None,
+            "hold_sweep_seconds": _seconds(environ, "CALLPAY_HOLD_SWEEP_SECONDS", 60.0),
         }
         values |= {name: value for name, value in given.items() if value is not None}
         options = cls(**values)
@@ -159,6 +177,7 @@ class LocalStack:
         self._gateway: LocalApiGateway | None = None
         self._stop_worker = threading.Event()
         self._worker_thread: threading.Thread | None = None
+        self._hold_sweeps: HoldSweepLoop | None = None
         self._secrets = LocalSecrets()
         self.endpoints: Endpoints | None = None
         self.tables: InfraTables | None = None
@@ -230,6 +249,11 @@ class LocalStack:
         if localstripe is not None:
             self._register_webhook(stripe_base, f"{http_url}/webhooks/stripe")
         self._start_receipt_worker(queue_url, tables)
+        assert self._hold_sweeps is not None
+        self._hold_sweeps.start()
+        self._progress(
+            f"hold sweeper every {options.hold_sweep_seconds:g}s (EventBridge Scheduler)"
+        )
         if options.demo_stripe_account:
             seed_demo_clinic_in_store(options.demo_stripe_account)
         else:
@@ -432,6 +456,11 @@ class LocalStack:
         realtime = LocalFunction.load("realtime.handler", lock=self._invocations)
         jwks = identity.jwks()
         pages: list[tuple[str, str, Page]] = []
+        from devtools.hold_sweeps import HoldSweepLoop  # noqa: PLC0415
+
+        sweeper = LocalFunction.load("hold_sweeper.handler", 300, self._invocations)
+        self._hold_sweeps = HoldSweepLoop(sweeper, self.options.hold_sweep_seconds)
+        pages.append(self._hold_sweeps.page_route())
         onboarding = LocalOnboarding(
             lambda: f"{gateway.http_url}/webhooks/stripe", self._secrets.connect_webhook_secret
         )
@@ -517,6 +546,8 @@ class LocalStack:
         if self._reading is not None:
             steps.append(("reading infra/", self._reading.cancel))
         steps.append(("receipt worker", self._stop_receipt_worker))
+        if self._hold_sweeps is not None:
+            steps.append(("hold sweeper", self._hold_sweeps.stop))
         if self._gateway is not None:
             steps.append(("gateway", self._gateway.stop))
         steps += [(child.name, child.stop) for child in reversed(self._children)]
@@ -554,6 +585,8 @@ class LocalStack:
             f"  AWS (moto)      {e.aws_endpoint_url}   (sent e-mails: "
             f"{e.aws_endpoint_url}/moto-api/data.json)",
             f"  demo clinic     {e.demo_clinic_id} in organisation {e.demo_org_id}",
+            f"  hold sweeper    every {self.options.hold_sweep_seconds:g}s; now: "
+            f"POST {e.http_url}/_local/hold-sweeps",
             f"  endpoints file  {self.options.state_dir / endpoints.FILE_NAME}",
             f"  logs            {self.logs_dir}/ (moto, localstripe); handlers log here",
             "",
