@@ -37,8 +37,12 @@ metrics = Metrics(namespace="callpay", service="clinic_admin")
 app = APIGatewayHttpResolver()
 install_error_handlers(app, logger)
 
+# A hold: `capture_method` manual, `amount` what was held, `amount_captured` what it charged
+# (0 when released or lapsed: `cancellation_reason` released / expired); `charge_reason`
+# no_show for a no-show fee, `off_session` when charged to a kept card.
 REPORT_COLUMNS = ("id", "created_at", "paid_at", "call_id", "status", "currency", "amount",
-                  "amount_captured", "amount_refunded", "description")  # fmt: skip
+                  "amount_captured", "amount_refunded", "description", "capture_method",
+                  "charge_reason", "cancellation_reason", "off_session")  # fmt: skip
 
 
 def caller() -> Principal:

@@ -92,7 +92,8 @@ class NoShowFees:
                 StatusChange(Status.FAILED, cause, failure=Failure(code=decline.code,
                                                                    message=decline.message)),
             )  # fmt: skip
-            if decline.code == "authentication_required" and failed.receipt_email:
+            wanted = decline.code == "authentication_required" and failed.receipt_email
+            if wanted and requests.patient_page_url:
                 # The patient confirms with their bank on the pay page, from the e-mail.
                 clinic = requests.store.get_clinic(request.clinic_id)
                 system = Cause(actor="system", subject="no_show", detail="authentication_required")
