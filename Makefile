@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
-.PHONY: dev demo e2e browser browser-deps frontend-text screenshots
+.PHONY: dev demo e2e browser browser-deps translations frontend-text screenshots
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -60,7 +60,40 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
-browser-deps: $(CHROMIUM) node_modules/.package-lock.json
+# Fonts for every script the pay page speaks (Arabic, Hebrew, Ethiopic, Khmer, Lao, Myanmar,
+# Bengali, Devanagari, Georgian, Thai... and Chinese, Japanese, Korean), so Chromium draws
+# letters rather than boxes in the browser tests and their screenshots. Debian's Noto.
+NOTO_FONTS := /usr/share/fonts/truetype/noto/NotoSansEthiopic-Regular.ttf \
+	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+
+$(NOTO_FONTS) &:
+	@echo "» installing Noto fonts with apt for the browser tests (once)"
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-noto-core fonts-noto-cjk
+
+browser-deps: $(CHROMIUM) $(NOTO_FONTS) node_modules/.package-lock.json
+
+# The receipts' words (docs/translations.md), with Babel's own tools: extract the messages of
+# the code and templates into the template (.pot), merge it into every locale's .po (a changed
+# message keeps its old translation as fuzzy, which is not compiled), compile the .mo files
+# that ship, then count what is translated and what no person has reviewed yet. pybabel
+# stamps the .pot with the time: it is replaced only when a message changed.
+RECEIPTS := functions/callpay/receipts
+RECEIPT_CATALOGS := $(RECEIPTS)/translations
+RECEIPT_TEMPLATE := $(RECEIPT_CATALOGS)/receipts.pot
+
+translations: $(STAMP)
+	$(BIN)/pybabel extract --mapping-file=babel.cfg --output-file=$(RECEIPT_TEMPLATE).new \
+		--add-comments=TRANSLATORS: --strip-comment-tags --add-location=file --sort-output \
+		--width=100 --project=callpay \
+		--header-comment="# The receipts' words to translate (docs/translations.md)." $(RECEIPTS)
+	if [ -f $(RECEIPT_TEMPLATE) ] && diff -q -I '^"POT-Creation-Date: ' \
+		$(RECEIPT_TEMPLATE) $(RECEIPT_TEMPLATE).new >/dev/null; \
+	then rm $(RECEIPT_TEMPLATE).new; else mv $(RECEIPT_TEMPLATE).new $(RECEIPT_TEMPLATE); fi
+	$(BIN)/pybabel update --input-file=$(RECEIPT_TEMPLATE) --output-dir=$(RECEIPT_CATALOGS) \
+		--domain=receipts --previous --ignore-obsolete --width=100
+	$(BIN)/pybabel compile --directory=$(RECEIPT_CATALOGS) --domain=receipts --statistics
+	$(BIN)/python -m devtools.translations
 
 # The panels' words: extract frontend/*.js into frontend/locales/frontend.pot, merge it
 # into each locale's .po, compile them to frontend/i18n/*.json (docs/frontend.md, "Text").

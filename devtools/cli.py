@@ -32,6 +32,7 @@ def dev(args: argparse.Namespace) -> int:
             gateway_port=args.gateway_port,
             stripe_port=args.stripe_port,
             aws_port=args.aws_port,
+            concurrency=args.concurrency,
             exit_with_parent=args.exit_with_parent or None,
         )
     except StackFailed as failure:
@@ -117,6 +118,11 @@ def parser() -> argparse.ArgumentParser:
     run_dev.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     for name in DEFAULT_PORTS:
         run_dev.add_argument(f"--{name}-port", type=int, dest=f"{name}_port")
+    run_dev.add_argument(
+        "--concurrency", type=int,
+        help="execution environments per function at most (default $CALLPAY_LOCAL_CONCURRENCY "
+        "or 4)",
+    )  # fmt: skip
     run_dev.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
     run_dev.set_defaults(run=dev)
 

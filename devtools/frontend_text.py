@@ -25,8 +25,16 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
 
-from callpay.receipts.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES, language_tag
+from callpay.receipts.locales import (
+    ALIASES,
+    DEFAULT_LOCALE,
+    SUPPORTED_LOCALES,
+    fallbacks,
+    language_tag,
+    match,
+)
 from devtools.paths import REPO_ROOT
+from devtools.translations import MACHINE_MADE, is_machine_made
 
 FRONTEND = REPO_ROOT / "frontend"
 LOCALES_DIR = FRONTEND / "locales"
@@ -36,9 +44,14 @@ DOMAIN = "frontend"
 # `text._("...")` in the module and the page; translator notes start with TRANSLATORS:.
 KEYWORDS = {"_": None}
 COMMENT_TAGS = ("TRANSLATORS:",)
-# A translation that no person has reviewed carries this flag (issue 16: clinics must be
-# able to tell which strings no native speaker has checked).
-MACHINE_FLAG = "machine-translated"
+# A translation that no person has reviewed carries the translator comment MACHINE_MADE,
+# as the receipts' catalogs do (docs/translations.md).
+HEADER = (
+    "# {name} ({locale}) translations of callpay's pay page and panels.\n"
+    '# Entries under the translator comment "{mark}" were written by a machine\n'
+    "# and no native speaker has reviewed them yet: review one, then delete that comment line\n"
+    "# (docs/translations.md). An empty msgstr shows the fallback's words ({fallbacks})."
+)
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # Fixed, so the files change only when their messages do.
 CREATION_DATE = datetime(2026, 12, 1, tzinfo=UTC)
@@ -92,9 +105,14 @@ def update(template: Catalog) -> None:
         if path.exists():
             catalog = read(path, locale)
         else:
+            name = "Montenegrin" if locale == "cnr" else Locale.parse(locale).english_name
+            chain = ", ".join((*fallbacks(locale), DEFAULT_LOCALE))
             catalog = Catalog(
                 locale=locale, domain=DOMAIN, project="callpay frontend",
                 creation_date=CREATION_DATE, fuzzy=False,
+                header_comment=HEADER.format(
+                    name=name, locale=locale, mark=MACHINE_MADE, fallbacks=chain
+                ),
             )  # fmt: skip
         # No fuzzy matching: a guessed translation of a changed sentence would ship.
         catalog.update(template, no_fuzzy_matching=True, update_creation_date=False)
@@ -114,7 +132,29 @@ def translations(catalog: Catalog) -> dict[str, str]:
 
 
 def compiled(locale: str) -> dict[str, Any]:
-    return {"locale": locale, "messages": translations(read(po_path(locale), locale))}
+    """The locale's messages with what it lacks from its fallbacks (Belgian Dutch from
+    Dutch, Montenegrin from Serbian Latin...); English, the msgids, comes last in the browser."""
+    messages: dict[str, str] = {}
+    for name in reversed((locale, *fallbacks(locale))):
+        messages.update(translations(read(po_path(name), name)))
+    return {"locale": locale, "messages": messages}
+
+
+def aliases() -> dict[str, str]:
+    """Tags the browser's own matching (Intl.Locale's likely subtags, then the language)
+    would miss or get wrong, with the catalog CLDR's chains give them on the server:
+    zh_Hant_MO -> zh_Hant_HK, pt_AO -> pt_PT, nn -> nb, prs -> fa_AF..."""
+    from babel.core import get_global  # noqa: PLC0415
+
+    tags = {*get_global("parent_exceptions"), *get_global("language_aliases"), *ALIASES}
+    found = {}
+    for tag in sorted(tags - set(SUPPORTED_LOCALES)):
+        catalog = match(tag)
+        language, _, rest = tag.partition("_")
+        # A regional tag whose language alone finds the same catalog needs no entry.
+        if catalog is not None and not (rest and catalog == match(language)):
+            found[tag] = catalog
+    return found
 
 
 def index() -> dict[str, Any]:
@@ -127,6 +167,7 @@ def index() -> dict[str, Any]:
             }
             for locale in SUPPORTED_LOCALES
         },
+        "aliases": aliases(),
     }
 
 
@@ -149,12 +190,14 @@ def problems(locale: str, template: Catalog) -> Iterable[str]:
     """What is wrong with a locale's catalog: untranslated or fuzzy messages, and
     translations whose {placeholders} differ from the English."""
     catalog = read(po_path(locale), locale)
+    shipped = compiled(locale)["messages"]
     for message in template:
         if not message.id:
             continue
         found: Message | None = catalog.get(message.id)
         if found is None or not found.string:
-            if locale != DEFAULT_LOCALE:
+            # A message the locale's fallback translates is not missing (Belgian Dutch).
+            if locale != DEFAULT_LOCALE and message.id not in shipped:
                 yield f"{locale}: untranslated: {message.id!r}"
             continue
         if found.fuzzy:
@@ -170,7 +213,7 @@ def statistics(template: Catalog) -> str:
     for locale in SUPPORTED_LOCALES:
         catalog = read(po_path(locale), locale)
         done = len(translations(catalog))
-        machine = sum(1 for m in catalog if m.id and m.string and MACHINE_FLAG in m.flags)
+        machine = sum(1 for m in catalog if m.id and m.string and is_machine_made(m))
         lines.append(f"  {locale:8} {done:4} translated, {machine:4} machine-made (unreviewed)")
     return "\n".join(lines)
 

@@ -16,19 +16,20 @@ from typing import Any
 
 from aiohttp import web
 
-from devtools.lambda_functions import LocalFunction
-
 logger = logging.getLogger("callpay.hold_sweeps")
 
 PATH = "/_local/hold-sweeps"
+# The deployed function's timeout (infra/stack.py).
+SWEEP_TIMEOUT_SECONDS = 300
 # What EventBridge Scheduler's Lambda target sends when the schedule gives no input.
 SCHEDULED_EVENT: dict[str, Any] = {}
 
 Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Function = Callable[[dict[str, Any]], Any]
 
 
 class HoldSweepLoop:
-    def __init__(self, function: LocalFunction, interval: float) -> None:
+    def __init__(self, function: Function, interval: float) -> None:
         self._function = function
         self._interval = interval
         self._stop = threading.Event()

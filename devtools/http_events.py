@@ -60,6 +60,8 @@ def http_api_event(
     path_parameters: Mapping[str, str],
     claims: Mapping[str, str] | None,
     domain_name: str,
+    *,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     headers = joined((name.lower(), value) for name, value in request.headers)
     cookie_header = headers.pop("cookie", None)
@@ -78,7 +80,7 @@ def http_api_event(
             "sourceIp": request.source_ip,
             "userAgent": headers.get("user-agent", ""),
         },
-        "requestId": uuid.uuid4().hex,
+        "requestId": request_id or uuid.uuid4().hex,
         "routeKey": route_key,
         "stage": "$default",
         "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),

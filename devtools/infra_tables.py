@@ -1,9 +1,10 @@
 """What the local stack takes from the CDK app (infra/), so the two never drift apart.
 
 infra/http_api.py is the single source of truth for the HTTP API's routes and which of
-them carry the JWT authorizer, infra/stack.py for the function behind each route group,
-infra/receipts.py for the receipt queue's settings and the SES configuration set, and
-infra/site_policy.py for the pay page's Content-Security-Policy.
+them carry the JWT authorizer, infra/stack.py for the function behind each route group
+and the API functions' timeout, infra/receipts.py for the receipt queue's settings and
+the SES configuration set, and infra/site_policy.py for the pay page's
+Content-Security-Policy.
 Importing infra starts node (jsii) for the rest of the process, and a Ctrl-C in the
 terminal would kill that node under the running stack; so the tables are read by a
 short-lived child, `python -m devtools.infra_tables <stage>`, which prints them as JSON.
@@ -31,6 +32,7 @@ class InfraUnreadable(RuntimeError):
 @dataclass(frozen=True)
 class InfraTables:
     routes: list[HttpRoute]
+    api_timeout_seconds: float  # the timeout of the functions behind the two APIs
     max_receive_count: int  # receives before a receipt job goes to the dead letters
     consumer_timeout_seconds: int  # send_receipt's timeout; visibility is 6 times it
     queue_retention_seconds: int  # how long a receipt job waits on the queue
@@ -66,6 +68,7 @@ class Reading:
         data = json.loads(out)
         return InfraTables(
             routes=[HttpRoute(**route) for route in data["routes"]],
+            api_timeout_seconds=data["api_timeout_seconds"],
             max_receive_count=data["max_receive_count"],
             consumer_timeout_seconds=data["consumer_timeout_seconds"],
             queue_retention_seconds=data["queue_retention_seconds"],
@@ -102,7 +105,7 @@ def _site_policy(site: LocalSite) -> str:
 
 
 def _tables(stage: str, site: LocalSite) -> dict[str, Any]:
-    from infra import http_api, receipts  # noqa: PLC0415
+    from infra import http_api, receipts, stack  # noqa: PLC0415
 
     # As infra/stack.py wires them: one line per function.
     groups: list[tuple[Any, str]] = [
@@ -121,6 +124,7 @@ def _tables(stage: str, site: LocalSite) -> dict[str, Any]:
             for routes, function in groups
             for route in routes
         ],
+        "api_timeout_seconds": stack.API_TIMEOUT.to_seconds(),
         "max_receive_count": receipts.MAX_RECEIVE_COUNT,
         "consumer_timeout_seconds": receipts.CONSUMER_TIMEOUT_SECONDS,
         "queue_retention_seconds": receipts.QUEUE_RETENTION_DAYS * DAY_SECONDS,

@@ -1,17 +1,16 @@
-"""A Lambda function run in this process: its handler, one invocation at a time.
+"""What the local stack invokes: a Lambda function, one event in, its answer out.
 
-Lambda never runs two invocations in one execution environment at once, and the
-handlers rely on it: Powertools' resolver, logger and metrics keep the current event in
-module globals. So each function here takes one event at a time, in whatever thread
-calls it, with a fresh context (function name, request id) per invocation. Functions
-that share one process also share module state Lambda never shares between functions
-(callpay.runtime's clients, boto3's default session): give them one lock to run one
-invocation at a time in all.
+`Function` is the shape the local gateway and the SQS worker call, whatever runs the
+handler. `LocalFunction` runs it in the calling process, one invocation at a time (Lambda
+never runs two invocations in one execution environment at once, and the handlers rely
+on it: Powertools' resolver, logger and metrics keep the current event in module
+globals); the integration tests, the benchmarks and `devtools/invoke.py` use it. The local
+stack runs each function in execution environments of their own instead
+(devtools.local_lambda). Both hand the handler Lambda's context object.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 import uuid
@@ -20,55 +19,60 @@ from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
+# What the deployed functions get (infra/functions.py's default).
+MEMORY_SIZE_MB = 512
+
 
 class InvocationContext:
     """The parts of Lambda's context object the handlers and Powertools read."""
 
-    memory_limit_in_mb = 512
+    memory_limit_in_mb = MEMORY_SIZE_MB
 
-    def __init__(self, function_name: str, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        function_name: str,
+        timeout_seconds: float,
+        aws_request_id: str | None = None,
+        log_stream_name: str = "local",
+    ) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
+        self.aws_request_id = aws_request_id or str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
+        self.log_stream_name = log_stream_name
         self._deadline = time.monotonic() + timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-class LocalFunction:
-    def __init__(
-        self,
-        name: str,
-        handler: Handler,
-        timeout_seconds: float = 10.0,
-        lock: threading.Lock | None = None,
-    ) -> None:
+class Function:
+    """A Lambda function as its triggers invoke it: synchronously, with Lambda's context
+    supplied. Handler-shaped (`function(event, context)`, the context ignored), so it
+    plugs in wherever a bare handler does."""
+
+    name: str
+
+    def __call__(self, event: dict[str, Any], context: Any = None) -> Any:
+        raise NotImplementedError
+
+
+class LocalFunction(Function):
+    def __init__(self, name: str, handler: Handler, timeout_seconds: float = 10.0) -> None:
         self.name = name
         self._handler = handler
         self._timeout = timeout_seconds
-        self._lock = lock or threading.Lock()
-
-    @classmethod
-    def load(
-        cls, module: str, timeout_seconds: float = 10.0, lock: threading.Lock | None = None
-    ) -> LocalFunction:
-        """`request_payment.handler` -> its lambda_handler, named after the package."""
-        handler = importlib.import_module(module).lambda_handler
-        return cls(module.partition(".")[0], handler, timeout_seconds, lock)
+        self._lock = threading.Lock()
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> Any:
-        """Invoke like Lambda would; a handler-shaped callable, so it plugs in anywhere."""
         with self._lock:
             return self._handler(event, InvocationContext(self.name, self._timeout))
 
 
-def local_function(handler: Handler, name: str, timeout_seconds: float = 10.0) -> LocalFunction:
-    """A handler as a LocalFunction (itself if it already is one), so every invocation gets
+def local_function(handler: Handler, name: str, timeout_seconds: float = 10.0) -> Function:
+    """A handler as a Function (itself if it already is one), so every invocation gets
     Lambda's context object and runs one at a time."""
-    if isinstance(handler, LocalFunction):
+    if isinstance(handler, Function):
         return handler
     return LocalFunction(name, handler, timeout_seconds)

@@ -13,6 +13,13 @@ payload-2.0 events for their functions, the JWT authorizer on the routes that ca
 CORS for local origins, and the local identity provider's JWKS. A request no route takes
 gets callpay's own error envelope (404 `not_found`, or 405 `method_not_allowed` when the
 path is a route's under another method), so a client never has to parse a second shape.
+
+A function that gives no answer (it raised, crashed or timed out) is answered as API
+Gateway answers it: 500 `{"message":"Internal Server Error"}` on the HTTP API; on the
+WebSocket API a refused handshake for `$connect` and, for a message, a frame
+`{"message": "Internal server error", "connectionId": ..., "requestId": ...}`. An HTTP
+integration that takes longer than API Gateway waits (30 s) is a 503
+`{"message":"Service Unavailable"}`.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from multidict import CIMultiDict
 from devtools.http_events import HttpAnswer, HttpRequest, http_answer, http_api_event
 from devtools.jwt_authorizer import JwtAuthorizer, Unauthorized
 from devtools.lambda_functions import local_function
+from devtools.local_lambda import InvocationFailed
 from devtools.routes import HttpRoute, find_route
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -43,13 +51,24 @@ Page = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 access_log = logging.getLogger("callpay.gateway")
 
-# Each invocation holds a thread while the handler runs (and may call back into this
-# gateway: @connections, JWKS); enough for many sockets and requests at once.
-INVOCATION_THREADS = 32
+# Each invocation holds a thread while its function runs, or waits for one of the
+# function's execution environments (the function may call back into this gateway:
+# @connections, JWKS); enough for many sockets and requests at once.
+INVOCATION_THREADS = 64
+# How long the HTTP API waits for a Lambda integration (its maximum, and default).
+INTEGRATION_TIMEOUT_SECONDS = 30.0
 # API Gateway's HTTP API payload limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # Hop-by-hop and length headers are the server's to set, not the handler's.
 NOT_FORWARDED = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+def _log_failure(what: str, failure: Exception) -> None:
+    """A function without an answer; an execution environment has logged its own side."""
+    if isinstance(failure, InvocationFailed):
+        access_log.error("%s failed (%s); answering as API Gateway would", what, failure)
+    else:  # a function run in this process: its traceback is here
+        access_log.exception("%s raised; answering as API Gateway would", what)
 
 
 def _gone(connection_id: str) -> web.Response:
@@ -159,8 +178,13 @@ class LocalWebSocketGateway:
             "isBase64Encoded": False,
         }
 
-    async def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        answer: dict[str, Any] = await asyncio.to_thread(self._function, event)
+    async def _invoke(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """The function's answer, or None when it gave none."""
+        try:
+            answer: dict[str, Any] = await asyncio.to_thread(self._function, event)
+        except Exception as failure:
+            _log_failure(event["requestContext"]["routeKey"], failure)
+            return None
         return answer
 
     async def _not_a_socket(self, request: web.Request) -> web.StreamResponse:
@@ -171,6 +195,8 @@ class LocalWebSocketGateway:
             return await self._not_a_socket(request)
         connection_id = uuid.uuid4().hex[:16]
         answer = await self._invoke(self._event(request, "$connect", connection_id, None))
+        if answer is None:
+            return web.json_response({"message": "Internal server error"}, status=500)
         status = int(answer.get("statusCode", 500))
         if status != 200:
             return web.Response(status=status, text=answer.get("body") or "")
@@ -180,9 +206,13 @@ class LocalWebSocketGateway:
         try:
             async for message in socket:
                 if message.type == WSMsgType.TEXT:
-                    await self._invoke(
-                        self._event(request, "$default", connection_id, message.data)
-                    )
+                    event = self._event(request, "$default", connection_id, message.data)
+                    if await self._invoke(event) is None:
+                        await socket.send_json({
+                            "message": "Internal server error",
+                            "connectionId": connection_id,
+                            "requestId": event["requestContext"]["requestId"],
+                        })  # fmt: skip
                 elif message.type == WSMsgType.BINARY:
                     # API Gateway takes text frames only: it closes the socket with 1003.
                     await socket.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"text only")
@@ -307,13 +337,19 @@ class LocalApiGateway(LocalWebSocketGateway):
     local identity provider at /.well-known/jwks.json."""
 
     def __init__(
-        self, api: HttpApi, realtime: Handler, host: str = "127.0.0.1", port: int = 0
+        self,
+        api: HttpApi,
+        realtime: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         missing = {route.function for route in api.routes} - set(api.functions)
         if missing:
             raise ValueError(f"no function loaded for {sorted(missing)}")
         super().__init__(realtime, host, port)
         self._api = api
+        self._integration_timeout = integration_timeout
 
     @property
     def http_url(self) -> str:
@@ -336,6 +372,7 @@ class LocalApiGateway(LocalWebSocketGateway):
 
     async def _http(self, request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
+        request_id = uuid.uuid4().hex  # API Gateway's, in the event and `apigw-requestid`
         origin = request.headers.get("Origin")
         cors = self._api.cors
         served_by = "-"  # for the access log: the function, or the gateway itself
@@ -349,8 +386,9 @@ class LocalApiGateway(LocalWebSocketGateway):
                 answer = _route_miss(self._api.routes, request.method, raw_path)
             else:
                 route, parameters = found
-                answer, served_by = await self._route(request, route, parameters)
+                answer, served_by = await self._route(request, route, parameters, request_id)
             answer.headers.extend(cors.response(origin))
+        answer.headers.append(("apigw-requestid", request_id))
         elapsed = (time.perf_counter() - started) * 1000
         access_log.info(
             "%s %s -> %d  %s  %.0f ms",
@@ -363,7 +401,7 @@ class LocalApiGateway(LocalWebSocketGateway):
         return web.Response(status=answer.status, headers=headers, body=answer.body)
 
     async def _route(
-        self, request: web.Request, route: HttpRoute, parameters: dict[str, str]
+        self, request: web.Request, route: HttpRoute, parameters: dict[str, str], request_id: str
     ) -> tuple[HttpAnswer, str]:
         """The answer, and who gave it: the route's function or the JWT authorizer."""
         claims = None
@@ -387,13 +425,20 @@ class LocalApiGateway(LocalWebSocketGateway):
             parameters,
             claims,
             request.host,
+            request_id=request_id,
         )
         handler = self._api.functions[route.function]
         function = route.function.partition(".")[0]
+        invocation = asyncio.to_thread(handler, event, None)
         try:
-            return http_answer(await asyncio.to_thread(handler, event, None)), function
-        # A function that raises (or answers something unmappable) is a 500 from API
-        # Gateway, not a crash of the gateway; the traceback goes to the stack's log.
-        except Exception:
-            access_log.exception("%s raised; answering 500 as API Gateway would", route.key)
+            return http_answer(
+                await asyncio.wait_for(invocation, self._integration_timeout)
+            ), function
+        except TimeoutError:
+            access_log.error("%s: no answer within the integration timeout", route.key)
+            return _gateway_error(503, "Service Unavailable"), function
+        # A function that gives no answer (or one API Gateway cannot map) is a 500 from API
+        # Gateway, not a crash of the gateway.
+        except Exception as failure:
+            _log_failure(route.key, failure)
             return _gateway_error(500, "Internal Server Error"), function

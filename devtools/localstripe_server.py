@@ -1,4 +1,4 @@
-"""Run localstripe, with two gaps closed where it behaves unlike Stripe.
+"""Run localstripe, with the gaps closed where it behaves unlike Stripe.
 
 * Retry after a decline. On Stripe, a PaymentIntent whose card was declined goes back to
   `requires_payment_method` and the patient can pay it with another card. localstripe
@@ -7,6 +7,10 @@
 * Holds. Stripe announces an authorised, not yet captured payment with
   `payment_intent.amount_capturable_updated`; localstripe sends nothing until capture.
   This launcher sends that event when a manual-capture charge is authorised.
+* Over-refunds. Stripe refuses a refund larger than what is left of the charge (400,
+  "Refund amount ... is greater than unrefunded amount on charge ...", or
+  `charge_already_refunded`); localstripe refunds whatever it is asked. This launcher
+  refuses them as Stripe does, so concurrent refunds meet the guard they meet in Stripe.
 * The card on a charge. Stripe's charges carry `payment_method_details.card` (brand, last
   four digits and, for an authorisation, `capture_before`: seven days for an online card
   payment); localstripe's carry none. This launcher adds them.
@@ -20,6 +24,10 @@
   `requires_payment_method` with that `last_payment_error`, and
   `payment_intent.payment_failed` is sent.
 
+And one knob Stripe does not have: `POST /_config/latency {"seconds": 1.5}` makes every
+API call (`/v1/...`) answer that much later, as a slow Stripe would, until set back to 0
+(the end-to-end tests use it to time two slow invocations that overlap).
+
 It also listens on one address (localstripe's own launcher takes every interface) and
 ends with its parent process, so a killed stack leaves no localstripe behind.
 Usage: python devtools/localstripe_server.py --port 8420 --from-scratch [--host 127.0.0.1]
@@ -28,6 +36,7 @@ Usage: python devtools/localstripe_server.py --port 8420 --from-scratch [--host 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -184,6 +193,60 @@ async def off_session_confirmations(request: web.Request, handler: Handler) -> w
     return await handler(request)
 
 
+_create_refund = resources.Refund.__init__
+
+
+def _refund_within_the_charge(
+    self: Any, charge: Any = None, payment_intent: Any = None, amount: Any = None, **data: Any
+) -> None:
+    refunded = charge
+    if refunded is None and isinstance(payment_intent, str):
+        refunded = getattr(resources.PaymentIntent._api_retrieve(payment_intent).latest_charge,
+                           "id", None)  # fmt: skip
+    if isinstance(refunded, str):
+        charged = resources.Charge._api_retrieve(refunded)
+        left = charged.amount - charged.amount_refunded
+        wanted = resources.try_convert_to_int(amount) if amount is not None else left
+        if left <= 0:
+            raise UserError(400, f"Charge {refunded} has already been refunded.",
+                            {"code": "charge_already_refunded"})  # fmt: skip
+        if isinstance(wanted, int) and wanted > left:
+            currency = charged.currency.upper()
+            raise UserError(
+                400,
+                f"Refund amount ({wanted} {currency}) is greater than unrefunded amount on "
+                f"charge ({left} {currency})",
+                {"param": "amount"},
+            )
+    _create_refund(self, charge=charge, payment_intent=payment_intent, amount=amount, **data)
+
+
+resources.Refund.__init__ = _refund_within_the_charge
+
+LATENCY_PATH = "/_config/latency"
+_latency = {"seconds": 0.0}
+
+
+@web.middleware
+async def _slow_like_stripe(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if request.path.startswith("/v1/") and _latency["seconds"] > 0:
+        await asyncio.sleep(_latency["seconds"])
+    return await handler(request)
+
+
+async def _set_latency(request: web.Request) -> web.Response:
+    try:
+        seconds = float((await request.json())["seconds"])
+    except (ValueError, KeyError, TypeError):
+        seconds = -1
+    if not 0 <= seconds <= 60:
+        raise web.HTTPBadRequest(text='Send {"seconds": 0 to 60}.')
+    _latency["seconds"] = seconds
+    return web.json_response(_latency)
+
+
 def _keep_in_memory(self: Any) -> None:
     """From scratch, nothing is read back: skip localstripe's pickling of its whole store
     to /tmp/localstripe.pickle after every write (slow, and shared by every instance)."""
@@ -200,11 +263,13 @@ def main() -> None:
     else:
         resources.store.try_load_from_disk()
     exit_with_parent()
-    server.app.middlewares.append(off_session_confirmations)
     # localstripe reports webhook deliveries on this logger; keep them in the output.
     access = logging.getLogger("aiohttp.access")
     access.setLevel(logging.DEBUG)
     access.addHandler(logging.StreamHandler())
+    server.app.middlewares.append(_slow_like_stripe)
+    server.app.middlewares.append(off_session_confirmations)
+    server.app.router.add_post(LATENCY_PATH, _set_latency)
     web.run_app(server.app, host=args.host, port=args.port, access_log=access, print=None)
 
 

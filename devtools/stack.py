@@ -3,9 +3,10 @@
 moto's server stands for AWS (DynamoDB, SQS, SES, Secrets Manager) and localstripe for
 Stripe, each a child process; the local gateway serves the real handlers over HTTP and
 WebSocket; a worker feeds the receipt queue to send_receipt, and a loop runs the hold
-sweeper as EventBridge Scheduler does. The table, queues, sender
-identity and the three secrets are made from the definitions the deployed stack uses
-(callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
+sweeper as EventBridge Scheduler does. Every function runs as in
+Lambda, in execution environments of its own (devtools.local_lambda). The table, queues,
+sender identity and the three secrets are made from the definitions the deployed stack
+uses (callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
 models in callpay.config). When all is up, the endpoints are printed and written to
 `<state dir>/local.json`; Ctrl-C (or SIGTERM) stops every process the stack started.
 """
@@ -13,7 +14,6 @@ models in callpay.config). When all is up, the endpoints are printed and written
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
 import signal
@@ -27,10 +27,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from devtools import endpoints
+from devtools import endpoints, stack_logging
 from devtools.endpoints import Endpoints
 from devtools.identity import AUDIENCE, ISSUER, LocalIdentityProvider
 from devtools.infra_tables import InfraTables, InfraUnreadable, LocalSite, Reading
+from devtools.local_lambda import LambdaSettings, LocalLambda
 from devtools.paths import REPO_ROOT
 from devtools.processes import (
     ChildProcess,
@@ -120,12 +121,19 @@ class StackOptions:
     stripe_secret_key: str | None = None
     stripe_publishable_key: str | None = None
     demo_stripe_account: str | None = None
+    # Execution environments per function at most, and how long an idle one lives.
+    concurrency: int = LambdaSettings.concurrency
+    idle_seconds: float = LambdaSettings.idle_seconds
     # How often the hold sweeper runs (EventBridge Scheduler's rate in AWS is 15 minutes).
     hold_sweep_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **given: Any) -> StackOptions:
         """Options from CALLPAY_* variables; keyword arguments (set ones) take precedence."""
+        try:
+            functions = LambdaSettings.from_env(environ)
+        except ValueError as error:
+            raise StackFailed(str(error)) from None
         values: dict[str, Any] = {
             "state_dir": Path(environ.get("CALLPAY_STATE_DIR") or DEFAULT_STATE_DIR),
             "host": environ.get("CALLPAY_HOST") or "127.0.0.1",
@@ -137,10 +145,14 @@ class StackOptions:
             "stripe_secret_key": environ.get("CALLPAY_STRIPE_SECRET_KEY") or None,
             "stripe_publishable_key": environ.get("CALLPAY_STRIPE_PUBLISHABLE_KEY") or None,
             "demo_stripe_account": environ.get("CALLPAY_DEMO_STRIPE_ACCOUNT") or None,
+            "concurrency": functions.concurrency,
+            "idle_seconds": functions.idle_seconds,
             "hold_sweep_seconds": _seconds(environ, "CALLPAY_HOLD_SWEEP_SECONDS", 60.0),
         }
         values |= {name: value for name, value in given.items() if value is not None}
         options = cls(**values)
+        if options.concurrency < 1:
+            raise StackFailed(f"the concurrency must be at least 1, not {options.concurrency}")
         if options.uses_stripe and not (
             options.stripe_publishable_key and options.demo_stripe_account
         ):
@@ -154,6 +166,10 @@ class StackOptions:
     def uses_stripe(self) -> bool:
         """Stripe's own test mode, not localstripe."""
         return self.stripe_secret_key is not None
+
+    @property
+    def functions(self) -> LambdaSettings:
+        return LambdaSettings(self.concurrency, self.idle_seconds)
 
 
 @dataclass
@@ -182,8 +198,9 @@ class LocalStack:
         self.endpoints: Endpoints | None = None
         self.tables: InfraTables | None = None
         self._reading: Reading | None = None
-        # One invocation at a time across all functions (see devtools.lambda_functions).
-        self._invocations = threading.Lock()
+        # The functions' execution environments get this process's environment, as it is
+        # when each starts (so with everything exported below).
+        self._lambda = LocalLambda(options.functions)
         # What the handlers are given, written to local.json for devtools/invoke.py.
         self._handler_environment: dict[str, str] = {}
 
@@ -240,7 +257,12 @@ class LocalStack:
         queue_url = self._provision_aws(tables)
         self._export({"RECEIPT_QUEUE_URL": queue_url})
 
-        self._progress("loading the handlers")
+        functions = options.functions
+        self._lambda.start()
+        self._progress(
+            f"functions run in execution environments of their own: up to "
+            f"{functions.concurrency} per function, started on demand"
+        )
         gateway = self._start_gateway(identity, gateway_port, stripe_base)
         http_url = gateway.http_url
         self._set_gateway_environment(gateway)
@@ -252,7 +274,7 @@ class LocalStack:
         assert self._hold_sweeps is not None
         self._hold_sweeps.start()
         self._progress(
-            f"hold sweeper every {options.hold_sweep_seconds:g}s (EventBridge Scheduler)"
+            f"hold sweeper every {options.hold_sweep_seconds:g} s (EventBridge Scheduler)"
         )
         if options.demo_stripe_account:
             seed_demo_clinic_in_store(options.demo_stripe_account)
@@ -304,7 +326,8 @@ class LocalStack:
         return child
 
     def _export(self, variables: Mapping[str, str]) -> None:
-        """Into this process's environment (the handlers run here) and local.json's."""
+        """Into this process's environment (the execution environments inherit it) and
+        local.json's."""
         os.environ |= variables
         self._handler_environment |= variables
 
@@ -324,8 +347,8 @@ class LocalStack:
             # Account-based DynamoDB endpoints would bypass AWS_ENDPOINT_URL's host.
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
             "TABLE_NAME": TABLE,
-            # All three: the handlers share this process (and moto enforces no IAM), so
-            # the per-function grants of the deployed stack are not modelled here.
+            # All three for every function: moto enforces no IAM, so the per-function
+            # grants of the deployed stack are not modelled here.
             **SECRET_IDS,
             "JWT_ISSUER": ISSUER,
             "JWT_AUDIENCE": AUDIENCE,
@@ -438,7 +461,6 @@ class LocalStack:
         self, identity: LocalIdentityProvider, port: int, stripe_base: str
     ) -> LocalApiGateway:
         from devtools.jwt_authorizer import JwtAuthorizer  # noqa: PLC0415
-        from devtools.lambda_functions import LocalFunction  # noqa: PLC0415
         from devtools.local_connect import RETURN_PATH, LocalOnboarding, returned  # noqa: PLC0415
         from devtools.local_gateway import (  # noqa: PLC0415
             CorsPolicy,
@@ -449,16 +471,20 @@ class LocalStack:
         from devtools.pay_site import PaySite  # noqa: PLC0415
         from devtools.stripe_js import SCRIPT_PATH, StripeJsStandIn  # noqa: PLC0415
 
+        assert self.tables is not None  # read before the gateway starts
+        timeout = self.tables.api_timeout_seconds
         functions = {
-            module: LocalFunction.load(module, lock=self._invocations)
+            module: self._lambda.function(module.partition(".")[0], module, timeout)
             for module in sorted({r.function for r in self._routes})
         }
-        realtime = LocalFunction.load("realtime.handler", lock=self._invocations)
+        realtime = self._lambda.function("realtime", "realtime.handler", timeout)
         jwks = identity.jwks()
-        pages: list[tuple[str, str, Page]] = []
-        from devtools.hold_sweeps import HoldSweepLoop  # noqa: PLC0415
+        pages: list[tuple[str, str, Page]] = [self._lambda.page_route()]
+        from devtools.hold_sweeps import SWEEP_TIMEOUT_SECONDS, HoldSweepLoop  # noqa: PLC0415
 
-        sweeper = LocalFunction.load("hold_sweeper.handler", 300, self._invocations)
+        sweeper = self._lambda.function(
+            "hold_sweeper", "hold_sweeper.handler", SWEEP_TIMEOUT_SECONDS
+        )
         self._hold_sweeps = HoldSweepLoop(sweeper, self.options.hold_sweep_seconds)
         pages.append(self._hold_sweeps.page_route())
         onboarding = LocalOnboarding(
@@ -509,11 +535,11 @@ class LocalStack:
     def _start_receipt_worker(self, queue_url: str, tables: InfraTables) -> None:
         import boto3  # noqa: PLC0415
 
-        from devtools.lambda_functions import LocalFunction  # noqa: PLC0415
         from devtools.sqs_worker import SqsWorker  # noqa: PLC0415
 
-        timeout = tables.consumer_timeout_seconds
-        send_receipt = LocalFunction.load("send_receipt.handler", timeout, self._invocations)
+        send_receipt = self._lambda.function(
+            "send_receipt", "send_receipt.handler", tables.consumer_timeout_seconds
+        )
         worker = SqsWorker(boto3.client("sqs"), queue_url, send_receipt)
         self._worker_thread = threading.Thread(
             target=worker.run, args=(self._stop_worker,), name="receipt-worker", daemon=True
@@ -550,6 +576,7 @@ class LocalStack:
             steps.append(("hold sweeper", self._hold_sweeps.stop))
         if self._gateway is not None:
             steps.append(("gateway", self._gateway.stop))
+        steps.append(("execution environments", self._lambda.stop))
         steps += [(child.name, child.stop) for child in reversed(self._children)]
         steps.append(("local.json", lambda: endpoints.remove(self.options.state_dir, os.getpid())))
         for name, step in steps:
@@ -585,10 +612,13 @@ class LocalStack:
             f"  AWS (moto)      {e.aws_endpoint_url}   (sent e-mails: "
             f"{e.aws_endpoint_url}/moto-api/data.json)",
             f"  demo clinic     {e.demo_clinic_id} in organisation {e.demo_org_id}",
-            f"  hold sweeper    every {self.options.hold_sweep_seconds:g}s; now: "
+            f"  functions       up to {self.options.concurrency} execution environments each, "
+            f"idle ones shut down after {self.options.idle_seconds:g} s; invocations at "
+            f"{e.http_url}/_local/lambda",
+            f"  hold sweeper    every {self.options.hold_sweep_seconds:g} s; one now: "
             f"POST {e.http_url}/_local/hold-sweeps",
             f"  endpoints file  {self.options.state_dir / endpoints.FILE_NAME}",
-            f"  logs            {self.logs_dir}/ (moto, localstripe); handlers log here",
+            f"  logs            {self.logs_dir}/ (moto, localstripe); functions log here",
             "",
             "A clinician token:",
             f"  callpay token --sub dr-lee --org {e.demo_org_id} --role team_member "
@@ -669,11 +699,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def run(options: StackOptions) -> int:
     """Run the stack in the foreground until Ctrl-C or SIGTERM; the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
-                        datefmt="%H:%M:%S", stream=sys.stdout, force=True)  # fmt: skip
-    # Their INFO lines (credentials found, each Stripe request) say nothing new here.
-    for chatty in ("botocore", "boto3", "urllib3", "stripe"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    stack_logging.configure()
     if options.exit_with_parent:
         from devtools.processes import exit_with_parent  # noqa: PLC0415
 

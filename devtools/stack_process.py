@@ -25,16 +25,19 @@ class StackProcess:
         state_dir: Path,
         on_progress: Callable[[str], None] = lambda line: None,
         timeout: float = 120.0,
+        concurrency: int | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.log_path = state_dir / "stack.log"
         self._on_progress = on_progress
         self._timeout = timeout
+        # Execution environments per function: as given, else the stack's own default.
+        given = ["--concurrency", str(concurrency)] if concurrency else []
         self._child = ChildProcess(
             "callpay dev",
             [sys.executable, "-m", "devtools.cli", "dev", "--state-dir", str(state_dir),
              "--gateway-port", "0", "--stripe-port", "0", "--aws-port", "0",
-             "--exit-with-parent"],
+             "--exit-with-parent", *given],
             self.log_path,
             cwd=REPO_ROOT,
         )  # fmt: skip

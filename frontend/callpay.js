@@ -85,8 +85,10 @@ async function fetchJson(url) {
 }
 
 // The catalog key a BCP 47 tag asks for among those shipped ("fr-CA" -> "fr",
-// "zh-CN" -> "zh_Hans"; "zh-TW" is Traditional, which has no catalog yet).
-export function negotiate(tag, available) {
+// "zh-CN" -> "zh_Hans", "zh-TW" -> "zh_Hant"), as the server matches it (CLDR's chains):
+// `aliases` (index.json) holds the tags the browser's likely subtags alone would miss
+// ("nn" -> "nb", "zh-MO" -> "zh_Hant_HK", "pt-AO" -> "pt_PT").
+export function negotiate(tag, available, aliases = {}) {
   let parsed;
   try {
     parsed = new Intl.Locale(String(tag).replace(/_/g, "-")).maximize();
@@ -98,7 +100,8 @@ export function negotiate(tag, available) {
   // A language whose catalog names no script is written in its usual one.
   const usual = new Intl.Locale(parsed.language).maximize().script;
   if (parsed.script === usual) candidates.push(parsed.language);
-  return candidates.find((key) => key in available) || null;
+  const found = candidates.map((key) => (key in available ? key : aliases[key]));
+  return found.find((key) => key && key in available) || null;
 }
 
 // The catalog for the configured locale, else the browser's languages, else English.
@@ -110,7 +113,8 @@ export async function loadCatalog(requested) {
   } catch {
     return new Catalog();
   }
-  const key = wanted.map((tag) => negotiate(tag, index.locales)).find(Boolean) || index.default;
+  const key = wanted.map((tag) => negotiate(tag, index.locales, index.aliases)).find(Boolean)
+    || index.default;
   if (!catalogs.has(key)) {
     const info = index.locales[key];
     catalogs.set(key, fetchJson(new URL(`./i18n/${key}.json`, MODULE_URL))

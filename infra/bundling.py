@@ -36,7 +36,16 @@ WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 # Bump when the bundle's layout changes, so cached assets and wheels are rebuilt.
 BUNDLE_FORMAT = "1"
 
-SKIPPED_NAMES = ("__pycache__", "*.pyc", "*.egg-info", ".mypy_cache", ".pytest_cache")
+SKIPPED_NAMES = (
+    "__pycache__",
+    "*.pyc",
+    "*.egg-info",
+    ".mypy_cache",
+    ".pytest_cache",
+    # Translation sources: the asset ships the compiled .mo catalogs (docs/translations.md).
+    "*.po",
+    "*.pot",
+)
 
 
 class BundlingError(RuntimeError):

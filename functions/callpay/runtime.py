@@ -184,14 +184,14 @@ def receipt_queue() -> SqsReceiptQueue:
 def receipt_book() -> ReceiptBook:
     from callpay.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
     from callpay.logic.receipts import ReceiptBook  # noqa: PLC0415
-    from callpay.receipts.locales import resolve_locale  # noqa: PLC0415
+    from callpay.receipts.locales import negotiate  # noqa: PLC0415
     from callpay.receipts.render import render  # noqa: PLC0415
 
     return ReceiptBook(
         store=store(),
         gateway=StripeGateway(stripe_client),
         render=render,
-        resolve_locale=resolve_locale,
+        negotiate=negotiate,
         clock=now,
     )
 
@@ -203,7 +203,7 @@ def receipts() -> ReceiptMailing:
     from callpay.adapters.dynamodb_receipts import DynamoDBReceiptLedger  # noqa: PLC0415
     from callpay.adapters.ses_mailer import SesReceiptMailer  # noqa: PLC0415
     from callpay.logic.receipts import PayLinkMail, ReceiptMailing  # noqa: PLC0415
-    from callpay.receipts.locales import resolve_locale  # noqa: PLC0415
+    from callpay.receipts.locales import negotiate  # noqa: PLC0415
     from callpay.receipts.pay_link import render_pay_link  # noqa: PLC0415
 
     config = settings()
@@ -212,7 +212,7 @@ def receipts() -> ReceiptMailing:
     if config.patient_page_url:
         links = PayLinkMail(
             tokens=patient_tokens(), page_url=config.patient_page_url,
-            render=render_pay_link, resolve_locale=resolve_locale,
+            render=render_pay_link, negotiate=negotiate,
         )  # fmt: skip
     return ReceiptMailing(
         book=receipt_book(),

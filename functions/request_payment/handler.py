@@ -168,14 +168,18 @@ def refund(payment_request_id: str) -> Response[str]:
 
 @app.get("/payment-requests/<payment_request_id>/receipt")
 def receipt(payment_request_id: str) -> Response[str]:
-    """The receipt as an HTML page, in `?locale=`, else Accept-Language, else the patient's."""
-    from callpay.receipts.locales import from_accept_language, language_tag  # noqa: PLC0415
+    """The receipt as an HTML page in the patient's language: `?locale=`, else their locale
+    at checkout, else Accept-Language, else the clinic's default (ReceiptBook.rendered)."""
+    from callpay.receipts.locales import accept_language, language_tag  # noqa: PLC0415
 
     request = runtime.payment_requests().get(caller(), path_id(payment_request_id, "id"))
     event = app.current_event
     query = parse_query(event.raw_event, ReceiptQuery)
-    locale = query.locale or from_accept_language(event.headers.get("accept-language"))
-    page = runtime.receipt_book().rendered(request, locale)
+    page = runtime.receipt_book().rendered(
+        request,
+        choice=query.locale,
+        accepted=accept_language(event.headers.get("accept-language")),
+    )
     return Response(
         status_code=200,
         content_type="text/html; charset=utf-8",

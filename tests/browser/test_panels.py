@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import expect as see
 
+from devtools.frontend_text import compiled
 from tests.browser.conftest import assert_accessible
 from tests.browser.panels import (
     DECLINED_CARD,
@@ -327,6 +328,60 @@ def test_the_pay_page_in_arabic_is_right_to_left(
         screenshot(arabic, "15-patient-confirmation-arabic")
         (paid,) = consultation.requests()
         assert paid["status"] == "succeeded"
+    finally:
+        context.close()
+
+
+# The sample of scripts besides Arabic: Khmer, Amharic (Ethiopic) and Chinese.
+NATIVE_SCRIPTS = [
+    ("km-KH", "km", "17-patient-pay-page-khmer"),
+    ("am-ET", "am", "18-patient-pay-page-amharic"),
+    ("zh-CN", "zh_Hans", "19-patient-pay-page-chinese"),
+    # Macau: the browser alone would pick Taiwan's Traditional Chinese; index.json's
+    # aliases give Hong Kong's, as the server's CLDR chain does.
+    ("zh-MO", "zh_Hant_HK", None),
+]
+
+
+@pytest.mark.parametrize(("browser_locale", "catalog", "image"), NATIVE_SCRIPTS)
+def test_the_pay_page_in_the_patients_script(
+    browser: Browser,
+    consultation: Consultation,
+    site: dict[str, str],
+    page: Page,
+    *,
+    browser_locale: str,
+    catalog: str,
+    image: str | None,
+) -> None:
+    words = compiled(catalog)["messages"]
+    clinician = ClinicianScreen(page, site, consultation).open()
+    clinician.request_payment("80", "Telehealth consultation")
+    context, patient_page = new_page(browser, locale=browser_locale)
+    try:
+        patient = PatientScreen(patient_page, consultation)
+        patient_page.goto(consultation.patient_url)
+        see(patient.panel.get_by_text(words["Updates live"])).to_be_visible()
+        lang = catalog.replace("_", "-")
+        assert patient_page.evaluate(
+            "() => [document.documentElement.lang, document.documentElement.dir]"
+        ) == [lang, "ltr"]
+        frame = patient.panel.locator(".panel")
+        assert frame.evaluate("(el) => [el.lang, el.dir]") == [lang, "ltr"]
+        assert patient_page.title() == words["Pay your clinic"]
+        see(
+            patient.panel.get_by_role("heading", name=words["Payments for this call"])
+        ).to_be_visible()
+        amount = patient_page.evaluate(
+            "(tag) => new Intl.NumberFormat(tag, {style: 'currency', currency: 'AUD'}).format(80)",
+            lang,
+        )
+        row = patient.panel.locator("li", has_text="Telehealth consultation")
+        see(row.get_by_text(amount)).to_be_visible()
+        see(row.get_by_role("button", name=words["Pay now"])).to_be_visible()
+        assert_accessible(patient_page, f"the pay page in {catalog}")
+        if image:
+            screenshot(patient_page, image)
     finally:
         context.close()
 

@@ -8,12 +8,15 @@ which mints clinician tokens as the video platform's IdP would.
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+import requests
 
 from devtools.endpoints import Endpoints
 from devtools.identity import LocalIdentityProvider
@@ -23,14 +26,21 @@ from devtools.local_client import (
     CallFeed,
     CallpayApi,
     PatientBrowser,
+    direct_session,
     expect,
     wait_for_emails,
     wait_until_receipts_are_sent,
 )
+from devtools.local_lambda import PAGE_PATH, peak_concurrency
 from devtools.processes import bypass_proxies_for_loopback
 from devtools.stack_process import StackProcess
 
 __all__ = ["DECLINED_CARD", "GOOD_CARD"]  # the tests' cards, from devtools.local_client
+
+# Execution environments per function in the tests' stack, whatever the machine's
+# CALLPAY_LOCAL_CONCURRENCY says: the races below need more than one.
+CONCURRENCY = 4
+T = TypeVar("T")
 
 
 @dataclass
@@ -73,6 +83,14 @@ class LocalStack:
         wait_until_receipts_are_sent(self.endpoints)
         return self.emails_to(address, at_least)
 
+    def invocations(self, answers: Iterable[requests.Response]) -> list[dict[str, Any]]:
+        """How the stack's functions ran these answers' requests (the gateway's
+        /_local/lambda, matched by API Gateway's request id)."""
+        wanted = {answer.headers["apigw-requestid"] for answer in answers}
+        with direct_session() as session:
+            page = session.get(f"{self.endpoints.http_url}{PAGE_PATH}", timeout=10).json()
+        return [i for i in page["invocations"] if i["api_request_id"] in wanted]
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
@@ -81,7 +99,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         # boto3 and Stripe's client here, and the stack, talk to loopback servers only.
         for name, value in bypass_proxies_for_loopback().items():
             environment.setenv(name, value)
-        with StackProcess(state_dir) as endpoints:
+        with StackProcess(state_dir, concurrency=CONCURRENCY) as endpoints:
             yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir))
 
 
@@ -139,3 +157,27 @@ def call(stack: LocalStack) -> Call:
 def email() -> str:
     """A receipt address of this test alone, so counting its e-mails means something."""
     return f"patient-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def at_once(count: int, action: Callable[[int], T]) -> list[T]:
+    """`action(0)` ... `action(count - 1)`, each in a thread of its own, released together."""
+    start = threading.Barrier(count)
+
+    def released(index: int) -> T:
+        start.wait(timeout=10)
+        return action(index)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(released, range(count)))
+
+
+def assert_overlapped(invocations: list[dict[str, Any]], function: str) -> None:
+    """Invocations of `function` ran at the same time in different execution environments,
+    each environment taking one at a time."""
+    assert invocations and {i["function"] for i in invocations} == {function}
+    by_environment: dict[str, list[dict[str, Any]]] = {}
+    for invocation in invocations:
+        by_environment.setdefault(invocation["environment"], []).append(invocation)
+    assert all(peak_concurrency(runs) == 1 for runs in by_environment.values())
+    assert len(by_environment) >= 2, by_environment.keys()
+    assert peak_concurrency(invocations) >= 2

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from callpay.receipts.catalog import DOMAIN
+from callpay.receipts.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from infra.bundling import LAMBDA_PYTHON_VERSION, source_packages
 from infra.paths import PYPROJECT
 from tests.infra.conftest import Synthesized
@@ -114,6 +116,16 @@ PIN = re.compile(r"(?P<name>[A-Za-z0-9_.-]+)(\[[^\]]*\])?==(?P<version>\S+)")
 
 def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_asset_has_every_receipt_catalog_compiled_and_no_translation_sources(
+    asset_dir: Path,
+) -> None:
+    translations = asset_dir / "callpay" / "receipts" / "translations"
+    shipped = {path.parent.parent.name for path in translations.glob(f"*/LC_MESSAGES/{DOMAIN}.mo")}
+    assert shipped == set(SUPPORTED_LOCALES) - {DEFAULT_LOCALE}
+    assert not list(translations.rglob("*.po")) and not list(translations.rglob("*.pot"))
+    assert (asset_dir / "callpay" / "receipts" / "templates" / "closing.j2").is_file()
 
 
 def test_asset_has_every_pinned_runtime_dependency_at_its_pinned_version(

@@ -130,15 +130,29 @@ def test_the_receipt_page_is_served_to_the_patient_in_their_language(
     stack: Stack, clinic_with_details: Clinic
 ) -> None:
     email = f"patient-{uuid.uuid4().hex[:6]}@example.com"
-    pr_id, _ = paid_request(stack, clinic_with_details, email)
-    event = http_event(
-        "GET", f"/payment-requests/{pr_id}/receipt", claims=claims_for(clinic_with_details),
-        headers={"accept-language": "fr-FR,fr;q=0.9,en;q=0.5"},
-    )  # fmt: skip
-    response = lambda_handler(event, LambdaContext())
-    assert response["statusCode"] == 200
-    assert response["headers"]["Content-Type"].startswith("text/html")
-    assert 'lang="fr"' in response["body"] and "80,00" in response["body"]
+    pr_id, _ = paid_request(stack, clinic_with_details, email)  # paid in en-AU
+
+    def page(query_locale: str | None) -> dict[str, Any]:
+        event = http_event(
+            "GET", f"/payment-requests/{pr_id}/receipt", claims=claims_for(clinic_with_details),
+            headers={"accept-language": "fr-FR,fr;q=0.9,en;q=0.5"},
+        )  # fmt: skip
+        if query_locale:
+            event["rawQueryString"] = f"locale={query_locale}"
+            event["queryStringParameters"] = {"locale": query_locale}
+        response: dict[str, Any] = lambda_handler(event, LambdaContext())
+        assert response["statusCode"] == 200
+        assert response["headers"]["Content-Type"].startswith("text/html")
+        return response
+
+    # The language the patient paid in comes before the browser's...
+    english = page(None)
+    assert english["headers"]["Content-Language"] == "en"
+    assert 'lang="en"' in english["body"] and "80.00" in english["body"]
+    # ...and the page's own ?locale= before both.
+    french = page("fr")
+    assert french["headers"]["Content-Language"] == "fr"
+    assert 'lang="fr"' in french["body"] and "80,00" in french["body"]
 
 
 def test_no_receipt_page_before_payment(stack: Stack, clinic: Clinic) -> None:

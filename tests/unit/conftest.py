@@ -22,7 +22,7 @@ from callpay.logic.payment_requests import PaymentRequests
 from callpay.logic.realtime import Realtime
 from callpay.logic.receipts import ReceiptBook, ReceiptMailing
 from callpay.logic.stripe_events import StripeEvents
-from callpay.receipts.locales import resolve_locale
+from callpay.receipts.locales import negotiate
 from callpay.receipts.render import render
 from realtime.handler import lambda_handler as realtime_handler
 from tests.support.events import LambdaContext, clinician_claims
@@ -96,7 +96,7 @@ def build_world(monkeypatch: pytest.MonkeyPatch) -> World:
     connect, mailer = FakeConnect(), FakeMailer()
     clinics = ClinicAdmin(clinics=store, connect=connect, clock=clock)
     book = ReceiptBook(
-        store=store, gateway=gateway, render=render, resolve_locale=resolve_locale, clock=clock
+        store=store, gateway=gateway, render=render, negotiate=negotiate, clock=clock
     )
     receipts = ReceiptMailing(book=book, ledger=InMemoryLedger(), mailer=mailer, clock=clock)
     monkeypatch.setattr(runtime, "clinic_admin", lambda: clinics)

@@ -13,6 +13,7 @@ from callpay.domain.money import THREE_DECIMAL, ZERO_DECIMAL
 from callpay.receipts.locales import SUPPORTED_LOCALES
 from devtools import frontend_text
 from devtools.frontend_text import COMPILED_DIR, TEMPLATE, compiled, extracted, index, read
+from devtools.translations import is_machine_made
 
 MODULE = frontend_text.FRONTEND / "callpay.js"
 
@@ -96,3 +97,31 @@ def js_set(name: str) -> set[str]:
 def test_the_module_knows_stripes_zero_and_three_decimal_currencies_as_the_api_does() -> None:
     assert js_set("ZERO_DECIMAL") == set(ZERO_DECIMAL)
     assert js_set("THREE_DECIMAL") == set(THREE_DECIMAL)
+
+
+def test_a_partial_catalog_ships_its_fallbacks_words() -> None:
+    """Belgian Dutch and Montenegrin have no words of their own yet: the browser gets
+    Dutch's and Serbian (Latin)'s, as the receipts do, never English."""
+    assert compiled("nl_BE")["messages"] == compiled("nl")["messages"]
+    assert compiled("cnr")["messages"] == compiled("sr_Latn")["messages"]
+    assert compiled("cnr")["messages"]["Pay now"] == "Plati sada"
+
+
+def test_the_index_tells_the_browser_the_tags_its_own_matching_would_miss() -> None:
+    aliases = index()["aliases"]
+    assert aliases["zh_Hant_MO"] == "zh_Hant_HK"
+    assert aliases["pt_AO"] == "pt_PT"
+    assert aliases["nn"] == aliases["no"] == "nb"
+    assert aliases["prs"] == aliases["fa"] == "fa_AF"
+    assert set(aliases.values()) <= set(SUPPORTED_LOCALES)
+    assert "en_GB" not in aliases  # the browser finds en from en-GB by itself
+
+
+def test_machine_made_words_are_marked_with_a_comment_not_a_flag() -> None:
+    """GNU gettext's tools (msgmerge, msgcat, Poedit) drop `#,` flags they do not know;
+    translator comments survive them all (docs/translations.md)."""
+    for locale in SUPPORTED_LOCALES:
+        for message in read(frontend_text.po_path(locale), locale):
+            assert "machine-translated" not in message.flags, (locale, message.id)
+            if is_machine_made(message):
+                assert message.string, f"{locale}: a mark on nothing: {message.id!r}"

@@ -430,14 +430,14 @@ def test_the_receipt_of_a_partly_captured_hold_shows_what_was_held_and_released(
     )
     request = world.store.get(pr_id)
     assert request is not None
-    text = runtime.receipt_book().rendered(request, "en").text
+    text = runtime.receipt_book().rendered(request, choice="en").text
     assert "Held on card: A$80.00" in text and "Total: A$25.00" in text
     assert "The rest of the hold was released and never charged." in text
     whole = authorised(world)
     call(http_event("POST", f"/payment-requests/{whole}/capture", {}, claims=CLINICIAN))
     captured = world.store.get(whole)
     assert captured is not None
-    text = runtime.receipt_book().rendered(captured, "fr").text
+    text = runtime.receipt_book().rendered(captured, choice="fr").text
     assert "Montant bloqué sur la carte\u00a0: 80,00\u00a0$AU" in text
     assert "libéré" not in text
 

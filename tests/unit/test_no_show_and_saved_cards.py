@@ -357,12 +357,12 @@ def test_the_receipt_shows_the_kept_card_and_the_no_show_fee(world: World) -> No
     assert page is not None
     from callpay import runtime  # noqa: PLC0415
 
-    consented = runtime.receipt_book().rendered(page, "en")
+    consented = runtime.receipt_book().rendered(page, choice="en")
     assert "You agreed to keep this card with the clinic" in consented.text
     assert "(version 1)" in consented.text
     fee_request = world.store.get(fee["id"])
     assert fee_request is not None
-    charged = runtime.receipt_book().rendered(fee_request, "en")
+    charged = runtime.receipt_book().rendered(fee_request, choice="en")
     assert "No-show fee" in charged.text and "no-show policy" in charged.text
     assert "A$45.00" in charged.text
     # Stripe's event for the charge, after the write-through: nothing new.

@@ -12,7 +12,7 @@ import pytest
 
 from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.receipts import PayLinkMail, ReceiptMailing, Sent
-from callpay.receipts.locales import resolve_locale
+from callpay.receipts.locales import negotiate
 from callpay.receipts.pay_link import render_pay_link
 from tests.support.events import http_event
 from tests.support.fakes import InMemoryLedger, tokens
@@ -38,7 +38,7 @@ def mailing(world: World) -> ReceiptMailing:
     from callpay import runtime  # noqa: PLC0415
 
     links = PayLinkMail(
-        tokens=tokens(), page_url=PAGE, render=render_pay_link, resolve_locale=resolve_locale
+        tokens=tokens(), page_url=PAGE, render=render_pay_link, negotiate=negotiate
     )
     return ReceiptMailing(
         book=runtime.receipt_book(), ledger=InMemoryLedger(), mailer=world.mailer,

@@ -10,7 +10,7 @@ from callpay.domain.payment_request import ChargeDetails, Status
 from callpay.domain.receipt_job import ReceiptJob
 from callpay.domain.stripe_objects import StripeEvent
 from callpay.logic.receipts import ReceiptBook, ReceiptInFlight, ReceiptMailing, Sent
-from callpay.receipts.locales import resolve_locale
+from callpay.receipts.locales import negotiate
 from callpay.receipts.render import render
 from request_payment.handler import lambda_handler
 from tests.support.events import LambdaContext, clinician_claims, http_event
@@ -26,7 +26,7 @@ CLINICIAN = Clinician(
 def receipts(world: World) -> tuple[ReceiptMailing, FakeMailer, InMemoryLedger]:
     mailer, ledger = FakeMailer(), InMemoryLedger()
     book = ReceiptBook(
-        store=world.store, gateway=world.gateway, render=render, resolve_locale=resolve_locale,
+        store=world.store, gateway=world.gateway, render=render, negotiate=negotiate,
         clock=world.clock,
     )  # fmt: skip
     return ReceiptMailing(book, ledger, mailer, world.clock), mailer, ledger
@@ -147,3 +147,71 @@ def test_a_card_the_event_brought_needs_no_stripe_call_at_all(world: World) -> N
     mailing, mailer, _ = receipts(world)
     mailing.send(ReceiptJob(payment_request_id=pr_id))
     assert world.gateway.charge_lookups == 0 and "4444" in mailer.outbox[0]["text"]
+
+
+# --- the receipt page's language ------------------------------------------------------------
+
+
+def receipt_page(
+    pr_id: str, accept_language: str | None = None, query_locale: str | None = None
+) -> tuple[int, str, str]:
+    headers = {"accept-language": accept_language} if accept_language else {}
+    event = http_event(
+        "GET", f"/payment-requests/{pr_id}/receipt", claims=clinician_claims(), headers=headers
+    )
+    if query_locale is not None:
+        event["rawQueryString"] = f"locale={query_locale}"
+        event["queryStringParameters"] = {"locale": query_locale}
+    response = lambda_handler(event, LambdaContext())
+    return response["statusCode"], response["headers"]["Content-Language"], response["body"]
+
+
+@pytest.mark.parametrize(
+    ("checkout_locale", "accept_language", "query_locale", "clinic_default", "expected"),
+    [
+        # ?locale= first: the patient chose it on the page.
+        ("de", "fr-FR,fr;q=0.9", "ar", "it", "ar"),
+        # Then the locale the patient paid in, over the browser's languages...
+        ("de", "fr-FR,fr;q=0.9", None, "it", "de"),
+        # ...which come before the clinic's default...
+        (None, "ku, fr-CH;q=0.8", None, "it", "fr"),
+        (None, None, None, "it", "it"),
+        # ...each skipped when no catalog serves it, down to English.
+        ("tlh", "ku", "x-pirate", "uz-Cyrl", "en"),
+        ("zh-HK", None, None, None, "zh-Hant-HK"),
+    ],
+)
+def test_the_receipt_page_speaks_the_patients_choice_then_browser_then_clinic(
+    world: World,
+    *,
+    checkout_locale: str | None,
+    accept_language: str | None,
+    query_locale: str | None,
+    clinic_default: str | None,
+    expected: str,
+) -> None:
+    pr_id = paid(world, locale=checkout_locale or "")
+    if checkout_locale is None:
+        world.store.requests[pr_id] = world.store.requests[pr_id].model_copy(
+            update={"locale": None}
+        )
+    clinic = world.store.clinics["clinic-1"]
+    world.store.clinics["clinic-1"] = clinic.model_copy(update={"default_locale": clinic_default})
+
+    status, content_language, html = receipt_page(pr_id, accept_language, query_locale)
+
+    assert status == 200
+    assert content_language == expected
+    assert f'<html lang="{expected}" dir="{"rtl" if expected == "ar" else "ltr"}">' in html
+
+
+def test_the_emailed_receipt_speaks_the_checkout_locale_then_the_clinics(world: World) -> None:
+    service, mailer, _ = receipts(world)
+    clinic = world.store.clinics["clinic-1"]
+    world.store.clinics["clinic-1"] = clinic.model_copy(update={"default_locale": "sv-FI"})
+    pr_id = paid(world, locale="ku")  # no Kurmanji catalog: the clinic's Finland Swedish
+
+    assert service.send(ReceiptJob(payment_request_id=pr_id)) is Sent.SENT
+    email = mailer.outbox[0]
+    assert str(email["subject"]).startswith("Ditt kvitto nr R-")
+    assert '<html lang="sv-FI" dir="ltr">' in str(email["html"])

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-import json
 import re
-import string
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from callpay.receipts import (
@@ -16,13 +16,14 @@ from callpay.receipts import (
     ClinicDetails,
     Receipt,
     ReceiptLine,
-    from_accept_language,
+    accept_language,
+    match,
+    negotiate,
     render,
-    resolve_locale,
-    supported_locale,
 )
-from callpay.receipts.catalog import TRANSLATIONS, read_catalog
-from callpay.receipts.render import format_amount, format_issued_at
+from callpay.receipts.formats import format_amount, format_issued_at
+from callpay.receipts.locales import fallbacks
+from tests.support.receipt_text import plain, visible
 
 # 23:30 UTC on 1 March 2025 is 10:30 on 2 March in Sydney (AEDT, UTC+11).
 PAID_AT = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)
@@ -59,19 +60,7 @@ def receipt(**changes: object) -> Receipt:
     return Receipt.model_validate(fields)
 
 
-def plain(text: str) -> str:
-    """Babel separates groups and symbols with no-break spaces (U+00A0, U+202F) and marks
-    Arabic numbers with U+200F/U+200E: fold those to what a reader sees, a space or nothing."""
-    text = re.sub(r"[\u200e\u200f]", "", text)
-    return re.sub(r"[\u00a0\u202f]", " ", text)
-
-
-def visible(html: str) -> str:
-    """The HTML's text as a reader sees it: tags dropped, whitespace folded."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", plain(html)))
-
-
-# --- a receipt in every language ------------------------------------------------------------
+# --- the first ten languages keep their wording (every locale: test_translations.py) -------
 
 PER_LANGUAGE = [
     # locale, amount, currency, translated title, the amount as the locale writes it
@@ -87,10 +76,6 @@ PER_LANGUAGE = [
     ("ar", 25000, "aed", "إيصال الدفع", "250.00 د.إ."),
     ("vi", 1500000, "vnd", "Biên lai thanh toán", "1.500.000 ₫"),
 ]
-
-
-def test_every_supported_locale_is_covered_by_the_per_language_test() -> None:
-    assert sorted(row[0] for row in PER_LANGUAGE) == sorted(SUPPORTED_LOCALES)
 
 
 @pytest.mark.parametrize(("locale", "amount", "currency", "title", "formatted"), PER_LANGUAGE)
@@ -167,7 +152,8 @@ def test_vietnamese_receipt_formats_dong_without_decimals() -> None:
 
 
 def test_unsupported_render_locale_falls_back_to_english() -> None:
-    rendered = render(receipt(), "pt-BR")
+    # Kurmanji (Latin script) is not Sorani: no catalog, so English.
+    rendered = render(receipt(), "ku-TR")
 
     assert rendered.locale == "en"
     assert rendered.subject == "Your receipt from Harbour Health Pty Ltd #1042-7781"
@@ -441,126 +427,156 @@ def test_receipt_normalises_currency_and_instant() -> None:
     assert made.issued_at.tzinfo == UTC
 
 
-# --- translations ---------------------------------------------------------------------------
-
-ENGLISH = read_catalog("en")
-
-
-def placeholders(message: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(message) if name is not None}
-
-
-def test_there_is_one_catalog_per_supported_locale() -> None:
-    assert sorted(path.stem for path in TRANSLATIONS.glob("*.json")) == sorted(SUPPORTED_LOCALES)
-
-
-@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
-def test_catalog_has_every_english_message_and_no_stray_ones(locale: str) -> None:
-    catalog = read_catalog(locale)
-
-    assert set(catalog) - set(ENGLISH) == set(), "messages English does not have"
-    assert set(ENGLISH) - set(catalog) == set(), "messages not translated"
-
-
-@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
-def test_catalog_keeps_the_english_placeholders(locale: str) -> None:
-    catalog = read_catalog(locale)
-
-    for message_id, english in ENGLISH.items():
-        assert catalog[message_id].strip(), message_id
-        assert placeholders(catalog[message_id]) == placeholders(english), message_id
-
-
-@pytest.mark.parametrize("locale", [loc for loc in SUPPORTED_LOCALES if loc != "en"])
-def test_catalog_is_translated_not_copied(locale: str) -> None:
-    # A few words are the same in other languages ("Total", "Date"): most must not be.
-    catalog = read_catalog(locale)
-    same = [key for key, english in ENGLISH.items() if catalog[key] == english]
-
-    assert len(same) <= 4, same
-
-
-def test_catalogs_are_plain_json_objects_of_strings() -> None:
-    for path in TRANSLATIONS.glob("*.json"):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        assert all(isinstance(value, str) for value in data.values()), path.name
-
-
 # --- which language -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("patient", "clinic", "expected"),
+    ("tag", "expected"),
     [
-        ("fr", "de", "fr"),
-        ("fr-FR", None, "fr"),
-        ("de_AT", "fr", "de"),
-        ("es-419", None, "es"),
-        ("ar-EG", None, "ar"),
-        ("ja-JP", None, "ja"),
-        ("NL-be", None, "nl"),
-        ("vi", "en", "vi"),
-        ("it-CH", None, "it"),
-        ("de_DE.UTF-8", None, "de"),
-        ("en-US-u-ca-gregory", "fr", "en"),
-        # An unsupported patient locale falls to the clinic's default...
-        ("pt-BR", "de_AT", "de"),
-        (None, "it", "it"),
-        ("", "nl-NL", "nl"),
-        # ...and then to English.
-        ("pt-BR", "ko", "en"),
-        (None, None, "en"),
-        ("not a locale", "*", "en"),
-        ("123", "x" * 100, "en"),
+        ("fr", "fr"),
+        ("fr-FR", "fr"),
+        ("fr-US", "fr"),  # no CLDR locale, still French
+        ("de_AT", "de"),
+        ("de_DE.UTF-8", "de"),
+        ("en-US-u-ca-gregory", "en"),  # an extension does not choose the language
+        ("es-419", "es"),
+        ("es-MX", "es"),  # CLDR: es_MX -> es_419 -> es
+        ("en-GB", "en"),
+        ("ar-EG", "ar"),
+        ("NL-be", "nl_BE"),
+        ("nl-SR", "nl"),
+        ("sv-FI", "sv_FI"),
+        ("sv-SE", "sv"),
+        ("pt-BR", "pt_BR"),
+        ("pt", "pt_BR"),  # CLDR's pt is Brazilian
+        ("pt-PT", "pt_PT"),
+        ("pt-AO", "pt_PT"),  # CLDR: pt_AO -> pt_PT
+        ("zh", "zh_Hans"),
+        ("zh-CN", "zh_Hans"),
+        ("zh-SG", "zh_Hans"),
+        ("zh-Hans-HK", "zh_Hans"),  # the script the tag names wins over the territory's
+        ("zh-TW", "zh_Hant"),
+        ("zh-Hant", "zh_Hant"),
+        ("zh-Hant-CN", "zh_Hant"),
+        ("zh-HK", "zh_Hant_HK"),
+        ("zh-MO", "zh_Hant_HK"),  # CLDR: zh_Hant_MO -> zh_Hant_HK
+        ("sr", "sr_Cyrl"),
+        ("sr-RS", "sr_Cyrl"),
+        ("sr-Latn", "sr_Latn"),
+        ("sr-ME", "sr_Latn"),  # Serbian in Montenegro is written in Latin
+        ("sh", "sr_Latn"),
+        ("cnr", "cnr"),
+        ("cnr-ME", "cnr"),
+        ("no", "nb"),
+        ("nb-NO", "nb"),
+        ("nn", "nb"),  # CLDR: nn -> no
+        ("prs", "fa_AF"),  # ISO 639-3 Dari
+        ("fa", "fa_AF"),
+        ("fa-IR", "fa_AF"),
+        ("ckb", "ckb"),
+        ("ckb-IR", "ckb"),
+        ("iw", "he"),  # retired codes
+        ("in", "id"),
+        ("my-MM", "my"),
+        ("am-ET", "am"),
+        ("ti-ER", "ti"),
+        ("so-KE", "so"),
     ],
 )
-def test_resolve_locale_prefers_patient_then_clinic_then_english(
-    patient: str | None, clinic: str | None, expected: str
-) -> None:
-    assert resolve_locale(patient, clinic) == expected
+def test_a_tag_is_matched_through_cldr_chains(tag: str, expected: str) -> None:
+    assert match(tag) == expected
 
 
 @pytest.mark.parametrize(
-    "tag", ["zh", "zh-CN", "zh-Hans", "zh_Hans_CN", "zh-hans-sg", "zh_SG", "ZH_CN", "zh-Hans-HK"]
+    "tag",
+    [
+        "ku",  # Kurmanji, Latin script: the catalog is Sorani
+        "ht",  # CLDR's data inherit Haitian Creole from French; a reader may not
+        "hi-Latn",
+        "uz-Cyrl",  # another script than the catalog's: never served the Latin one
+        "uz-AF",  # Uzbek in Afghanistan is written in Arabic script
+        "az-IR",
+        "mn-Mong",
+        "ms-Arab",
+        "tlh",
+        "x-klingon",
+        "*",
+        "",
+        "123",
+        "not a locale",
+        "x" * 100,
+    ],
 )
-def test_chinese_tags_for_simplified_chinese(tag: str) -> None:
-    assert supported_locale(tag) == "zh_Hans"
+def test_tags_no_catalog_serves_match_nothing(tag: str) -> None:
+    assert match(tag) is None
 
 
-@pytest.mark.parametrize("tag", ["zh-TW", "zh-Hant", "zh_HK", "zh-Hant-CN", "zh-MO"])
-def test_traditional_chinese_falls_through_to_the_next_choice(tag: str) -> None:
-    assert supported_locale(tag) is None
-    assert resolve_locale(tag, "ja") == "ja"
+@pytest.mark.parametrize(
+    ("preferences", "expected"),
+    [
+        (["fr", "de"], "fr"),
+        ([None, "it"], "it"),
+        (["", "nl-NL"], "nl"),
+        # An unsupported preference falls to the next one...
+        (["ku", "uz-Cyrl", "de-AT"], "de"),
+        # ...and then to English.
+        (["tlh", "x" * 100], "en"),
+        ([], "en"),
+        ([None, None], "en"),
+    ],
+)
+def test_negotiate_takes_the_first_preference_a_catalog_serves(
+    preferences: list[str | None], expected: str
+) -> None:
+    assert negotiate(preferences) == expected
 
 
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        ("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5", "fr"),
-        ("pt-BR,pt;q=0.9,de;q=0.8,en;q=0.5", "de"),
-        ("en;q=0.2, ja;q=0.9", "ja"),
-        ("es;q=0, it", "it"),
-        ("ko-KR, zh-CN;q=0.8, en;q=0.6", "zh_Hans"),
-        ("zh-TW,zh;q=0.9,en-US;q=0.8", "zh_Hans"),
-        ("ar-SA;q=1.0", "ar"),
-        ("vi-VN,vi;q=0.9", "vi"),
-        ("de; q = 0.5, nl; q=0.6", "nl"),
-        ("en;q=abc, fr;q=0.1", "fr"),
-        ("*", None),
-        ("pt-BR, ko", None),
-        ("", None),
-        (None, None),
-        (",,;;", None),
-        ("nl;q=2", None),
-        ("nl;q=nan, de;q=1e-3", "de"),
+        ("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5", ["fr-CH", "fr", "en", "de"]),
+        ("en;q=0.2, ja;q=0.9", ["ja", "en"]),
+        ("es;q=0, it", ["it"]),
+        ("de; q = 0.5, nl; q=0.6", ["nl", "de"]),
+        ("de;q=0.5, fr;q=0.5, it", ["it", "de", "fr"]),  # equal weights keep their order
+        ("en;q=abc, fr;q=0.1", ["fr"]),
+        ("nl;q=2", []),
+        ("nl;q=nan, de;q=1e-3", ["de"]),
+        ("*", []),
+        ("", []),
+        (None, []),
+        (",,;;", []),
     ],
 )
-def test_accept_language_is_chosen_by_q_value(header: str | None, expected: str | None) -> None:
-    assert from_accept_language(header) == expected
+def test_accept_language_lists_tags_by_q_value(header: str | None, expected: list[str]) -> None:
+    assert accept_language(header) == expected
 
 
-def test_accept_language_then_clinic_default() -> None:
-    assert resolve_locale(from_accept_language("pt-BR,ko;q=0.5"), "fr-CA") == "fr"
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("pt-BR,pt;q=0.9,de;q=0.8,en;q=0.5", "pt_BR"),
+        ("ko-KR, zh-CN;q=0.8, en;q=0.6", "ko"),
+        ("zh-TW,zh;q=0.9,en-US;q=0.8", "zh_Hant"),
+        ("ku, ar;q=0.5", "ar"),
+        ("uz-Cyrl-UZ, ru;q=0.8", "ru"),
+        ("tlh, x-pirate;q=0.5", "en"),
+    ],
+)
+def test_the_browsers_languages_are_negotiated_in_order(header: str, expected: str) -> None:
+    assert negotiate(accept_language(header)) == expected
+
+
+def test_fallbacks_for_missing_strings_follow_cldr_and_end_in_english() -> None:
+    assert fallbacks("cnr") == ("sr_Latn",)
+    assert fallbacks("sv_FI") == ("sv",)
+    assert fallbacks("nl_BE") == ("nl",)
+    assert fallbacks("zh_Hant_HK") == ("zh_Hant",)
+    assert fallbacks("pt_PT") == ("pt_BR",)
+    # Scripts never fall back to one another.
+    assert fallbacks("sr_Latn") == ()
+    assert fallbacks("zh_Hant") == ()
+    assert fallbacks("fr") == ()
 
 
 # --- cold start -----------------------------------------------------------------------------
@@ -581,3 +597,12 @@ def test_importing_receipts_loads_neither_jinja_nor_babel() -> None:
     )
 
     assert result.stdout.strip() == "[]"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=80) | st.from_regex(r"[a-zA-Z]{1,8}([-_][a-zA-Z0-9]{1,8}){0,4}"))
+def test_any_language_preference_is_matched_or_skipped_never_an_error(tag: str) -> None:
+    found = match(tag)
+
+    assert found is None or negotiate([tag]) == found
+    assert negotiate(accept_language(tag)) in SUPPORTED_LOCALES

@@ -3,7 +3,7 @@ the pay-later link e-mails, sent the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -52,7 +52,7 @@ class ReceiptBook:
     store: PaymentStore
     gateway: PaymentGateway
     render: Callable[[Receipt, str], RenderedReceipt]
-    resolve_locale: Callable[[str | None, str | None], str]
+    negotiate: Callable[[Iterable[str | None]], str]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def charge_of(self, request: PaymentRequest) -> ChargeDetails:
@@ -117,13 +117,19 @@ class ReceiptBook:
         )
 
     def rendered(
-        self, request: PaymentRequest, locale: str | None, job: ReceiptJob | None = None
+        self,
+        request: PaymentRequest,
+        job: ReceiptJob | None = None,
+        *,
+        choice: str | None = None,
+        accepted: Sequence[str] = (),
     ) -> RenderedReceipt:
+        """The receipt in the patient's language: the one they chose (`choice`, the page's
+        ?locale=, then their locale at checkout), else their browser's (`accepted`, from
+        Accept-Language), else the clinic's default, else English."""
         clinic = self.store.get_clinic(request.clinic_id)
-        chosen = self.resolve_locale(
-            locale or request.locale, clinic.default_locale if clinic else None
-        )
-        return self.render(self.receipt_of(request, clinic, job), chosen)
+        preferences = [choice, request.locale, *accepted, clinic.default_locale if clinic else None]
+        return self.render(self.receipt_of(request, clinic, job), self.negotiate(preferences))
 
 
 def link_reason(request: PaymentRequest) -> LinkReason:
@@ -142,7 +148,7 @@ class PayLinkMail:
     tokens: PatientTokens
     page_url: str
     render: Callable[[PayLinkNotice, str], RenderedReceipt]
-    resolve_locale: Callable[[str | None, str | None], str]
+    negotiate: Callable[[Iterable[str | None]], str]
 
     def url(self, request: PaymentRequest, link: PayLink) -> str:
         token, _ = self.tokens.mint(
@@ -164,7 +170,9 @@ class PayLinkMail:
             url=self.url(request, link),
             expires_at=link.expires_at,
         )
-        locale = self.resolve_locale(link.locale, clinic.default_locale if clinic else None)
+        # The language the link was asked in (the patient's at checkout by default), else
+        # the clinic's default, else English.
+        locale = self.negotiate([link.locale, clinic.default_locale if clinic else None])
         return self.render(notice, locale)
 
 
@@ -186,9 +194,7 @@ class ReceiptMailing:
             return Sent.NOT_PAID
         if not request.receipt_email:
             return Sent.NO_ADDRESS
-        return self._send_once(
-            job, request.receipt_email, lambda: self.book.rendered(request, None, job)
-        )
+        return self._send_once(job, request.receipt_email, lambda: self.book.rendered(request, job))
 
     def _send_pay_link(self, job: ReceiptJob) -> Sent:
         request = self.book.store.get(job.payment_request_id)

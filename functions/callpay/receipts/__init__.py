@@ -6,9 +6,9 @@ Pure and storage-free: the mailer and the receipt route build a `Receipt` and ca
 from callpay.receipts.locales import (
     DEFAULT_LOCALE,
     SUPPORTED_LOCALES,
-    from_accept_language,
-    resolve_locale,
-    supported_locale,
+    accept_language,
+    match,
+    negotiate,
 )
 from callpay.receipts.receipt import ClinicDetails, Receipt, ReceiptKind, ReceiptLine
 from callpay.receipts.render import RenderedReceipt, render
@@ -21,8 +21,8 @@ __all__ = [
     "ReceiptKind",
     "ReceiptLine",
     "RenderedReceipt",
-    "from_accept_language",
+    "accept_language",
+    "match",
+    "negotiate",
     "render",
-    "resolve_locale",
-    "supported_locale",
 ]
