@@ -200,7 +200,10 @@ class CallpayStack(Stack):
             for secret in used:
                 secret.give_to(handler)
         for handler in (
-            self.request_payment, self.stripe_webhook, self.realtime_handler, self.hold_sweeper
+            self.request_payment,
+            self.stripe_webhook,
+            self.realtime_handler,
+            self.hold_sweeper,
         ):
             self.realtime.grant_post_to_connections(handler)
         for handler in (self.request_payment, self.stripe_webhook, self.hold_sweeper):

@@ -302,6 +302,8 @@ class PaymentRequestOut(BaseModel):
     # The patient agreed to keep the card, and Stripe kept it.
     card_saved: bool = False
     pay_link: PayLinkOut | None = None
+    # The no-show fee the patient was shown while paying (a hold captures it on a no-show).
+    no_show_fee: int | None = None
 
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestOut:
@@ -309,7 +311,7 @@ class PaymentRequestOut(BaseModel):
         if request.status in PAID and request.paid_at is not None:
             number = receipt_number(request.id, f"{request.paid_at:%Y%m%d}")
         derived = {"line_items", "dispute", "receipt_number", "hold_expires_at", "card_saved",
-                   "pay_link"}  # fmt: skip
+                   "pay_link", "no_show_fee"}  # fmt: skip
         link = request.pay_link
         return cls.model_validate(
             request.model_dump(include=set(cls.model_fields) - derived)
@@ -322,6 +324,7 @@ class PaymentRequestOut(BaseModel):
                 "pay_link": PayLinkOut(sent_at=link.sent_at, expires_at=link.expires_at)
                 if link
                 else None,
+                "no_show_fee": request.no_show_policy.fee if request.no_show_policy else None,
             }
         )
 

@@ -37,9 +37,7 @@ def send_link(pr_id: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
 def mailing(world: World) -> ReceiptMailing:
     from callpay import runtime  # noqa: PLC0415
 
-    links = PayLinkMail(
-        tokens=tokens(), page_url=PAGE, render=render_pay_link, negotiate=negotiate
-    )
+    links = PayLinkMail(tokens=tokens(), page_url=PAGE, render=render_pay_link, negotiate=negotiate)
     return ReceiptMailing(
         book=runtime.receipt_book(), ledger=InMemoryLedger(), mailer=world.mailer,
         clock=world.clock, links=links,
@@ -77,7 +75,7 @@ def test_the_email_links_the_page_for_that_request_with_the_token_in_the_fragmen
     assert mailing(world).send(job) is Sent.SENT
     (mail,) = world.mailer.outbox
     assert mail["to"] == "late@example.com"
-    assert mail["subject"] == "Votre lien de paiement pour Votre clinique"
+    assert mail["subject"] == "Votre lien de paiement"  # the clinic gave no legal name
     assert "80,00\u00a0$AU" in mail["text"] and "Consultation" in mail["text"]
     url = urlsplit(link_in(mail["text"]))
     assert url.query == ""  # never a query string: servers would log it

@@ -206,23 +206,24 @@ class _Page:
         if receipt.no_show_policy_version is not None:
             # TRANSLATORS: below a no-show fee; %(version)s is the number of the clinic's
             # no-show policy (1, 2...) the patient was shown when paying.
+            charged = _(
+                "Charged under the clinic's no-show policy shown to you when you paid "
+                "(version %(version)s)."
+            )
             notes.append(
-                _(
-                    "Charged under the clinic's no-show policy shown to you when you paid "
-                    "(version %(version)s)."
-                )
-                % {"version": format_count(receipt.no_show_policy_version, self.locale)}
+                charged % {"version": format_count(receipt.no_show_policy_version, self.locale)}
             )
         if receipt.card_kept_policy_version is not None and receipt.card_kept_at is not None:
             when = format_issued_at(receipt.card_kept_at, receipt.clinic.time_zone, self.locale)
-            # TRANSLATORS: the patient agreed to let the clinic keep their card (with Stripe)
-            # to charge its no-show fee later; %(version)s is the number of the policy they
-            # were shown, %(date)s when they agreed (a date, time and time zone).
+            # TRANSLATORS: the patient agreed to let the clinic keep their card (with
+            # Stripe) to charge its no-show fee later; %(version)s is the number of the
+            # policy they were shown, %(date)s when they agreed (date, time, time zone).
+            agreed = _(
+                "You agreed to keep this card with the clinic for its future charges "
+                "under its no-show policy (version %(version)s) on %(date)s."
+            )
             notes.append(
-                _(
-                    "You agreed to keep this card with the clinic for its future charges "
-                    "under its no-show policy (version %(version)s) on %(date)s."
-                )
+                agreed
                 % {
                     "version": format_count(receipt.card_kept_policy_version, self.locale),
                     "date": when,
