@@ -7,15 +7,38 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
-.PHONY: dev demo e2e browser browser-deps translations frontend-text screenshots
+.PHONY: dev demo e2e browser browser-deps translations frontend-text screenshots lock audit
 
-$(STAMP): pyproject.toml
+# The whole dependency tree, locked with hashes (docs/deploy.md, Dependencies): runtime.txt
+# is what the Lambda asset ships, dev.txt everything the checks and tests need besides.
+RUNTIME_LOCK := requirements/runtime.txt
+DEV_LOCK := requirements/dev.txt
+# One lock for every platform and Python from 3.11 (this machine) to 3.13 (the Lambda),
+# with the hashes of every wheel of each pinned version. LOCK_ARGS=--upgrade moves the pins.
+LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+
+# Everything from the dev lock, hashes required (pip and setuptools included), then the
+# project itself: no dependency resolution and no build outside the lock.
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP) browser-deps
+
+# Both locks again from pyproject.toml, after adding or changing a dependency there.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -o $(RUNTIME_LOCK)
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c $(RUNTIME_LOCK) $(LOCK_FLAGS) \
+		-o $(DEV_LOCK)
+
+# Known vulnerabilities (PyPI's advisory data) in every locked package; --strict: a package
+# that could not be audited fails the run instead of passing unchecked.
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --disable-pip --progress-spinner off \
+		-r $(RUNTIME_LOCK) -r $(DEV_LOCK)
 
 check: lint typecheck
 

@@ -27,6 +27,11 @@
 And one knob Stripe does not have: `POST /_config/latency {"seconds": 1.5}` makes every
 API call (`/v1/...`) answer that much later, as a slow Stripe would, until set back to 0
 (the end-to-end tests use it to time two slow invocations that overlap).
+* Listing PaymentIntents by creation time (`created[gte]`), which Stripe supports and
+  localstripe refuses: callpay looks for an intent whose creation answer was lost so.
+
+localstripe still ignores idempotency keys (a repeated create makes a second object):
+callpay does not rely on them alone (docs/decisions.md, Lost answers).
 
 It also listens on one address (localstripe's own launcher takes every interface) and
 ends with its parent process, so a killed stack leaves no localstripe behind.
@@ -245,6 +250,20 @@ async def _set_latency(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text='Send {"seconds": 0 to 60}.')
     _latency["seconds"] = seconds
     return web.json_response(_latency)
+
+
+_list_intents = resources.PaymentIntent._api_list_all.__func__
+
+
+def _list_intents_created_since(cls: Any, /, url: str, created: Any = None, **kwargs: Any) -> Any:
+    listed = _list_intents(cls, url, **kwargs)
+    if isinstance(created, dict) and "gte" in created:
+        since = int(created["gte"])
+        listed._list = [intent for intent in listed._list if intent.created >= since]
+    return listed
+
+
+resources.PaymentIntent._api_list_all = classmethod(_list_intents_created_since)
 
 
 def _keep_in_memory(self: Any) -> None:

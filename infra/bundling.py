@@ -1,22 +1,23 @@
 """Lambda code bundled without Docker: manylinux wheels for the runtime plus functions/.
 
 Every handler ships in one asset (the shared domain package, each handler package and
-the runtime dependencies). The dependencies are the ones pyproject.toml pins, so the
-bundle never drifts from what the tests ran against. pip downloads wheels for the
-Lambda's platform, not this machine's, so no Docker and no compiler are needed; the
-installed wheels are cached by a hash of what was asked for, so repeated synths copy
-instead of downloading.
+the runtime dependencies). The dependencies are the runtime lock's (requirements/runtime.txt,
+every package with the hashes of its wheels), so the bundle never drifts from what the
+tests ran against and pip refuses any file whose hash the lock does not list. pip
+downloads wheels for the Lambda's platform, not this machine's, so no Docker and no
+compiler are needed; the installed wheels are cached by a hash of what was asked for, so
+repeated synths copy instead of downloading.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -24,8 +25,9 @@ from typing import Any, cast
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+from packaging.requirements import Requirement
 
-from infra.paths import FUNCTIONS_DIR, PYPROJECT
+from infra.paths import FUNCTIONS_DIR, RUNTIME_LOCK
 
 LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_13
 LAMBDA_PYTHON_VERSION = "3.13"
@@ -34,7 +36,21 @@ LAMBDA_ARCHITECTURE = lambda_.Architecture.X86_64
 # The Lambda python3.13 image is Amazon Linux 2023 (glibc 2.34): both tags load there.
 WHEEL_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 # Bump when the bundle's layout changes, so cached assets and wheels are rebuilt.
-BUNDLE_FORMAT = "1"
+BUNDLE_FORMAT = "2"
+# The Lambda's interpreter as environment markers see it (PEP 508): which of the lock's
+# lines apply there. pip would judge them by the Python running the synth instead; the
+# markers not named here (platform_release...) are this machine's, also Linux.
+LAMBDA_MARKER_ENVIRONMENT = {
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "python_version": LAMBDA_PYTHON_VERSION,
+    "python_full_version": f"{LAMBDA_PYTHON_VERSION}.0",
+    "implementation_version": f"{LAMBDA_PYTHON_VERSION}.0",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "platform_machine": "x86_64",
+}
 
 SKIPPED_NAMES = (
     "__pycache__",
@@ -52,11 +68,25 @@ class BundlingError(RuntimeError):
     """The Lambda asset could not be built."""
 
 
-def runtime_dependencies(pyproject: Path = PYPROJECT) -> list[str]:
-    """The pinned requirements from [project].dependencies."""
-    with pyproject.open("rb") as file:
-        dependencies: list[str] = tomllib.load(file)["project"]["dependencies"]
-    return dependencies
+def locked_requirements(lock: Path) -> Iterator[tuple[Requirement, list[str]]]:
+    """Each requirement of a hashed lock (`name==version ; marker --hash=...`) and its
+    hashes."""
+    for raw in lock.read_text().replace("\\\n", " ").splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            requirement, *hashes = re.split(r"\s+--hash=", line)
+            yield Requirement(requirement), hashes
+
+
+def runtime_dependencies(lock: Path = RUNTIME_LOCK) -> list[str]:
+    """The runtime lock's lines that apply on the Lambda, markers resolved, hashes kept:
+    `name==version --hash=sha256:...`."""
+    lines = []
+    for requirement, hashes in locked_requirements(lock):
+        if requirement.marker is None or requirement.marker.evaluate(LAMBDA_MARKER_ENVIRONMENT):
+            pins = "".join(f" --hash={value}" for value in hashes)
+            lines.append(f"{requirement.name}{requirement.specifier}{pins}")
+    return lines
 
 
 def source_packages(functions_dir: Path = FUNCTIONS_DIR) -> list[Path]:
@@ -136,6 +166,7 @@ class LocalPythonBundling:
             self._pip_install(staging)
             # Console scripts are useless in a Lambda and name this machine's interpreter.
             shutil.rmtree(staging / "bin", ignore_errors=True)
+            (staging / "requirements.txt").unlink()
             staging.rename(target)
         except OSError:
             if not target.is_dir():
@@ -147,6 +178,8 @@ class LocalPythonBundling:
 
     def _pip_install(self, target: Path) -> None:
         platforms = [arg for tag in WHEEL_PLATFORMS for arg in ("--platform", tag)]
+        requirements = target / "requirements.txt"
+        requirements.write_text("\n".join(self.dependencies) + "\n")
         result = subprocess.run(  # noqa: S603  (fixed arguments, no shell)
             [
                 sys.executable,
@@ -164,7 +197,12 @@ class LocalPythonBundling:
                 LAMBDA_PYTHON_VERSION,
                 "--target",
                 str(target),
-                *self.dependencies,
+                # The lock is the whole tree for the Lambda: no resolving beyond it (whose
+                # markers pip would judge by this machine's Python), every file hashed.
+                "--no-deps",
+                "--require-hashes",
+                "--requirement",
+                str(requirements),
             ],
             capture_output=True,
             text=True,

@@ -8,6 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 PYPROJECT = REPO_ROOT / "pyproject.toml"
+# The runtime dependencies' lock with hashes (make lock): what the Lambda asset ships.
+RUNTIME_LOCK = REPO_ROOT / "requirements" / "runtime.txt"
 CDK_JSON = REPO_ROOT / "cdk.json"
 
 

@@ -185,7 +185,8 @@ class CallpayStack(Stack):
             self.monitoring.watch_function(handler.service, handler.function)
         # Each secret's id (its *_SECRET_ID variable) and read access to it, only to the
         # functions that use it: the internet-facing realtime function never sees the
-        # Stripe key, and only stripe_webhook sees the webhook signing secrets.
+        # Stripe key, only stripe_webhook sees the webhook signing secrets, and only the
+        # functions patients call (request_payment, realtime) the patient token key.
         stripe, webhook, token = self.secrets.stripe, self.secrets.webhook, self.secrets.token
         self.secrets_used = {
             self.request_payment: (stripe, token),
@@ -193,7 +194,7 @@ class CallpayStack(Stack):
             self.realtime_handler: (token,),
             # The token key mints the pay-later link's token in the e-mail.
             self.send_receipt: (stripe, token),
-            self.clinic_admin: (stripe, token),
+            self.clinic_admin: (stripe,),
             self.hold_sweeper: (stripe,),
         }
         for handler, used in self.secrets_used.items():

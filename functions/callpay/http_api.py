@@ -18,9 +18,11 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from callpay.domain.errors import BadRequest, DomainError, InvalidInput
+from callpay.adapters.aws import is_transient
+from callpay.domain.errors import BadRequest, DomainError, InvalidInput, UpstreamUnavailable
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -157,6 +159,10 @@ def internal_error(logger: Logger) -> tuple[str, str]:
 
 
 def install_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:
+    def ours() -> Response[str]:
+        error_id, message = internal_error(logger)
+        return error_response(500, "internal_error", message, error_id=error_id)
+
     @app.exception_handler(DomainError)
     def domain_error(error: DomainError) -> Response[str]:
         logger.info("request refused", extra={"code": error.code, "status": error.status})
@@ -170,5 +176,14 @@ def install_error_handlers(app: APIGatewayHttpResolver, logger: Logger) -> None:
     def unexpected(error: Exception) -> Response[str]:
         # Client input never gets here as a ValidationError (parse_body and parse_query
         # turn it into a DomainError): one reaching here was raised on our own data.
-        error_id, message = internal_error(logger)
-        return error_response(500, "internal_error", message, error_id=error_id)
+        return ours()
+
+    @app.exception_handler([BotoCoreError, ClientError])
+    def aws_fault(error: Exception) -> Response[str]:
+        """DynamoDB, SQS or API Gateway still failing after the client's retries: nothing
+        was changed and the caller may retry (aws.is_transient); anything else is ours."""
+        if not is_transient(error):
+            return ours()
+        logger.warning("AWS unavailable", extra={"error": type(error).__name__})
+        busy = UpstreamUnavailable("store_busy", "Please try again.")
+        return error_response(busy.status, busy.code, busy.message)

@@ -144,9 +144,11 @@ class PaymentGateway(Protocol):
         stripe_account: str,
         share_description: bool,
         saved_card: SavedCard | None = None,
+        resumed: bool = False,
     ) -> Intent:
         """A PaymentIntent for the request's current attempt (idempotent per attempt); with
-        a saved card, for its Customer and card, to be confirmed off-session."""
+        a saved card, for its Customer and card, to be confirmed off-session; `resumed`: an
+        earlier attempt may have made it already (its answer lost): look for it first."""
         ...
 
     def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent: ...

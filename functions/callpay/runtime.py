@@ -69,11 +69,10 @@ def token_key() -> str:
 
 @cache
 def store() -> DynamoDBPaymentStore:
-    import boto3  # noqa: PLC0415
-
+    from callpay.adapters import aws  # noqa: PLC0415
     from callpay.adapters.dynamodb_store import DynamoDBPaymentStore  # noqa: PLC0415
 
-    return DynamoDBPaymentStore(boto3.client("dynamodb"), settings().table_name, now)
+    return DynamoDBPaymentStore(aws.client("dynamodb"), settings().table_name, now)
 
 
 def stripe_client() -> stripe.StripeClient:
@@ -171,11 +170,10 @@ def required(value: str | None, variable: str) -> str:
 
 @cache
 def receipt_queue() -> SqsReceiptQueue:
-    import boto3  # noqa: PLC0415
-
+    from callpay.adapters import aws  # noqa: PLC0415
     from callpay.adapters.sqs_receipt_queue import SqsReceiptQueue  # noqa: PLC0415
 
-    client = boto3.client("sqs")
+    client = aws.client("sqs")
     url = required(settings().receipt_queue_url, "RECEIPT_QUEUE_URL")
     return SqsReceiptQueue(lambda: client, url)
 
@@ -198,8 +196,7 @@ def receipt_book() -> ReceiptBook:
 
 @cache
 def receipts() -> ReceiptMailing:
-    import boto3  # noqa: PLC0415
-
+    from callpay.adapters import aws  # noqa: PLC0415
     from callpay.adapters.dynamodb_receipts import DynamoDBReceiptLedger  # noqa: PLC0415
     from callpay.adapters.ses_mailer import SesReceiptMailer  # noqa: PLC0415
     from callpay.logic.receipts import PayLinkMail, ReceiptMailing  # noqa: PLC0415
@@ -207,7 +204,7 @@ def receipts() -> ReceiptMailing:
     from callpay.receipts.pay_link import render_pay_link  # noqa: PLC0415
 
     config = settings()
-    ses = boto3.client("ses")
+    ses = aws.client("ses")
     links = None
     if config.patient_page_url:
         links = PayLinkMail(
@@ -216,7 +213,7 @@ def receipts() -> ReceiptMailing:
         )  # fmt: skip
     return ReceiptMailing(
         book=receipt_book(),
-        ledger=DynamoDBReceiptLedger(boto3.client("dynamodb"), config.table_name),
+        ledger=DynamoDBReceiptLedger(aws.client("dynamodb"), config.table_name),
         mailer=SesReceiptMailer(
             lambda: ses,
             required(config.receipt_sender, "RECEIPT_SENDER"),
@@ -229,24 +226,22 @@ def receipts() -> ReceiptMailing:
 
 @cache
 def connections() -> DynamoDBConnectionStore:
-    import boto3  # noqa: PLC0415
-
+    from callpay.adapters import aws  # noqa: PLC0415
     from callpay.adapters.dynamodb_connections import DynamoDBConnectionStore  # noqa: PLC0415
 
-    return DynamoDBConnectionStore(boto3.client("dynamodb"), settings().table_name)
+    return DynamoDBConnectionStore(aws.client("dynamodb"), settings().table_name)
 
 
 @cache
 def notifier() -> WebSocketNotifier:
-    import boto3  # noqa: PLC0415
-
+    from callpay.adapters import aws  # noqa: PLC0415
     from callpay.adapters.websocket_notifier import (  # noqa: PLC0415
         ApiGatewayConnections,
         WebSocketNotifier,
     )
 
     url = required(settings().websocket_callback_url, "WEBSOCKET_CALLBACK_URL")
-    client = boto3.client("apigatewaymanagementapi", endpoint_url=url)
+    client = aws.client("apigatewaymanagementapi", endpoint_url=url)
     return WebSocketNotifier(connections(), ApiGatewayConnections(lambda: client).post)
 
 
@@ -259,11 +254,10 @@ def realtime() -> Realtime:
 
 @cache
 def clinic_store() -> DynamoDBClinicStore:
-    import boto3  # noqa: PLC0415
-
+    from callpay.adapters import aws  # noqa: PLC0415
     from callpay.adapters.dynamodb_clinics import DynamoDBClinicStore  # noqa: PLC0415
 
-    return DynamoDBClinicStore(boto3.client("dynamodb"), settings().table_name)
+    return DynamoDBClinicStore(aws.client("dynamodb"), settings().table_name)
 
 
 def connect_onboarding() -> ConnectOnboarding:
@@ -298,6 +292,15 @@ def caller_of(event: Mapping[str, Any]) -> Principal:
     from callpay.principals import principal_of  # noqa: PLC0415
 
     return principal_of(event, patient_tokens(), clinician_tokens())
+
+
+def staff_caller_of(event: Mapping[str, Any]) -> Principal:
+    """The caller of a route for clinicians and admins only: a patient token is refused
+    without the patient token key, which such a function is not granted."""
+    from callpay.adapters.patient_tokens import NoPatientTokens  # noqa: PLC0415
+    from callpay.principals import principal_of  # noqa: PLC0415
+
+    return principal_of(event, NoPatientTokens(), clinician_tokens())
 
 
 def reset() -> None:

@@ -46,7 +46,8 @@ REPORT_COLUMNS = ("id", "created_at", "paid_at", "call_id", "status", "currency"
 
 
 def caller() -> Principal:
-    return runtime.caller_of(app.current_event.raw_event)
+    # Clinicians and admins only: this function holds no patient token key.
+    return runtime.staff_caller_of(app.current_event.raw_event)
 
 
 @app.get("/clinics/<clinic_id>/settings")

@@ -15,9 +15,11 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from callpay import runtime
+from callpay.adapters.aws import is_transient
 from callpay.adapters.webhook_signature import SignatureError, verify
 from callpay.domain.errors import DomainError
 from callpay.domain.stripe_objects import StripeEvent
@@ -83,6 +85,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except DomainError as error:
         # Busy (409 concurrent_update, 503 store_busy): Stripe delivers it again later.
         return refuse(error.status, error.code, error.message)
+    except (BotoCoreError, ClientError) as error:
+        if not is_transient(error):
+            raise
+        # The store still failing after the client's retries: nothing was recorded, and
+        # Stripe delivers the event again later.
+        logger.warning("store unavailable", extra={"event_id": stripe_event.id})
+        return refuse(503, "store_busy", "Please deliver this event again.")
     logger.info(
         "stripe event handled",
         extra={

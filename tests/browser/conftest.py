@@ -45,7 +45,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         for name, value in bypass_proxies_for_loopback().items():
             environment.setenv(name, value)
         with StackProcess(state_dir) as endpoints:
-            yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir))
+            yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir), state_dir)
 
 
 @pytest.fixture(scope="session")

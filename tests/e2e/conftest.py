@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -47,6 +48,8 @@ T = TypeVar("T")
 class LocalStack:
     endpoints: Endpoints
     identity: LocalIdentityProvider
+    # Where the stack writes its logs (and local.json): read by the log audit alone.
+    state_dir: Path
 
     @property
     def clinic_id(self) -> str:
@@ -99,8 +102,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         # boto3 and Stripe's client here, and the stack, talk to loopback servers only.
         for name, value in bypass_proxies_for_loopback().items():
             environment.setenv(name, value)
+        # As the deployed dev stage logs: every debug line goes past the log audit too.
+        environment.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
         with StackProcess(state_dir, concurrency=CONCURRENCY) as endpoints:
-            yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir))
+            yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir), state_dir)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` (the log audit) run after every other test of the session, so
+    they see everything the stack logged for them."""
+    last = [item for item in items if item.get_closest_marker("last")]
+    items[:] = [item for item in items if item not in last] + last
 
 
 @dataclass

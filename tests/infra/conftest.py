@@ -35,6 +35,18 @@ PROD_CONTEXT = {
     "connect_refresh_url": "https://app.videoplatform.test/clinics/{clinic_id}/stripe-refresh",
 }
 
+# Which function reads which secret (env variable and read grant), and nothing else.
+SECRETS_USED = {
+    "request_payment": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+    "stripe_webhook": {"WEBHOOK_SECRET_ID"},
+    "realtime": {"TOKEN_SECRET_ID"},
+    # The token key mints a pay-later link's token into its e-mail.
+    "send_receipt": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
+    # Not the patient token key: every clinic route is for clinicians and admins.
+    "clinic_admin": {"STRIPE_SECRET_ID"},
+    "hold_sweeper": {"STRIPE_SECRET_ID"},
+}
+
 
 @dataclass(frozen=True)
 class Synthesized:

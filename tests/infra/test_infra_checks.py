@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from cfnlint.api import lint
+import yaml
 
+from infra.paths import REPO_ROOT
 from tests.infra.conftest import Synthesized
 
-# cfn-lint warnings accepted on purpose; docs/deploy.md lists them with the same reasons.
-TOLERATED_CFN_LINT_WARNINGS = {
-    "W3005": "CDK's Function depends on its role explicitly as well as through GetAtt; "
-    "harmless, and the DependsOn on the role's policy that comes with it is needed.",
-}
-# Regions the stack is expected to deploy to (resource types and properties checked).
-LINT_REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+# cfn-lint's settings, read by plain `cfn-lint` in the repository root.
+CFN_LINT_CONFIG = REPO_ROOT / ".cfnlintrc"
 
 
 def expected_acknowledgements(synthesized: Synthesized) -> set[str]:
@@ -116,17 +115,46 @@ def test_unauthorised_routes_are_exactly_the_ones_the_lambda_authenticates(
     }
 
 
+def test_cfn_lint_config_accepts_only_the_documented_warning_in_the_deploy_regions() -> None:
+    config = yaml.safe_load(CFN_LINT_CONFIG.read_text())
+    assert config["ignore_checks"] == ["W3005"]
+    assert config["regions"] == ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    assert "W3005" in (REPO_ROOT / "docs" / "deploy.md").read_text()
+
+
+def cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
+    """cfn-lint as a person runs it in the repository root: with .cfnlintrc."""
+    return subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).parent / "cfn-lint"), str(template)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_cfn_lint_finds_no_errors_and_only_the_documented_warnings(
+def test_cfn_lint_with_the_repository_config_finds_nothing(
     stage: str, request: pytest.FixtureRequest
 ) -> None:
     synthesized: Synthesized = request.getfixturevalue("synthesized" if stage == "dev" else "prod")
     template = synthesized.outdir / f"{synthesized.stack.artifact_id}.template.json"
-    matches = lint(template.read_text(), regions=LINT_REGIONS)
-    unexpected = [
-        f"{match.rule.id} {match.message} (line {match.linenumber})"
-        for match in matches
-        if match.rule.id not in TOLERATED_CFN_LINT_WARNINGS
-    ]
-    assert unexpected == []
-    assert all(match.rule.id.startswith("W") for match in matches)
+    result = cfn_lint(template)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_cfn_lint_exits_non_zero_on_a_warning_the_config_does_not_accept(
+    synthesized: Synthesized, tmp_path: Path
+) -> None:
+    """The check above can fail: the same template with one unused parameter (W2001)."""
+    template = json.loads(
+        (synthesized.outdir / f"{synthesized.stack.artifact_id}.template.json").read_text()
+    )
+    template.setdefault("Parameters", {})["Unused"] = {"Type": "String"}
+    changed = tmp_path / "changed.template.json"
+    changed.write_text(json.dumps(template))
+    result = cfn_lint(changed)
+    assert result.returncode != 0
+    assert "W2001" in result.stdout
+    assert "W3005" not in result.stdout

@@ -10,7 +10,7 @@ from aws_cdk import RemovalPolicy
 
 from infra.app import cdk_json_context
 from infra.config import CallpayConfig, ConfigurationError
-from tests.infra.conftest import PROD_CONTEXT, Synthesized
+from tests.infra.conftest import PROD_CONTEXT, SECRETS_USED, Synthesized
 
 
 class FakeNode:
@@ -162,14 +162,7 @@ def test_prod_reads_the_imported_secrets_by_name_each_only_where_used(prod: Synt
         "WEBHOOK_SECRET_ID": "callpay/prod/stripe-webhooks",
         "TOKEN_SECRET_ID": "callpay/prod/patient-tokens",
     }
-    used = {
-        "request_payment": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
-        "stripe_webhook": {"WEBHOOK_SECRET_ID"},
-        "realtime": {"TOKEN_SECRET_ID"},
-        "send_receipt": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
-        "clinic_admin": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
-        "hold_sweeper": {"STRIPE_SECRET_ID"},
-    }
+    used = SECRETS_USED
     roles = {}
     for function in prod.handler_functions().values():
         variables = function["Properties"]["Environment"]["Variables"]

@@ -14,7 +14,7 @@ from callpay.adapters import table_schema
 from callpay.config import StripeKeys, TokenKey, WebhookSecrets
 from infra.http_api import CLINIC_ROUTES, PAYMENT_REQUEST_ROUTES, Route
 from infra.paths import FUNCTIONS_DIR
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import SECRETS_USED, Synthesized
 
 # DESIGN.md's routes that exist so far, and whether API Gateway checks the clinician JWT.
 EXPECTED_ROUTES = {
@@ -163,18 +163,6 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
 def test_every_handler_ships_in_one_shared_asset(synthesized: Synthesized) -> None:
     keys = {props["Code"]["S3Key"] for _, props in functions_by_service(synthesized).values()}
     assert len(keys) == 1
-
-
-# Which function reads which secret (env variable and read grant), and nothing else.
-SECRETS_USED = {
-    "request_payment": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
-    "stripe_webhook": {"WEBHOOK_SECRET_ID"},
-    "realtime": {"TOKEN_SECRET_ID"},
-    # The token key mints a pay-later link's token into its e-mail.
-    "send_receipt": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
-    "clinic_admin": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
-    "hold_sweeper": {"STRIPE_SECRET_ID"},
-}
 
 
 def secret_ids(synthesized: Synthesized) -> dict[str, str]:
@@ -403,7 +391,7 @@ def test_only_stripe_webhook_may_read_the_webhook_secrets_and_realtime_only_the_
     assert readers == {
         "STRIPE_SECRET_ID": {"request_payment", "send_receipt", "clinic_admin", "hold_sweeper"},
         "WEBHOOK_SECRET_ID": {"stripe_webhook"},
-        "TOKEN_SECRET_ID": {"request_payment", "realtime", "clinic_admin", "send_receipt"},
+        "TOKEN_SECRET_ID": {"request_payment", "realtime", "send_receipt"},
     }
 
 

@@ -23,6 +23,7 @@ from realtime.handler import lambda_handler as realtime_handler
 from send_receipt.handler import lambda_handler as send_receipt_handler
 from stripe_webhook.handler import lambda_handler as webhook_handler
 from tests.support.events import LambdaContext
+from tests.support.fault_proxy import FaultProxy
 from tests.support.identity_provider import AUDIENCE, ISSUER, IdentityProvider
 from tests.support.servers import (
     WebhookReceiver,
@@ -40,13 +41,27 @@ SENDER = "receipts@callpay.test"
 
 
 @dataclass
+class Faults:
+    """The fault proxies the handlers reach AWS, Stripe and `@connections` through."""
+
+    aws: FaultProxy
+    stripe: FaultProxy
+    connections: FaultProxy
+
+    def all(self) -> tuple[FaultProxy, ...]:
+        return (self.aws, self.stripe, self.connections)
+
+
+@dataclass
 class Stack:
+    # The servers themselves: for a test's own look at what they hold, past the faults.
     aws_endpoint: str
     stripe_base: str
     receiver: WebhookReceiver
     identity: IdentityProvider
     gateway: LocalWebSocketGateway
     receipt_worker: SqsWorker
+    faults: Faults
 
     def stripe(self) -> stripe.StripeClient:
         return stripe.StripeClient("sk_test_local", base_addresses={"api": self.stripe_base})
@@ -73,8 +88,15 @@ def stack() -> Iterator[Stack]:
     identity = IdentityProvider()
     gateway = LocalWebSocketGateway(realtime_handler).start()
     with moto_server() as aws, localstripe_server() as stripe_base:
+        # The handlers (and the receipt worker) reach every server through a fault proxy,
+        # which forwards untouched unless a test plans a fault (tests/integration/test_faults.py).
+        faults = Faults(
+            FaultProxy(aws, one_at_a_time=True),
+            FaultProxy(stripe_base),
+            FaultProxy(gateway.callback_url),
+        )
         for name, value in {
-            "AWS_ENDPOINT_URL": aws,
+            "AWS_ENDPOINT_URL": faults.aws.url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -83,12 +105,12 @@ def stack() -> Iterator[Stack]:
             "STRIPE_SECRET_ID": f"{SECRET_ID}/stripe",
             "WEBHOOK_SECRET_ID": f"{SECRET_ID}/webhooks",
             "TOKEN_SECRET_ID": f"{SECRET_ID}/tokens",
-            "STRIPE_API_BASE": stripe_base,
+            "STRIPE_API_BASE": faults.stripe.url,
             "POWERTOOLS_METRICS_NAMESPACE": "callpay",
             "JWT_ISSUER": ISSUER,
             "JWT_AUDIENCE": AUDIENCE,
             "JWKS_URL": identity.jwks_url,
-            "WEBSOCKET_CALLBACK_URL": gateway.callback_url,
+            "WEBSOCKET_CALLBACK_URL": faults.connections.url,
         }.items():
             mp.setenv(name, value)
         boto3.client("dynamodb").create_table(**create_table_request(TABLE))
@@ -113,8 +135,10 @@ def stack() -> Iterator[Stack]:
         register_webhook(stripe_base, receiver.url, ACCOUNT_SECRET)
         try:
             worker = SqsWorker(sqs, queue_url, send_receipt_handler)
-            yield Stack(aws, stripe_base, receiver, identity, gateway, worker)
+            yield Stack(aws, stripe_base, receiver, identity, gateway, worker, faults)
         finally:
+            for proxy in faults.all():
+                proxy.close()
             receiver.close()
             identity.close()
             gateway.stop()

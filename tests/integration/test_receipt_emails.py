@@ -49,7 +49,8 @@ def clinic_with_details(clinic: Clinic) -> Clinic:
 
 
 def emails_to(stack: Stack, address: str) -> list[dict[str, Any]]:
-    data = requests.get(f"{stack.aws_endpoint}/moto-api/data.json", timeout=5).json()
+    # moto serialises every service's state for this: seconds on a loaded machine.
+    data = requests.get(f"{stack.aws_endpoint}/moto-api/data.json", timeout=30).json()
     return [m for m in data["ses"]["Message"] if address in m["destinations"]["ToAddresses"]]
 
 

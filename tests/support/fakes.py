@@ -216,6 +216,7 @@ class FakeGateway:
         stripe_account: str,
         share_description: bool,
         saved_card: SavedCard | None = None,
+        resumed: bool = False,
     ) -> Intent:
         self._maybe_fail()
         key = create_key(request)

@@ -23,6 +23,9 @@ __all__ = ["WebhookReceiver", "free_port", "localstripe_server", "moto_server",
 def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+    from devtools.moto_server import honour_client_request_tokens  # noqa: PLC0415
+
+    honour_client_request_tokens()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

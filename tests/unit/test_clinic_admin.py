@@ -254,3 +254,27 @@ def test_relinking_after_removal_claims_a_new_key(world: World) -> None:
     version = world.store.clinics["clinic-1"].version
     assert clinic_call("POST", "/clinics/clinic-1/stripe-account/link")[0] == 200
     assert world.connect.created == [("clinic-1", f"clinic:clinic-1:account:{version}")]
+
+
+def test_a_patient_token_is_refused_without_reading_the_patient_token_key(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """clinic_admin is not granted the patient token key (infra/stack.py): a patient's
+    token reaching it must be a 403, not a read of that secret (which would be a 500)."""
+    from callpay import runtime  # noqa: PLC0415
+    from tests.support.fakes import tokens  # noqa: PLC0415
+
+    patient_token = tokens().mint("call-1", "clinic-1", world.clock())[0]
+
+    def secret_read(*args: object) -> object:
+        raise AssertionError("clinic_admin read the patient token key")
+
+    monkeypatch.setattr(runtime, "patient_tokens", secret_read)
+    monkeypatch.setattr(runtime, "token_key", secret_read)
+    for method, path in (
+        ("GET", "/clinics/clinic-1/settings"),
+        ("GET", "/clinics/clinic-1/payments"),
+    ):
+        response = lambda_handler(http_event(method, path, token=patient_token), LambdaContext())
+        status, body = reply(response)
+        assert (status, body["error"]["code"]) == (403, "clinician_only"), path

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from callpay.adapters.aws import cancellation_reasons
 from callpay.adapters.dynamodb_clinics import clinic_item, read_clinic
 from callpay.adapters.dynamodb_items import epoch as _epoch
 from callpay.adapters.dynamodb_items import from_item as _from_item
@@ -285,7 +286,7 @@ class DynamoDBPaymentStore:
                 ]
             )
         except self._db.exceptions.TransactionCanceledException as error:
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            reasons = cancellation_reasons(error)
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False  # a concurrent retry with the same key stored it first
             # Throttled or in conflict with another transaction: safe to retry the request.
@@ -399,9 +400,11 @@ class DynamoDBPaymentStore:
         try:
             self._db.transact_write_items(TransactItems=items)
         except self._db.exceptions.TransactionCanceledException as error:
-            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            reasons = cancellation_reasons(error)
             if event_id and len(reasons) >= 3 and reasons[2] == "ConditionalCheckFailed":
                 raise DuplicateEvent(event_id) from error
+            if "ThrottlingError" in reasons:
+                raise  # no other writer won: a passing fault (aws.is_transient), not a conflict
             raise VersionConflict(change.before.id) from error
 
     def record_event(self, event_id: str) -> None:

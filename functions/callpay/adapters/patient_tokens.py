@@ -17,7 +17,7 @@ import jwt
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, ValidationError
 
 from callpay.domain.access import Patient
-from callpay.domain.errors import Unauthenticated
+from callpay.domain.errors import Forbidden, Unauthenticated
 
 ISSUER = "callpay"
 AUDIENCE = "callpay:patient"
@@ -94,3 +94,25 @@ class SignedPatientTokens:
             call_id=grant.call_id, clinic_id=grant.clinic_id, token_id=grant.jti,
             payment_request_id=grant.payment_request_id, patient_ref=grant.patient_ref,
         )  # fmt: skip
+
+
+class NoPatientTokens:
+    """For a function no patient may call (clinic_admin): a patient token is refused as a
+    patient would be on its routes, and the patient token key (not granted to such a
+    function) is never read."""
+
+    def mint(
+        self,
+        call_id: str,
+        clinic_id: str,
+        now: datetime,
+        *,
+        patient_ref: str | None = None,
+        payment_request_id: str | None = None,
+        token_id: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, datetime]:
+        raise Forbidden("clinician_only", "Only clinicians can do this.")
+
+    def verify(self, token: str) -> Patient:
+        raise Forbidden("clinician_only", "Only clinicians can do this.")

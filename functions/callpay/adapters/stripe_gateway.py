@@ -2,15 +2,18 @@
 
 Stripe is sent only what it needs (amount, currency, card, capture method and our ids);
 the clinician's free-text description only when the clinic opted in. Every POST carries
-an idempotency key made from our own ids, so retrying after a timeout is safe.
+an idempotency key made from our own ids, so retrying after a timeout is safe; creating
+an intent or a refund also finds what an attempt whose answer was lost made, rather than
+trusting the key alone (`create_once`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from callpay.domain.errors import Conflict, InvalidInput, PaymentDeclined, UpstreamUnavailable
 from callpay.domain.payment_request import ChargeDetails, PaymentRequest, Refund
@@ -68,9 +71,44 @@ def _intent(obj: Any) -> Intent:
     return Intent(id=obj.id, status=obj.status, client_secret=obj.client_secret)
 
 
+T = TypeVar("T")
+
+# How far back to look for an object whose creation answer was lost: the attempt's own
+# time, with room for clocks that disagree.
+LOOKBACK = timedelta(minutes=10)
+
+
+def create_once(create: Callable[[], T], find: Callable[[], T | None]) -> T:
+    """Make one object on Stripe even when the answer to making it is lost.
+
+    A reset connection, a timeout or a 5xx may hide a success. Stripe would replay it for
+    the same idempotency key, but a Stripe that does not (localstripe ignores keys) would
+    make a second one, so the retry first looks for what the lost attempt made (`find`,
+    by our ids in its metadata) and only then creates again, with the same key. `create`
+    must not retry by itself (`max_network_retries` 0)."""
+    import stripe  # noqa: PLC0415
+
+    try:
+        return create()
+    except (stripe.APIConnectionError, stripe.APIError):
+        found = find()
+    return found if found is not None else create()
+
+
+def _metadata(obj: Any) -> dict[str, str]:
+    metadata = getattr(obj, "metadata", None)
+    return metadata.to_dict() if metadata is not None else {}
+
+
+def refund_key_digest(idempotency_key: str) -> str:
+    """What a refund carries in its metadata to be found again: not the client's key."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
 def create_key(request: PaymentRequest) -> str:
     """One PaymentIntent per attempt: the first hold's key is the request's own (as before
-    re-authorisation existed), each later hold's names its attempt."""
+    re-authorisation existed), each later hold's names its attempt (so does its metadata,
+    `attempt`, by which a lost answer's intent is found again)."""
     if request.hold_attempt == 1:
         return f"{request.id}:create"
     return f"{request.id}:create:a{request.hold_attempt}"
@@ -86,7 +124,10 @@ class StripeGateway:
         stripe_account: str,
         share_description: bool,
         saved_card: SavedCard | None = None,
+        resumed: bool = False,
     ) -> Intent:
+        """The request's PaymentIntent; `resumed`: an earlier attempt at this request may
+        have made it already (its answer lost), so look for that one first."""
         params: dict[str, Any] = {
             "amount": request.amount,
             "currency": request.currency,
@@ -103,11 +144,41 @@ class StripeGateway:
         if saved_card is not None:
             params |= {"customer": saved_card.customer_id,
                        "payment_method": saved_card.payment_method_id}  # fmt: skip
-        with stripe_errors():
-            obj = self._client_factory().v1.payment_intents.create(
+        if request.hold_attempt > 1:
+            params["metadata"]["attempt"] = str(request.hold_attempt)
+        client = self._client_factory()
+
+        def create() -> Any:
+            return client.v1.payment_intents.create(
                 params=params,  # type: ignore[arg-type]
-                options={"stripe_account": stripe_account, "idempotency_key": create_key(request)},
+                options={
+                    "stripe_account": stripe_account,
+                    "idempotency_key": create_key(request),
+                    "max_network_retries": 0,
+                },
             )
+
+        def find() -> Any | None:
+            # A later hold is made when it is asked for, after the record's last change.
+            made = request.updated_at if request.hold_attempt > 1 else request.created_at
+            since = int((made - LOOKBACK).timestamp())
+            listed = client.v1.payment_intents.list(
+                params={"created": {"gte": since}, "limit": 100},
+                options={"stripe_account": stripe_account},
+            )
+            # Every intent of the account made since: a few pages at most on Stripe.
+            attempt = str(request.hold_attempt)
+            for intent in listed.auto_paging_iter():
+                metadata = _metadata(intent)
+                if (
+                    metadata.get("payment_request_id") == request.id
+                    and metadata.get("attempt", "1") == attempt
+                ):
+                    return intent
+            return None
+
+        with stripe_errors():
+            obj = (find() if resumed else None) or create_once(create, find)
         return _intent(obj)
 
     def retrieve_hold(self, intent_id: str, stripe_account: str) -> Intent:
@@ -207,16 +278,28 @@ class StripeGateway:
         """Stripe's Refund object: counted by itself, so the charge's `amount_refunded`
         (which folds released authorisations in before 2025-03-31.basil) is not needed."""
         assert request.payment_intent_id and request.stripe_account
-        with stripe_errors():
-            refund = self._client_factory().v1.refunds.create(
+        intent_id = request.payment_intent_id
+        options: Any = {"stripe_account": request.stripe_account}
+        digest = refund_key_digest(idempotency_key)
+        client = self._client_factory()
+
+        def create() -> Any:
+            return client.v1.refunds.create(
                 params={
-                    "payment_intent": request.payment_intent_id,
+                    "payment_intent": intent_id,
                     "amount": amount,
-                    "metadata": {"payment_request_id": request.id},
+                    "metadata": {"payment_request_id": request.id, "refund_key": digest},
                 },
-                options={
-                    "stripe_account": request.stripe_account,
-                    "idempotency_key": idempotency_key,
-                },
+                options=options | {"idempotency_key": idempotency_key, "max_network_retries": 0},
             )
+
+        def find() -> Any | None:
+            listed = client.v1.refunds.list(
+                params={"payment_intent": intent_id, "limit": 100}, options=options
+            )
+            mine = [r for r in listed.data if _metadata(r).get("refund_key") == digest]
+            return mine[0] if mine else None
+
+        with stripe_errors():
+            refund = create_once(create, find)
         return Refund(id=refund.id, amount=refund.amount, status=refund.status or "succeeded")

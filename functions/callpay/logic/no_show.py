@@ -56,7 +56,8 @@ class NoShowFees:
         money = Money(consent.fee, consent.currency)
         check_chargeable(money)
         self.requests.bind(clinician, call_id, clinic)
-        request_id, existing = self.requests.claimed_id(clinician, idempotency_key, call_id, body)
+        claimed = self.requests.claimed_id(clinician, idempotency_key, call_id, body)
+        request_id, existing, resumed = claimed
         if existing is not None:
             return existing, False
         now = self.requests.clock()
@@ -73,7 +74,7 @@ class NoShowFees:
             created_at=now, updated_at=now, requested_by=clinician.sub,
             stripe_account=stripe_account,
         )  # fmt: skip
-        request, is_new = self.requests.opened(request, clinic, clinician, card)
+        request, is_new = self.requests.opened(request, clinic, clinician, card, resumed)
         if not is_new:
             return request, False
         return self._charged(request, cause_of(clinician)), True

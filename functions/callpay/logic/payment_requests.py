@@ -184,7 +184,7 @@ class PaymentRequests:
         check_chargeable(money, clinic.maximum_amount, clinic.minimum_amount)
         stripe_account = clinic.check_can_take_payments()
         self._bind(clinician, call_id, clinic, body.clinic_id)
-        request_id, existing = self.claimed_id(clinician, idempotency_key, call_id, body)
+        request_id, existing, resumed = self.claimed_id(clinician, idempotency_key, call_id, body)
         if existing is not None:
             return existing, False
         now = self.clock()
@@ -202,7 +202,7 @@ class PaymentRequests:
             requested_by=clinician.sub,
             stripe_account=stripe_account,
         )
-        return self.opened(request, clinic, clinician)
+        return self.opened(request, clinic, clinician, resumed=resumed)
 
     def open_clinic(
         self, clinician: Clinician, call_id: str, clinic_id: str, clinic: Clinic | None
@@ -221,12 +221,13 @@ class PaymentRequests:
 
     def claimed_id(
         self, clinician: Clinician, idempotency_key: str | None, call_id: str, body: BaseModel
-    ) -> tuple[str, PaymentRequest | None]:
-        """A new request id, or with an Idempotency-Key used before for the same body, the
-        request it made (a 422 if it was used for another body)."""
+    ) -> tuple[str, PaymentRequest | None, bool]:
+        """A new request id; or, with an Idempotency-Key used before for the same body, the
+        request it made (a 422 if it was used for another body), or the id an earlier
+        attempt claimed and stored nothing under (True: it may have made the intent)."""
         request_id = self.new_id()
         if not idempotency_key:
-            return request_id, None
+            return request_id, None, False
         digest = fingerprint(call_id, body)
         claim = self.store.claim_idempotency_key(
             f"{clinician.sub}\n{idempotency_key}", IdempotencyClaim(request_id, digest)
@@ -235,7 +236,8 @@ class PaymentRequests:
             raise InvalidInput(
                 "idempotency_key_reused", "This Idempotency-Key was used for another request."
             )
-        return claim.payment_request_id, self.store.get(claim.payment_request_id)
+        claimed = claim.payment_request_id
+        return claimed, self.store.get(claimed), claimed != request_id
 
     def opened(
         self,
@@ -243,13 +245,20 @@ class PaymentRequests:
         clinic: Clinic,
         clinician: Clinician,
         saved_card: SavedCard | None = None,
+        resumed: bool = False,
     ) -> tuple[PaymentRequest, bool]:
         """Its PaymentIntent made and the request stored: the request and True, or the one a
         concurrent retry with the same key stored first and False."""
         assert request.stripe_account
         # Stripe's idempotency key is our request id: a retry after a crash reuses the intent.
+        # A key claimed by an earlier attempt that stored nothing: that attempt may have made
+        # the intent before failing, so the gateway looks for it first.
         intent = self.gateway.create_intent(
-            request, request.stripe_account, clinic.share_description_with_stripe, saved_card
+            request,
+            request.stripe_account,
+            clinic.share_description_with_stripe,
+            saved_card,
+            resumed=resumed,
         )
         request = request.model_copy(update={"payment_intent_id": intent.id})
         if not self.store.create(request, created(request, cause_of(clinician))):
