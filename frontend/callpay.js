@@ -1275,19 +1275,19 @@ class PatientPanel extends PanelElement {
     const headingId = this.id("policy");
     return h("section", { class: "policy", "aria-labelledby": headingId },
       h("h3", { id: headingId }, this._("No-show policy")),
-      h("p", { class: "policy-text" }, policy.text),
+      h("p", { class: "policy-text", id: "policy-text" }, policy.text),
       h("p", {}, this._("Fee if you miss the appointment: {amount}", { amount: formatAmount(policy.fee, policy.currency, this.text.lang) })));
   }
 
   // Consent to keep the card, unticked until the patient ticks it; the policy is above it.
   keepCard(checkout) {
     if (!checkout.can_save_card) return null;
-    const box = h("input", { type: "checkbox", id: "save-card", "aria-describedby": "save-card-policy" });
+    // The policy above (its words) describes what the patient agrees to.
+    const box = h("input", { type: "checkbox", id: "save-card", "aria-describedby": "policy-text" });
     box.checked = Boolean(this.paying.saveCard);
     box.addEventListener("change", () => { this.paying.saveCard = box.checked; });
     return h("div", { class: "field" }, h("div", { class: "checkbox" }, box,
-      h("label", { for: "save-card" }, this._("Keep this card with the clinic for its future charges under this policy"))),
-    h("p", { class: "visually-hidden", id: "save-card-policy" }, checkout.no_show_policy?.text || ""));
+      h("label", { for: "save-card" }, this._("Keep this card with the clinic for its future charges under this policy"))));
   }
 
   // The patient's answer on keeping the card, told to the server before Stripe takes the
