@@ -224,3 +224,46 @@ def test_a_patient_reads_the_policy_then_keeps_the_card_and_a_no_show_is_charged
 
 def _consultation(stack: LocalStack, call_id: str, access: dict[str, str]) -> Consultation:
     return Consultation(stack, call_id, "", str(access["patient_url"]), str(access["token"]), "")
+
+
+def test_the_clinician_sees_the_holds_deadline_and_asks_for_a_fresh_hold(
+    stack: LocalStack, site: dict[str, str], page: Page, patient_page: Page
+) -> None:
+    consultation = Consultation.start(stack)
+    clinician = ClinicianScreen(page, site, consultation).open()
+    clinician.request_payment("150", "Procedure deposit", hold=True)
+    patient = PatientScreen(patient_page, consultation).open()
+    patient.pay_now("Procedure deposit")
+    patient.give_email(consultation.email)
+    patient.enter_card(GOOD_CARD)
+    patient.pay()
+    see(patient.panel.get_by_role("heading", name="Card authorised")).to_be_visible()
+    row = clinician.row("Procedure deposit")
+    see(row.get_by_text("Card authorised: A$150.00 held")).to_be_visible()
+    # Stripe's deadline (localstripe's charge says seven days), in the clinician's words.
+    see(row.get_by_text("The hold lasts until", exact=False)).to_be_visible()
+    (held,) = consultation.requests()
+    assert held["capture_before"] is not None and held["hold_expires_at"] == held["capture_before"]
+    assert_accessible(page, "a hold with its deadline")
+    screenshot(page, "20-clinician-hold-deadline")
+
+    press(page, row.get_by_role("button", name="Ask for a new hold"))
+    row = clinician.row("Procedure deposit")
+    see(row.get_by_text("Waiting for the patient to authorise the card again")).to_be_visible()
+    see(row.get_by_role("button", name="Send payment link")).to_be_visible()
+    (renewed,) = consultation.requests()
+    assert renewed["id"] == held["id"] and renewed["hold_attempt"] == 2
+    assert renewed["status"] == "requested"
+
+    # The patient page shows it, and the patient authorises again on the same request.
+    patient.panel.get_by_role("button", name="Back to payments").click()
+    row_for_patient = patient.panel.locator("li", has_text="Procedure deposit")
+    see(row_for_patient.get_by_text("The clinic asks you to authorise your card again"))\
+        .to_be_visible()  # fmt: skip
+    patient.pay_now("Procedure deposit")
+    patient.give_email(consultation.email)
+    patient.enter_card(GOOD_CARD)
+    patient.pay()
+    see(patient.panel.get_by_role("heading", name="Card authorised")).to_be_visible()
+    see(clinician.row("Procedure deposit").get_by_text("Card authorised: A$150.00 held"))\
+        .to_be_visible()  # fmt: skip
