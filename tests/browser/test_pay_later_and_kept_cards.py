@@ -73,7 +73,7 @@ def test_a_patient_pays_through_a_pay_later_link_after_the_call(
     press(page, clinician.panel.get_by_role("button", name="Send link"))
     see(clinician.live_region()).to_have_text("Payment link sent.")
     see(row.get_by_text("Payment link emailed", exact=False)).to_be_visible()
-    screenshot(page, "17-clinician-payment-link-sent")
+    screenshot(page, "20-clinician-payment-link-sent")
 
     (mail,) = stack.emails_to(consultation.email, 1)
     text = html_as_text(mail["body"])
@@ -91,7 +91,7 @@ def test_a_patient_pays_through_a_pay_later_link_after_the_call(
     see(patient.panel.get_by_text("Follow-up consultation")).to_be_visible()
     assert patient.panel.locator("li").count() == 1
     assert_accessible(patient_page, "the pay page from a pay-later link")
-    screenshot(patient_page, "18-patient-pay-later-link")
+    screenshot(patient_page, "21-patient-pay-later-link")
     patient.pay_now("Follow-up consultation")
     patient.give_email(consultation.email)
     patient.enter_card(GOOD_CARD)
@@ -192,7 +192,7 @@ def test_a_patient_reads_the_policy_then_keeps_the_card_and_a_no_show_is_charged
     )
     see(keep).not_to_be_checked()
     assert_accessible(patient_page, "the card screen with the policy")
-    screenshot(patient_page, "19-patient-keep-card-consent")
+    screenshot(patient_page, "22-patient-keep-card-consent")
     keep.check()
     patient.enter_card(GOOD_CARD)
     patient.pay()
@@ -245,7 +245,7 @@ def test_the_clinician_sees_the_holds_deadline_and_asks_for_a_fresh_hold(
     (held,) = consultation.requests()
     assert held["capture_before"] is not None and held["hold_expires_at"] == held["capture_before"]
     assert_accessible(page, "a hold with its deadline")
-    screenshot(page, "20-clinician-hold-deadline")
+    screenshot(page, "23-clinician-hold-deadline")
 
     press(page, row.get_by_role("button", name="Ask for a new hold"))
     row = clinician.row("Procedure deposit")
