@@ -75,10 +75,6 @@ class CallpayStack(Stack):
             "SES_CONFIGURATION_SET": self.receipts.configuration_set_name,
         }
 
-        # pay-later links: made by request_payment, mailed by send_receipt (which mints the
-        # link's token again from the record).
-        pay_links = {"PAY_LINK_HOURS": str(config.pay_link_hours)}
-
         self.request_payment = HandlerFunction(
             self,
             "RequestPayment",
@@ -95,7 +91,8 @@ class CallpayStack(Stack):
                 **receipt_mail,
                 # patient access links the hosted pay page (patient_url).
                 "PATIENT_PAGE_URL": self.site.pay_page_url,
-                **pay_links,
+                # How long a pay-later link works (the mailer reads its expiry from the record).
+                "PAY_LINK_HOURS": str(config.pay_link_hours),
             },
             timeout=API_TIMEOUT,
         )
@@ -132,8 +129,8 @@ class CallpayStack(Stack):
             environment={
                 **common,
                 **receipt_mail,
+                # Pay-later link e-mails link the hosted page (the token minted again).
                 "PATIENT_PAGE_URL": self.site.pay_page_url,
-                **pay_links,
             },
             timeout=Duration.seconds(CONSUMER_TIMEOUT_SECONDS),
         )

@@ -168,7 +168,8 @@ def test_request_payment_and_the_mailer_link_the_pay_page(synthesized: Synthesiz
         if service in linking:
             page = flat(variables["PATIENT_PAGE_URL"])
             assert page == f"https://${{{distribution_id}.DomainName}}/pay/"
-            assert variables["PAY_LINK_HOURS"] == "72"
         else:
             assert "PATIENT_PAGE_URL" not in variables
-            assert "PAY_LINK_HOURS" not in variables
+        assert ("PAY_LINK_HOURS" in variables) is (service == "request_payment")
+    _, request_payment = functions_by_service(synthesized)["request_payment"]
+    assert request_payment["Environment"]["Variables"]["PAY_LINK_HOURS"] == "72"
