@@ -27,6 +27,7 @@ from callpay.api_models import (
     RefundIn,
 )
 from callpay.domain.access import Principal
+from callpay.domain.payment_request import PaymentRequest
 from callpay.http_api import (
     idempotency_key,
     install_error_handlers,
@@ -66,6 +67,11 @@ def create_payment_request(call_id: str) -> Response[str]:
     if is_new:
         metrics.add_metric(name="PaymentRequestsCreated", unit=MetricUnit.Count, value=1)
     logger.info("payment request created", extra={"payment_request_id": request.id, "new": is_new})
+    return created(request, is_new)
+
+
+def created(request: PaymentRequest, is_new: bool) -> Response[str]:
+    """201 with the request and where it lives; a replayed Idempotency-Key says so."""
     response = json_response(201, PaymentRequestOut.of(request))
     response.headers["Location"] = f"/payment-requests/{request.id}"
     if not is_new:
@@ -87,11 +93,7 @@ def charge_no_show_fee(call_id: str) -> Response[str]:
     logger.info(
         "no-show fee", extra={"payment_request_id": request.id, "status": request.status.value}
     )
-    response = json_response(201, PaymentRequestOut.of(request))
-    response.headers["Location"] = f"/payment-requests/{request.id}"
-    if not is_new:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+    return created(request, is_new)
 
 
 @app.get("/calls/<call_id>/payment-requests")

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 from playwright.sync_api import expect as see
 
 from devtools.local_client import expect, html_as_text, set_up_clinic
@@ -27,8 +26,6 @@ from tests.browser.panels import (
     ClinicianScreen,
     Consultation,
     PatientScreen,
-    host_site,
-    new_page,
     press,
     screenshot,
     wait_until,
@@ -38,22 +35,6 @@ from tests.e2e.conftest import LocalStack
 pytestmark = pytest.mark.browser
 
 POLICY = "If you miss your appointment without a day's notice, we charge the fee below."
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[dict[str, str]]:
-    with host_site() as pages:
-        yield pages
-
-
-@pytest.fixture
-def patient_page(browser: Browser) -> Iterator[Page]:
-    context, opened = new_page(browser)
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert errors == [], f"script errors on the patient's page: {errors}"
 
 
 def test_a_patient_pays_through_a_pay_later_link_after_the_call(

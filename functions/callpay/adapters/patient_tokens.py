@@ -101,17 +101,7 @@ class NoPatientTokens:
     patient would be on its routes, and the patient token key (not granted to such a
     function) is never read."""
 
-    def mint(
-        self,
-        call_id: str,
-        clinic_id: str,
-        now: datetime,
-        *,
-        patient_ref: str | None = None,
-        payment_request_id: str | None = None,
-        token_id: str | None = None,
-        expires_at: datetime | None = None,
-    ) -> tuple[str, datetime]:
+    def mint(self, *given: object, **named: object) -> tuple[str, datetime]:
         raise Forbidden("clinician_only", "Only clinicians can do this.")
 
     def verify(self, token: str) -> Patient:
