@@ -1149,12 +1149,19 @@ class PatientPanel extends PanelElement {
       h("p", { class: "request-title", id: titleId }, request.description),
       h("p", { class: "amount-line" }, this.amount(request)),
       h("p", { class: `status ${tone}` }, words),
+      this.heldUntil(request),
       PAYABLE.has(request.status)
         ? h("button", { type: "button", "data-target": `pay-${request.id}`, "aria-describedby": titleId,
           onclick: () => this.showEmail(request) }, this._("Pay now")) : null,
       PAID.has(request.status)
         ? h("button", { type: "button", class: "secondary", "data-target": `receipt-${request.id}`,
           "aria-describedby": titleId, onclick: () => this.showReceipt(request) }, this._("View receipt")) : null);
+  }
+
+  // A hold's deadline (Stripe's capture_before), in the patient's language and time.
+  heldUntil(request) {
+    if (request.status !== "authorized" || !request.hold_expires_at) return null;
+    return h("p", { class: "hint" }, this._("Held on your card until {when}", { when: this.when(request.hold_expires_at) }));
   }
 
   showEmail(request, error = null) {
@@ -1411,6 +1418,7 @@ class PatientPanel extends PanelElement {
         h("h2", {}, held ? this._("Card authorised") : this._("Payment complete")),
         request.receipt_number ? h("p", {}, this._("Your receipt number is {number}", { number: request.receipt_number })) : null),
       summary,
+      this.heldUntil(request),
       held ? h("p", {}, this._("The amount is held on your card. The clinic charges the final amount after the consultation."))
         : h("p", {}, this._("We have emailed a receipt to {email}.", { email: this.email })),
       cardKept ? h("p", {}, this._("Your card is kept with the clinic for its future charges.")) : null,

@@ -219,6 +219,7 @@ def test_the_clinician_sees_the_holds_deadline_and_asks_for_a_fresh_hold(
     patient.enter_card(GOOD_CARD)
     patient.pay()
     see(patient.panel.get_by_role("heading", name="Card authorised")).to_be_visible()
+    see(patient.panel.get_by_text("Held on your card until", exact=False)).to_be_visible()
     row = clinician.row("Procedure deposit")
     see(row.get_by_text("Card authorised: A$150.00 held")).to_be_visible()
     # Stripe's deadline (localstripe's charge says seven days), in the clinician's words.
