@@ -1,4 +1,5 @@
-"""`make demo`: a telehealth consultation, paid during the call, played end to end.
+"""`make demo`: a telehealth consultation paid during the call, a hold charged at its end,
+and a missed appointment charged to the card the patient kept, played end to end.
 
 A fresh local stack is started (free ports, state in `.callpay/demo/`), then the story is
 played only through what the apps around callpay would use: the HTTP API, the call's
@@ -46,6 +47,12 @@ from devtools.stack import DEMO_CLINIC_SETTINGS, StackFailed
 from devtools.stack_process import StackProcess
 
 PATIENT_EMAIL = "alex.morgan@example.com"
+# The video platform's reference of the patient: the clinic keeps a card by it.
+PATIENT_REF = "patient-alex-morgan"
+NO_SHOW_POLICY = (
+    "If you cannot come, tell us a day ahead. A missed appointment costs the fee below, "
+    "charged to the card you keep with us."
+)
 CLINIC_ID = "clinic-harbour"
 # A webhook takes localstripe a second before the pop-up.
 POP_UP_SECONDS = 15
@@ -143,7 +150,16 @@ class Consultation:
             (f"The patient pays the invoices with {GOOD_CARD}", self.pay_invoices),
             ("The invoices are paid, with the receipt's number", self.invoices_paid),
             ("The platform's endpoint received the signed events", self.events_received),
-        ]
+            ("The clinic admin sets a no-show policy: 45.00 AUD, in the clinic's words",
+             self.no_show_policy),
+            ("Dr Lee places a 150.00 AUD hold for a procedure", self.request_hold),
+            ("The patient reads the policy, agrees to keep the card, authorises the hold",
+             self.authorise_hold),
+            ("Dr Lee charges the final 120.00 AUD; the rest of the hold is released",
+             self.capture_hold),
+            ("The patient misses the follow-up: the no-show fee goes on the kept card",
+             self.no_show),
+        ]  # fmt: skip
 
     def close(self) -> None:
         for feed in self.feeds:
@@ -215,7 +231,10 @@ class Consultation:
 
     def patient_joins(self) -> None:
         access = expect(
-            self.clinician.post(f"/calls/{self.call_id}/patient-access", {"clinic_id": CLINIC_ID}),
+            self.clinician.post(
+                f"/calls/{self.call_id}/patient-access",
+                {"clinic_id": CLINIC_ID, "patient_ref": PATIENT_REF},
+            ),
             201,
             "POST /calls/{id}/patient-access",
         )
@@ -227,7 +246,7 @@ class Consultation:
             f"patient's WebSocket open; sync -> {len(snapshot['payment_requests'])} requests"
         )
 
-    def _request(self, amount: int, description: str) -> dict[str, Any]:
+    def _request(self, amount: int, description: str, hold: bool = False) -> dict[str, Any]:
         created: dict[str, Any] = expect(
             self.clinician.post(
                 f"/calls/{self.call_id}/payment-requests",
@@ -236,6 +255,7 @@ class Consultation:
                     "amount": amount,
                     "currency": "aud",
                     "description": description,
+                    "capture_method": "manual" if hold else "automatic",
                 },
                 headers={"Idempotency-Key": uuid.uuid4().hex},
             ),
@@ -258,15 +278,16 @@ class Consultation:
             f'"{seen["description"]}", status {seen["status"]} -> the app shows "Pay now"'
         )
 
-    def _checkout(self, request: dict[str, Any]) -> str:
+    def _checkout(self, request: dict[str, Any], **more: Any) -> str:
         checkout = expect(
             self.patient.post(
                 f"/payment-requests/{request['id']}/checkout",
-                {"email": PATIENT_EMAIL, "locale": "en-AU"},
+                {"email": PATIENT_EMAIL, "locale": "en-AU", **more},
             ),
             200,
             "POST /payment-requests/{id}/checkout",
         )
+        self.last_checkout = checkout
         self.say.detail(
             f"checkout -> client secret for Stripe.js, publishable key "
             f"{checkout['publishable_key']}, account {checkout['stripe_account']}"
@@ -434,10 +455,89 @@ class Consultation:
             raise UnexpectedAnswer("an event carried the patient's e-mail")
         self.say.detail("every delivery verified (Standard Webhooks); no e-mail in any of them")
 
+    # -- a hold, and a no-show -----------------------------------------------------------
+
+    def no_show_policy(self) -> None:
+        settings = expect(
+            self.clinic_admin.request(
+                "PUT", f"/clinics/{CLINIC_ID}/settings",
+                {"no_show_fee": 4500, "no_show_policy": NO_SHOW_POLICY},
+            ),
+            200,
+            "PUT /clinics/{id}/settings",
+        )  # fmt: skip
+        self.say.detail(
+            f"no-show policy version {settings['no_show_policy_version']}: "
+            f"{money(settings['no_show_fee'], 'aud')}"
+        )
+        self.say.detail(f'"{settings["no_show_policy"]}"')
+
+    def request_hold(self) -> None:
+        self.hold = self._request(15000, "Procedure", hold=True)
+        self.patient_feed.update_of(self.hold["id"], "requested")
+
+    def authorise_hold(self) -> None:
+        self._checkout(self.hold)
+        policy = self.last_checkout["no_show_policy"]
+        self.say.detail(
+            f"the card screen shows the policy (version {policy['version']}, "
+            f"{money(policy['fee'], policy['currency'])}) and an unticked box to keep the card"
+        )
+        secret = self._checkout(self.hold, save_card=True, policy_version=policy["version"])
+        self.say.detail(
+            f"the patient ticks it: consent recorded ({self.last_checkout['save_card']})"
+        )
+        intent = self.browser.pay(secret, GOOD_CARD)
+        self.say.detail(f"Stripe (localstripe): PaymentIntent {intent.id} {intent.status}")
+        held = self.clinician_feed.update_of(self.hold["id"], "authorized", POP_UP_SECONDS)
+        self.say.detail(
+            f"Dr Lee's screen: {money(held['amount'], held['currency'])} held until "
+            f"{held['hold_expires_at']} (Stripe's capture_before)"
+        )
+
+    def capture_hold(self) -> None:
+        captured = expect(
+            self.clinician.post(f"/payment-requests/{self.hold['id']}/capture", {"amount": 12000}),
+            200,
+            "POST /payment-requests/{id}/capture",
+        )
+        self.say.detail(
+            f"captured {money(captured['amount_captured'], captured['currency'])} of "
+            f"{money(captured['amount'], captured['currency'])}: status {captured['status']}"
+        )
+        email = self._emails(3)[-1]
+        text = html_as_text(email["body"])
+        held = next(line for line in text.splitlines() if line.startswith("Held on card"))
+        self.say.detail(f"receipt e-mail: {email['subject']} ({held})")
+        if "The rest of the hold was released" not in text:
+            raise UnexpectedAnswer("the receipt does not say the rest of the hold was released")
+
+    def no_show(self) -> None:
+        fee = expect(
+            self.clinician.post(
+                f"/calls/call-{uuid.uuid4().hex[:8]}/no-show-fees",
+                {"clinic_id": CLINIC_ID, "patient_ref": PATIENT_REF},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            ),
+            201,
+            "POST /calls/{id}/no-show-fees",
+        )
+        self.say.detail(
+            f"{money(fee['amount_captured'], fee['currency'])} charged off-session to the kept "
+            f"card: status {fee['status']}"
+        )
+        if fee["status"] != "succeeded":
+            raise UnexpectedAnswer(f"the no-show fee is {fee['status']}")
+        email = self._emails(4)[-1]
+        text = html_as_text(email["body"])
+        if "No-show fee" not in text:
+            raise UnexpectedAnswer("the no-show receipt does not name the fee")
+        self.say.detail(f"receipt e-mail: {email['subject']} (No-show fee, policy version 1)")
+
 
 def main(state_dir: Path) -> int:
     say = Narrator()
-    say.title("callpay demo: a telehealth consultation, paid during the call")
+    say.title("callpay demo: a telehealth consultation paid during the call, a hold, a no-show")
     say.line()
     say.line(f"Starting a local stack on free ports (its log: {state_dir / 'stack.log'})")
     started = time.monotonic()

@@ -6,7 +6,7 @@
     python devtools/invoke.py --local send_receipt events/send_receipt/receipt_batch.json
 
 Functions: request_payment, stripe_webhook, realtime, send_receipt, clinic_admin,
-platform_api, platform_outbox, platform_delivery, api_contract; sample
+platform_api, platform_outbox, platform_delivery, api_contract, hold_sweeper; sample
 events for each are in events/<function>/. `--local` runs the handler against the stack
 `make dev` is running: it takes the environment the stack gives its handlers from
 `.callpay/local.json` (or `--state-dir`'s; moto's endpoint and keys, the region, TABLE_NAME,
@@ -34,7 +34,8 @@ from devtools.paths import REPO_ROOT
 from devtools.stripe_signature import signature_header
 
 FUNCTIONS = ("request_payment", "stripe_webhook", "realtime", "send_receipt", "clinic_admin",
-             "platform_api", "platform_outbox", "platform_delivery", "api_contract")  # fmt: skip
+             "platform_api", "platform_outbox", "platform_delivery", "api_contract",
+             "hold_sweeper")  # fmt: skip
 # Credentials of a developer's own AWS profile must not reach moto (or, by mistake, AWS).
 NOT_INHERITED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN")
 

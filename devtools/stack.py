@@ -3,10 +3,11 @@
 moto's server stands for AWS (DynamoDB and its stream, SQS, SES, Secrets Manager, KMS) and
 localstripe for Stripe, each a child process; the local gateway serves the real handlers
 over HTTP and WebSocket; workers feed the receipt queue to send_receipt, the table's
-stream to platform_outbox and the delivery queue to platform_delivery. Every function runs
-as in Lambda, in execution environments of its own (devtools.local_lambda). The table,
-queues, sender identity and the three secrets are made from the definitions the deployed
-stack uses (callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
+stream to platform_outbox and the delivery queue to platform_delivery, and a loop runs the
+hold sweeper as EventBridge Scheduler does. Every function runs as in Lambda, in execution
+environments of its own (devtools.local_lambda). The table, queues, sender identity and
+the three secrets are made from the definitions the deployed stack uses
+(callpay.adapters.table_schema, infra/ through devtools.infra_tables, and the secret
 models in callpay.config). When all is up, the endpoints are printed and written to
 `<state dir>/local.json`; Ctrl-C (or SIGTERM) stops every process the stack started.
 """
@@ -68,6 +69,7 @@ STRIPE_JS_URL = "https://js.stripe.com/v3/"
 PROGRESS = "» "
 
 if TYPE_CHECKING:
+    from devtools.hold_sweeps import HoldSweepLoop
     from devtools.local_gateway import LocalApiGateway
 
 
@@ -84,6 +86,19 @@ def _port(environ: Mapping[str, str], name: str) -> int:
         return int(raw)
     except ValueError:
         raise StackFailed(f"{variable} must be a port number, not {raw!r}") from None
+
+
+def _seconds(environ: Mapping[str, str], variable: str, default: float) -> float:
+    raw = environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise StackFailed(f"{variable} must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise StackFailed(f"{variable} must be above 0")
+    return value
 
 
 def _words(raw: str | None) -> tuple[str, ...]:
@@ -110,6 +125,8 @@ class StackOptions:
     # Execution environments per function at most, and how long an idle one lives.
     concurrency: int = LambdaSettings.concurrency
     idle_seconds: float = LambdaSettings.idle_seconds
+    # How often the hold sweeper runs (EventBridge Scheduler's rate in AWS is 15 minutes).
+    hold_sweep_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ, **given: Any) -> StackOptions:
@@ -131,6 +148,7 @@ class StackOptions:
             "demo_stripe_account": environ.get("CALLPAY_DEMO_STRIPE_ACCOUNT") or None,
             "concurrency": functions.concurrency,
             "idle_seconds": functions.idle_seconds,
+            "hold_sweep_seconds": _seconds(environ, "CALLPAY_HOLD_SWEEP_SECONDS", 60.0),
         }
         values |= {name: value for name, value in given.items() if value is not None}
         options = cls(**values)
@@ -176,6 +194,7 @@ class LocalStack:
         self._gateway: LocalApiGateway | None = None
         self._stop_worker = threading.Event()
         self._worker_threads: list[threading.Thread] = []
+        self._hold_sweeps: HoldSweepLoop | None = None
         self._secrets = LocalSecrets()
         self.endpoints: Endpoints | None = None
         self.tables: InfraTables | None = None
@@ -253,8 +272,7 @@ class LocalStack:
 
         if localstripe is not None:
             self._register_webhook(stripe_base, f"{http_url}/webhooks/stripe")
-        self._start_receipt_worker(queue_url, tables)
-        self._start_platform_event_workers(tables)
+        self._start_workers(queue_url, tables)
         if options.demo_stripe_account:
             seed_demo_clinic_in_store(options.demo_stripe_account)
         else:
@@ -459,6 +477,13 @@ class LocalStack:
         realtime = self._lambda.function("realtime", "realtime.handler", timeout)
         jwks = identity.jwks()
         pages: list[tuple[str, str, Page]] = [self._lambda.page_route()]
+        from devtools.hold_sweeps import SWEEP_TIMEOUT_SECONDS, HoldSweepLoop  # noqa: PLC0415
+
+        sweeper = self._lambda.function(
+            "hold_sweeper", "hold_sweeper.handler", SWEEP_TIMEOUT_SECONDS
+        )
+        self._hold_sweeps = HoldSweepLoop(sweeper, self.options.hold_sweep_seconds)
+        pages.append(self._hold_sweeps.page_route())
         onboarding = LocalOnboarding(
             lambda: f"{gateway.http_url}/webhooks/stripe", self._secrets.connect_webhook_secret
         )
@@ -503,6 +528,16 @@ class LocalStack:
 
         register_webhook(stripe_base, url, self._secrets.account_webhook_secret)
         self._progress(f"localstripe delivers webhooks to {url}")
+
+    def _start_workers(self, queue_url: str, tables: InfraTables) -> None:
+        """What feeds the functions besides the gateway: queues, the stream, the schedule."""
+        self._start_receipt_worker(queue_url, tables)
+        self._start_platform_event_workers(tables)
+        assert self._hold_sweeps is not None
+        self._hold_sweeps.start()
+        self._progress(
+            f"hold sweeper every {self.options.hold_sweep_seconds:g} s (EventBridge Scheduler)"
+        )
 
     def _start_receipt_worker(self, queue_url: str, tables: InfraTables) -> None:
         import boto3  # noqa: PLC0415
@@ -597,6 +632,8 @@ class LocalStack:
         if self._reading is not None:
             steps.append(("reading infra/", self._reading.cancel))
         steps.append(("workers", self._stop_workers))
+        if self._hold_sweeps is not None:
+            steps.append(("hold sweeper", self._hold_sweeps.stop))
         if self._gateway is not None:
             steps.append(("gateway", self._gateway.stop))
         steps.append(("execution environments", self._lambda.stop))
@@ -638,6 +675,8 @@ class LocalStack:
             f"  functions       up to {self.options.concurrency} execution environments each, "
             f"idle ones shut down after {self.options.idle_seconds:g} s; invocations at "
             f"{e.http_url}/_local/lambda",
+            f"  hold sweeper    every {self.options.hold_sweep_seconds:g} s; one now: "
+            f"POST {e.http_url}/_local/hold-sweeps",
             f"  endpoints file  {self.options.state_dir / endpoints.FILE_NAME}",
             f"  logs            {self.logs_dir}/ (moto, localstripe); functions log here",
             "",

@@ -2,7 +2,8 @@
 //
 // One dependency-free ES module, no build step: import it and place an element.
 // Configuration by attributes (api-base, ws-url, call-id, token, locale, clinic-id,
-// currency, email, stripe-js-url) or one options object (element.options = {...}).
+// currency, email, stripe-js-url, patient-ref, payment-request-id) or one options object
+// (element.options = {...}).
 // Events out (bubbling, composed): callpay:requested, callpay:paid, callpay:failed,
 // callpay:canceled, callpay:updated, callpay:expired.
 // The call's WebSocket feed is the truth; Stripe.js's own answer is provisional.
@@ -340,10 +341,14 @@ input.amount { max-inline-size: 10rem; }
 .notification { border: 5px solid #00703c; margin-block: 0 20px; }
 .notification .title { background: #00703c; color: #fff; padding: 4px 12px; margin: 0; font-weight: 600; }
 .notification .body { padding: 12px; }
+.notification.attention { border-color: #d4351c; }
+.notification.attention .title { background: #d4351c; }
 .confirmation { background: #00703c; color: #fff; padding: 20px; margin-block: 0 20px; text-align: center; }
 .confirmation h2 { margin-block: 0 8px; }
 .confirmation p { margin: 0; font-size: 1.125rem; }
 .warning-text { border-inline-start: 5px solid #1d70b8; padding-inline-start: 12px; }
+.policy { border-inline-start: 5px solid #1d70b8; padding-inline-start: 12px; margin-block: 0 20px; }
+.policy-text { white-space: pre-line; }
 ul.requests { list-style: none; margin: 0 0 16px; padding: 0; }
 ul.requests > li { border-block-end: 1px solid #b1b4b6; padding-block: 12px; }
 .request-title { font-weight: 600; margin: 0; }
@@ -380,6 +385,7 @@ function styles() {
 const ATTRIBUTES = {
   "api-base": "apiBase", "ws-url": "wsUrl", "call-id": "callId", token: "token", locale: "locale",
   "clinic-id": "clinicId", currency: "currency", email: "email", "stripe-js-url": "stripeJsUrl",
+  "patient-ref": "patientRef", "payment-request-id": "paymentRequestId",
 };
 
 // What both panels share: configuration, catalog, feed, screens, live announcements.
@@ -592,7 +598,8 @@ class PanelElement extends HTMLElement {
       h("h2", {}, expired ? this._("This payment link has expired")
         : this._("This payment link does not work")),
       h("p", {}, expired
-        ? this._("For your security, payment links work for a few hours only.")
+        ? (this.config().paymentRequestId ? this._("For your security, payment links stop working after a few days.")
+          : this._("For your security, payment links work for a few hours only."))
         : this._("The link may be incomplete or meant for another call.")),
       h("p", {}, this._("Ask the clinic for a new link. You have not been charged by this page.")));
   }
@@ -673,17 +680,32 @@ class ClinicianPanel extends PanelElement {
   statusWords(request) {
     const amountHeld = formatAmount(request.amount_captured || request.amount, request.currency, this.text.lang);
     switch (request.status) {
-      case "requested": return [this._("Waiting for the patient to pay"), "waiting"];
+      case "requested":
+        if (request.hold_attempt > 1) return [this._("Waiting for the patient to authorise the card again"), "waiting"];
+        return [this._("Waiting for the patient to pay"), "waiting"];
       case "processing": return [this._("Payment processing"), "waiting"];
       case "requires_action": return [this._("The patient is confirming with their bank"), "waiting"];
       case "failed":
         if (request.failure?.code === "payment_intent_authentication_failure") {
           return [this._("Authentication failed — the patient can try again"), "problem"];
         }
+        if (request.failure?.code === "authentication_required") {
+          return [request.pay_link ? this._("The bank wants the patient to confirm this charge: they were emailed a link to pay")
+            : this._("The bank wants the patient to confirm this charge: send them a payment link"), "problem"];
+        }
         return [this._("Declined: {reason}. The patient can try another card.", { reason: this.failureWords(request) }), "problem"];
-      case "authorized": return [this._("Card authorised: {amount} held", { amount: amountHeld }), "waiting"];
-      case "succeeded": return [this._("Paid {amount}", { amount: amountHeld }), "done"];
-      case "canceled": return [this._("Canceled"), ""];
+      case "authorized":
+        if (request.expiry_warned_at) {
+          return [this._("Card authorised: {amount} held. The hold ends {when}: charge the final amount or ask for a new hold.", { amount: amountHeld, when: this.when(request.hold_expires_at) }), "problem"];
+        }
+        return [this._("Card authorised: {amount} held", { amount: amountHeld }), "waiting"];
+      case "succeeded":
+        if (request.charge_reason === "no_show") return [this._("No-show fee paid: {amount}", { amount: amountHeld }), "done"];
+        return [this._("Paid {amount}", { amount: amountHeld }), "done"];
+      case "canceled":
+        if (request.cancellation_reason === "expired") return [this._("The hold expired before it was charged"), "problem"];
+        if (request.cancellation_reason === "released") return [this._("Hold released: nothing charged"), ""];
+        return [this._("Canceled"), ""];
       case "partially_refunded": return [this._("Partly refunded"), "done"];
       case "refunded": return [this._("Refunded"), ""];
       case "disputed": return [this._("Disputed by the card holder"), "problem"];
@@ -697,9 +719,28 @@ class ClinicianPanel extends PanelElement {
 
   changed(request, old) {
     super.changed(request, old);
+    if (request.expiry_warned_at && old && !old.expiry_warned_at) {
+      this.alert(this._("Hold ending"), this._("The hold for {description} ends {when}. Charge the final amount, or ask the patient for a new hold.", { description: request.description, when: this.when(request.hold_expires_at) }));
+      return;
+    }
+    if (request.failure?.code === "authentication_required" && request.pay_link && !old?.pay_link) {
+      this.alert(this._("The patient must confirm"), this._("The bank did not accept {amount} for {description} without the patient. We emailed them a link to pay.", { amount: this.amount(request), description: request.description }));
+      return;
+    }
     if (!old || old.status === request.status) return;
     if (request.status === "succeeded") this.paymentReceived(request);
     else this.announce(`${request.description}: ${this.statusWords(request)[0]}`);
+  }
+
+  // Something the clinician must act on: a banner that stays until dismissed, also said.
+  alert(title, words) {
+    this.ensureFrame();
+    const titleId = this.id("alert");
+    this.banner.replaceChildren(h("div", { class: "notification attention", role: "region", "aria-labelledby": titleId },
+      h("p", { class: "title", id: titleId }, title),
+      h("div", { class: "body" }, h("p", {}, words),
+        h("button", { type: "button", class: "secondary", onclick: () => this.banner.replaceChildren() }, this._("Dismiss")))));
+    this.announce(words);
   }
 
   // The "payment received" pop-up: a banner that stays until dismissed, and the same
@@ -722,6 +763,8 @@ class ClinicianPanel extends PanelElement {
     const screen = h("section", {},
       h("h2", {}, this._("Payments in this call")),
       h("button", { type: "button", onclick: () => this.showForm() }, this._("Request payment")),
+      this.config().patientRef ? h("button", { type: "button", class: "secondary", "data-action": "no-show",
+        onclick: (event) => this.chargeNoShow(event.currentTarget) }, this._("Charge no-show fee")) : null,
       this.empty, this.listElement);
     this.rendered = new Map();
     this.updateList();
@@ -762,6 +805,20 @@ class ClinicianPanel extends PanelElement {
     if (request.status === "authorized") {
       actions.push(h("button", { type: "button", "data-action": "capture", "aria-describedby": titleId,
         onclick: () => this.showCapture(request) }, this._("Charge final amount")));
+      if (request.no_show_fee) {
+        actions.push(h("button", { type: "button", class: "secondary", "data-action": "no-show-capture",
+          "aria-describedby": titleId, onclick: () => this.captureNoShow(request) },
+        this._("Charge no-show fee ({amount})", { amount: formatAmount(Math.min(request.no_show_fee, request.amount), request.currency, this.text.lang) })));
+      }
+    }
+    const lapsed = request.status === "canceled" && request.cancellation_reason === "expired";
+    if (request.capture_method === "manual" && (request.status === "authorized" || lapsed)) {
+      actions.push(h("button", { type: "button", class: "secondary", "data-action": "reauthorize",
+        "aria-describedby": titleId, onclick: () => this.reauthorize(request) }, this._("Ask for a new hold")));
+    }
+    if (PAYABLE.has(request.status)) {
+      actions.push(h("button", { type: "button", class: "secondary", "data-action": "pay-link",
+        "aria-describedby": titleId, onclick: () => this.showPayLink(request) }, this._("Send payment link")));
     }
     return h("li", {},
       h("p", { class: "request-title", id: titleId, tabindex: "-1" }, request.description),
@@ -769,7 +826,83 @@ class ClinicianPanel extends PanelElement {
       h("p", { class: `status ${tone}` }, words),
       request.capture_method === "manual" && request.status === "requested"
         ? h("p", { class: "hint" }, this._("A hold: the card is authorised now and charged later.")) : null,
+      request.status === "authorized" && request.hold_expires_at && !request.expiry_warned_at
+        ? h("p", { class: "hint" }, this._("The hold lasts until {when}.", { when: this.when(request.hold_expires_at) })) : null,
+      request.pay_link && PAYABLE.has(request.status)
+        ? h("p", { class: "hint" }, this._("Payment link emailed {sent}; it works until {until}.", { sent: this.when(request.pay_link.sent_at), until: this.when(request.pay_link.expires_at) })) : null,
+      request.off_session ? h("p", { class: "hint" }, this._("Charged to the card the patient kept with the clinic.")) : null,
       actions);
+  }
+
+  // The clinic's no-show fee from the hold (the fee the patient was shown, at most the hold).
+  async captureNoShow(request) {
+    try {
+      const updated = await this.api.json("POST", `/payment-requests/${encodeURIComponent(request.id)}/capture`, { reason: "no_show" });
+      if (this.book.put(updated)) this.changed(updated, request);
+      this.updateList();
+    } catch (error) {
+      this.apiTrouble(error);
+    }
+  }
+
+  async reauthorize(request) {
+    try {
+      const updated = await this.api.json("POST", `/payment-requests/${encodeURIComponent(request.id)}/reauthorize`);
+      if (this.book.put(updated)) this.changed(updated, request);
+      this.updateList();
+      this.announce(this._("New hold asked for: the patient authorises the card again. Send them a payment link if they have left."));
+    } catch (error) {
+      this.apiTrouble(error);
+    }
+  }
+
+  // The no-show fee on the card the patient (named by patient-ref) kept with the clinic.
+  async chargeNoShow(button) {
+    const config = this.config();
+    button.disabled = true;
+    this.noShowKey = this.noShowKey || idempotencyKey();
+    try {
+      const charged = await this.api.json("POST", `/calls/${encodeURIComponent(config.callId)}/no-show-fees`,
+        { clinic_id: config.clinicId, patient_ref: config.patientRef }, { "Idempotency-Key": this.noShowKey });
+      this.noShowKey = null;
+      const old = this.book.get(charged.id);
+      if (this.book.put(charged)) this.changed(charged, old);
+      this.showList(charged.id);
+    } catch (error) {
+      if (error.status && error.status < 500) this.noShowKey = null;
+      button.disabled = false;
+      this.apiTrouble(error);
+    }
+  }
+
+  showPayLink(request, error = null, typed = "") {
+    this.screen = "pay-link";
+    const email = h("input", { type: "email", autocomplete: "off", spellcheck: "false", value: typed });
+    const form = h("form", { novalidate: true, onsubmit: (event) => {
+      event.preventDefault();
+      this.sendPayLink(request, email.value.trim());
+    } },
+    error ? this.errorSummary([{ field: "link-email", message: error }]) : null,
+    h("h2", {}, this._("Send a payment link")),
+    h("p", {}, this._("The patient gets an email with a link to pay {amount} for {description} on the payment page.", { amount: this.amount(request), description: request.description })),
+    this.field({ id: "link-email", label: this._("Patient's email address"),
+      hint: this._("Leave it empty to use the address the patient gave when paying."), error, input: email }),
+    h("button", { type: "submit" }, this._("Send link")),
+    h("button", { type: "button", class: "secondary", onclick: () => this.showList(request.id) }, this._("Back")));
+    this.show(form, error ? form.querySelector(".error-summary") : null);
+  }
+
+  async sendPayLink(request, email) {
+    try {
+      const updated = await this.api.json("POST", `/payment-requests/${encodeURIComponent(request.id)}/pay-link`,
+        email ? { email } : {});
+      if (this.book.put(updated)) this.changed(updated, request);
+      this.showList(request.id);
+      this.announce(this._("Payment link sent."));
+    } catch (error) {
+      if (error.status === 401) this.apiTrouble(error);
+      else this.showPayLink(request, this.apiErrorWords(error), email);
+    }
   }
 
   async cancel(request) {
@@ -809,6 +942,13 @@ class ClinicianPanel extends PanelElement {
       call_of_another_clinic: this._("This call belongs to another clinic."),
       not_your_clinic: this._("You are not a member of this clinic."),
       stripe_unavailable: this._("Stripe is busy. Try again in a moment."),
+      email_required: this._("Enter the patient's email address: they have not given one yet."),
+      invalid_request: this._("Check what you entered and try again."),
+      not_payable: this._("This request can no longer be paid."),
+      not_reauthorizable: this._("Only a hold that is held, or that ended, can be asked for again."),
+      no_show_policy_not_shown: this._("The patient was not shown a no-show policy for this hold."),
+      no_saved_card: this._("This patient has not kept a card with the clinic."),
+      no_show_fee_not_set: this._("This clinic has no no-show fee."),
     };
     return words[error.code] || this._("Something went wrong ({code}). Try again.", { code: error.code });
   }
@@ -951,7 +1091,9 @@ class PatientPanel extends PanelElement {
 
   statusWords(request) {
     switch (request.status) {
-      case "requested": return [this._("To pay"), "waiting"];
+      case "requested":
+        if (request.hold_attempt > 1) return [this._("The clinic asks you to authorise your card again"), "waiting"];
+        return [this._("To pay"), "waiting"];
       case "processing": return [this._("Payment processing"), "waiting"];
       case "requires_action": return [this._("Waiting for your bank to confirm"), "waiting"];
       case "failed":
@@ -961,7 +1103,9 @@ class PatientPanel extends PanelElement {
         return [this._("Not paid: {reason}. You can try another card.", { reason: this.failureWords(request) }), "problem"];
       case "authorized": return [this._("Authorised: the clinic will charge the final amount"), "done"];
       case "succeeded": return [this._("Paid"), "done"];
-      case "canceled": return [this._("Canceled by the clinic"), ""];
+      case "canceled":
+        if (request.cancellation_reason === "expired") return [this._("The hold on your card has ended"), ""];
+        return [this._("Canceled by the clinic"), ""];
       case "partially_refunded": return [this._("Paid, partly refunded"), "done"];
       case "refunded": return [this._("Refunded"), ""];
       case "disputed": return [this._("Paid, disputed"), ""];
@@ -1005,12 +1149,19 @@ class PatientPanel extends PanelElement {
       h("p", { class: "request-title", id: titleId }, request.description),
       h("p", { class: "amount-line" }, this.amount(request)),
       h("p", { class: `status ${tone}` }, words),
+      this.heldUntil(request),
       PAYABLE.has(request.status)
         ? h("button", { type: "button", "data-target": `pay-${request.id}`, "aria-describedby": titleId,
           onclick: () => this.showEmail(request) }, this._("Pay now")) : null,
       PAID.has(request.status)
         ? h("button", { type: "button", class: "secondary", "data-target": `receipt-${request.id}`,
           "aria-describedby": titleId, onclick: () => this.showReceipt(request) }, this._("View receipt")) : null);
+  }
+
+  // A hold's deadline (Stripe's capture_before), in the patient's language and time.
+  heldUntil(request) {
+    if (request.status !== "authorized" || !request.hold_expires_at) return null;
+    return h("p", { class: "hint" }, this._("Held on your card until {when}", { when: this.when(request.hold_expires_at) }));
   }
 
   showEmail(request, error = null) {
@@ -1049,7 +1200,8 @@ class PatientPanel extends PanelElement {
       const stripe = Stripe(checkout.publishable_key, { stripeAccount: checkout.stripe_account, locale: this.text.lang });
       const elements = stripe.elements({ clientSecret: checkout.client_secret, locale: this.text.lang,
         appearance: { theme: "stripe", variables: { colorDanger: "#d4351c", borderRadius: "0px" } } });
-      this.paying = { request, checkout, stripe, elements };
+      // saveCard: what the patient ticked; cardKept: what the server has recorded.
+      this.paying = { request, checkout, stripe, elements, saveCard: checkout.save_card, cardKept: checkout.save_card };
       this.showCard();
     } catch (error) {
       console.warn("callpay: Stripe.js", error);
@@ -1103,10 +1255,12 @@ class PatientPanel extends PanelElement {
       h("dt", {}, this._("For")), h("dd", {}, current.description),
       checkout.clinic_name ? [h("dt", {}, this._("Paid to")), h("dd", {}, checkout.clinic_name)] : null,
       h("dt", {}, this._("Receipt to")), h("dd", {}, this.email)),
+    this.policy(checkout),
     h("h3", {}, this._("Card details")),
     h("p", { class: "hint" }, this._("Your card details go straight to Stripe, our payment provider. The clinic never sees them.")),
     loading,
     h("div", { class: "stripe-area" }, h("slot", { name: "stripe-payment" })),
+    this.keepCard(checkout),
     payButton,
     h("button", { type: "button", class: "secondary", onclick: () => this.leaveCard() }, this._("Back")));
     if (!this.paying.element) {
@@ -1119,6 +1273,62 @@ class PatientPanel extends PanelElement {
       loading.hidden = true;
     }
     this.show(form, error ? form.querySelector(".error-summary") : null);
+  }
+
+  // The clinic's no-show policy, in its own words, before the patient pays or keeps the card.
+  policy(checkout) {
+    const policy = checkout.no_show_policy;
+    if (!policy) return null;
+    const headingId = this.id("policy");
+    return h("section", { class: "policy", "aria-labelledby": headingId },
+      h("h3", { id: headingId }, this._("No-show policy")),
+      h("p", { class: "policy-text", id: "policy-text" }, policy.text),
+      h("p", {}, this._("Fee if you miss the appointment: {amount}", { amount: formatAmount(policy.fee, policy.currency, this.text.lang) })));
+  }
+
+  // Consent to keep the card, unticked until the patient ticks it; the policy is above it.
+  keepCard(checkout) {
+    if (!checkout.can_save_card) return null;
+    // The policy above (its words) describes what the patient agrees to.
+    const box = h("input", { type: "checkbox", id: "save-card", "aria-describedby": "policy-text" });
+    box.checked = Boolean(this.paying.saveCard);
+    box.addEventListener("change", () => { this.paying.saveCard = box.checked; });
+    return h("div", { class: "field" }, h("div", { class: "checkbox" }, box,
+      h("label", { for: "save-card" }, this._("Keep this card with the clinic for its future charges under this policy"))));
+  }
+
+  // The patient's answer on keeping the card, told to the server before Stripe takes the
+  // card (the PaymentIntent must say so when it is confirmed); true if paying may go on.
+  async agreeOnCard() {
+    const paying = this.paying;
+    if (Boolean(paying.saveCard) === Boolean(paying.cardKept)) return true;
+    const policy = paying.checkout.no_show_policy;
+    try {
+      const answer = await this.api.json("POST", `/payment-requests/${encodeURIComponent(paying.request.id)}/checkout`,
+        { email: this.email, locale: this.text.lang, save_card: Boolean(paying.saveCard),
+          ...(paying.saveCard && policy ? { policy_version: policy.version } : {}) });
+      paying.checkout = { ...paying.checkout, ...answer };
+      paying.cardKept = answer.save_card;
+      // Stripe's own Payment Element re-reads the intent (setup_future_usage) before confirming.
+      if (paying.elements.fetchUpdates) await paying.elements.fetchUpdates();
+      return true;
+    } catch (error) {
+      if (error.status === 401 || error.status === 403) {
+        this.accessLost(error);
+        return false;
+      }
+      if (error.code === "policy_changed") {
+        // Show the policy as it is now; the box is unticked again.
+        const fresh = await this.api.json("POST", `/payment-requests/${encodeURIComponent(paying.request.id)}/checkout`,
+          { email: this.email, locale: this.text.lang }).catch(() => null);
+        if (fresh) paying.checkout = { ...paying.checkout, ...fresh };
+        paying.saveCard = false;
+        this.showCard(this._("The clinic's policy has changed. Read it again before you agree."));
+        return false;
+      }
+      this.showCard(this._("The payment could not be started. Check the connection and try again."));
+      return false;
+    }
   }
 
   leaveCard() {
@@ -1139,6 +1349,7 @@ class PatientPanel extends PanelElement {
     payButton.disabled = true;
     payButton.textContent = this._("Paying…");
     this.announce(this._("Paying…"));
+    if (!(await this.agreeOnCard())) return;
     let result;
     try {
       result = await stripe.confirmPayment({
@@ -1180,9 +1391,9 @@ class PatientPanel extends PanelElement {
     const current = this.book.get(this.paying.request.id);
     if (!current) return;
     if (PAID.has(current.status) || current.status === "authorized") {
-      const { checkout } = this.paying;
+      const { checkout, cardKept } = this.paying;
       this.unmountStripe();
-      this.showConfirmation(current, checkout.clinic_name);
+      this.showConfirmation(current, checkout.clinic_name, cardKept);
     } else if (current.status === "canceled") {
       this.unmountStripe();
       this.showRequests();
@@ -1192,7 +1403,7 @@ class PatientPanel extends PanelElement {
     }
   }
 
-  showConfirmation(request, clinicName) {
+  showConfirmation(request, clinicName, cardKept = false) {
     this.screen = "confirmation";
     const held = request.status === "authorized";
     const summary = h("dl", { class: "summary" },
@@ -1207,8 +1418,10 @@ class PatientPanel extends PanelElement {
         h("h2", {}, held ? this._("Card authorised") : this._("Payment complete")),
         request.receipt_number ? h("p", {}, this._("Your receipt number is {number}", { number: request.receipt_number })) : null),
       summary,
+      this.heldUntil(request),
       held ? h("p", {}, this._("The amount is held on your card. The clinic charges the final amount after the consultation."))
         : h("p", {}, this._("We have emailed a receipt to {email}.", { email: this.email })),
+      cardKept ? h("p", {}, this._("Your card is kept with the clinic for its future charges.")) : null,
       held ? null : h("button", { type: "button", onclick: () => this.showReceipt(request) }, this._("View receipt")),
       h("button", { type: "button", class: "secondary", onclick: () => this.showRequests() }, this._("Back to payments"))));
     this.announce(held ? this._("Card authorised") : this._("Payment complete"));

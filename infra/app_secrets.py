@@ -3,10 +3,10 @@
 Split by what they protect, and each granted only to the functions that use it:
 
 - stripe (STRIPE_SECRET_ID): stripe_api_key, stripe_publishable_key; read by
-  request_payment, send_receipt and clinic_admin.
+  request_payment, send_receipt, clinic_admin and hold_sweeper.
 - webhook (WEBHOOK_SECRET_ID): webhook_secrets, a list; read by stripe_webhook.
-- token (TOKEN_SECRET_ID): patient_token_key; read by request_payment, realtime and
-  clinic_admin.
+- token (TOKEN_SECRET_ID): patient_token_key; read by request_payment, realtime,
+  clinic_admin and send_receipt (a pay-later link's token, minted into its e-mail).
 
 infra/stack.py says who reads which. The stack generates the token key (random, by
 Secrets Manager) and leaves the Stripe keys and webhook secrets empty for an operator

@@ -68,6 +68,10 @@ class CallpayConfig(BaseModel):
     webhook_rate_limit: Annotated[int, Field(gt=0)] = 20
     webhook_burst_limit: Annotated[int, Field(gt=0)] = 40
     webhook_signature_failure_threshold: Annotated[int, Field(gt=0)] = 10
+    # How long a pay-later link works, and how long before a hold lapses the clinic is
+    # warned (the functions' PAY_LINK_HOURS and HOLD_WARNING_HOURS, same bounds).
+    pay_link_hours: Annotated[int, Field(gt=0, le=720)] = 72
+    hold_warning_hours: Annotated[int, Field(gt=0, le=144)] = 24
     # WebSocket access logs need the region's API Gateway CloudWatch role (one per account).
     manage_apigateway_logs_role: bool = True
     # Keep the table (with deletion protection), its key, the secrets and the log groups

@@ -90,7 +90,8 @@ class PaymentData(Construct):
         )
         handler.acknowledge_permission(
             f"AwsSolutions-IAM5[Resource::<{table_arn}.Arn>/index/*]",
-            "Queries go to this table's own indexes (by_call, by_clinic, by_payment_intent); "
+            "Queries go to this table's own indexes (by_call, by_clinic, by_payment_intent, "
+            "by_hold_expiry); "
             "the wildcard spans this table's indexes and nothing else.",
         )
         for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):

@@ -70,6 +70,9 @@ PAYMENT_REQUEST_ROUTES = (
     Route(POST, "/payment-requests/{id}/checkout", clinician_jwt=False),
     Route(POST, "/payment-requests/{id}/cancel", clinician_jwt=True),
     Route(POST, "/payment-requests/{id}/capture", clinician_jwt=True),
+    Route(POST, "/payment-requests/{id}/reauthorize", clinician_jwt=True),
+    Route(POST, "/payment-requests/{id}/pay-link", clinician_jwt=True),
+    Route(POST, "/calls/{call_id}/no-show-fees", clinician_jwt=True),
     # Admins only: the authorizer admits the IdP's JWT, the Lambda checks the role.
     Route(POST, "/payment-requests/{id}/refunds", clinician_jwt=True),
     Route(GET, "/payment-requests/{id}/receipt", clinician_jwt=False),

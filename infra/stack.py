@@ -17,6 +17,7 @@ from infra.bundling import function_code
 from infra.config import CallpayConfig
 from infra.data import PaymentData
 from infra.functions import HandlerFunction
+from infra.hold_sweeps import HoldSweeps
 from infra.http_api import (
     CLINIC_ROUTES,
     CONTRACT_ROUTES,
@@ -99,6 +100,8 @@ class CallpayStack(Stack):
                 **receipt_mail,
                 # patient access links the hosted pay page (patient_url).
                 "PATIENT_PAGE_URL": self.site.pay_page_url,
+                # How long a pay-later link works (the mailer reads its expiry from the record).
+                "PAY_LINK_HOURS": str(config.pay_link_hours),
             },
             timeout=API_TIMEOUT,
         )
@@ -131,9 +134,31 @@ class CallpayStack(Stack):
             code=code,
             handler="send_receipt.handler.lambda_handler",
             service="send_receipt",
-            description="callpay: receipt e-mails from the receipt queue through SES",
-            environment={**common, **receipt_mail},
+            description="callpay: receipt and pay-later link e-mails through SES",
+            environment={
+                **common,
+                **receipt_mail,
+                # Pay-later link e-mails link the hosted page (the token minted again).
+                "PATIENT_PAGE_URL": self.site.pay_page_url,
+            },
             timeout=Duration.seconds(CONSUMER_TIMEOUT_SECONDS),
+        )
+        self.hold_sweeper = HandlerFunction(
+            self,
+            "HoldSweeper",
+            config=config,
+            code=code,
+            handler="hold_sweeper.handler.lambda_handler",
+            service="hold_sweeper",
+            description="callpay: warn about holds near expiry, record lapsed ones (scheduled)",
+            environment={
+                **common,
+                **pushes_updates,
+                **queues_receipts,
+                "HOLD_WARNING_HOURS": str(config.hold_warning_hours),
+            },
+            # Stripe is asked about each lapsed hold: room for a backlog after an outage.
+            timeout=Duration.minutes(5),
         )
         self.clinic_admin = HandlerFunction(
             self,
@@ -172,6 +197,7 @@ class CallpayStack(Stack):
             self.api_contract,
             # platform_api, platform_outbox, platform_delivery
             *self._add_platform_functions(config, code, {**common, **clinician_jwt}),
+            self.hold_sweeper,
         )
 
         # Least privilege: each grant names the one resource, and only users get it.
@@ -188,20 +214,27 @@ class CallpayStack(Stack):
             self.request_payment: (stripe, token),
             self.stripe_webhook: (webhook,),
             self.realtime_handler: (token,),
-            self.send_receipt: (stripe,),
+            # The token key mints the pay-later link's token in the e-mail.
+            self.send_receipt: (stripe, token),
             self.clinic_admin: (stripe,),
             # The platform routes are behind the JWT authorizer; a patient token is refused
             # unread (platform_caller_of), so no token key here.
             self.platform_api: (),
             self.platform_outbox: (),
             self.platform_delivery: (),
+            self.hold_sweeper: (stripe,),
         }
         for handler, used in self.secrets_used.items():
             for secret in used:
                 secret.give_to(handler)
-        for handler in (self.request_payment, self.stripe_webhook, self.realtime_handler):
+        for handler in (
+            self.request_payment,
+            self.stripe_webhook,
+            self.realtime_handler,
+            self.hold_sweeper,
+        ):
             self.realtime.grant_post_to_connections(handler)
-        for handler in (self.request_payment, self.stripe_webhook):
+        for handler in (self.request_payment, self.stripe_webhook, self.hold_sweeper):
             self.receipts.grant_enqueue(handler.function)
         self.receipts.add_consumer(self.send_receipt.function)
         self.receipts.grant_send_receipts(self.send_receipt.function)
@@ -216,6 +249,9 @@ class CallpayStack(Stack):
         self.http_api.add_routes("ApiContract", CONTRACT_ROUTES, self.api_contract.function)
         self.http_api.add_default_route("ApiContract")
         self.realtime.add_routes(self.realtime_handler.function)
+        self.hold_sweeps = HoldSweeps(
+            self, "HoldSweeps", config=config, function=self.hold_sweeper.function
+        )
 
         # Stripe's deliveries need far less than the apps' traffic; a flood of forged
         # ones then cannot use up the API's whole rate.
@@ -231,6 +267,7 @@ class CallpayStack(Stack):
         self.monitoring.watch_websocket_api("Realtime", self.realtime.api, self.realtime.stage)
         self.monitoring.watch_table("Table", self.data.table)
         self.monitoring.watch_dead_letters("ReceiptDeadLetters", self.receipts.dead_letters)
+        self.monitoring.watch_dead_letters("HoldSweepDeadLetters", self.hold_sweeps.dead_letters)
         self.monitoring.watch_webhook_signatures()
 
         self._outputs()

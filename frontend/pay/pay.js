@@ -1,6 +1,7 @@
 // The hosted pay page: the patient panel for the call and token in the URL fragment
 // (never the query string, so they never reach a server's logs), configured by the
-// deployment's ../config.json ({apiBase, wsUrl, stripeJsUrl}).
+// deployment's ../config.json ({apiBase, wsUrl, stripeJsUrl}). A pay-later link also names
+// its one request (payment_request_id): its token opens that request alone, for days.
 import { loadCatalog } from "../callpay.js";
 
 async function start() {
@@ -21,6 +22,7 @@ async function start() {
     stripeJsUrl: config.stripeJsUrl,
     callId: given.get("call_id"),
     token: given.get("token"),
+    paymentRequestId: given.get("payment_request_id") || undefined,
     locale: text.lang,
   };
 }

@@ -34,6 +34,7 @@ from callpay.domain.payment_request import (
     Status,
 )
 from callpay.domain.period import EARLIEST, LATEST
+from callpay.domain.policy import MAX_POLICY_CHARS, NoShowPolicy
 from callpay.domain.receipt_details import RECEIPT_DETAILS, ReceiptDetails
 from callpay.domain.receipt_job import receipt_number
 from callpay.domain.transitions import PAID
@@ -70,6 +71,10 @@ PositiveAmount = Annotated[StrictInt, Field(gt=0), AfterValidator(_chargeable_si
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmptyBody(Body):
+    """A route that takes no fields: `{}` or no body at all."""
 
 
 class LineItemIn(Body):
@@ -174,6 +179,31 @@ class CaptureIn(Body):
 
     # Default: the whole hold. 0 releases the hold without charging.
     amount: Amount | None = None
+    # `no_show`: the patient did not come; the clinic's no-show fee (as the patient was
+    # shown it when authorising) is captured, so no amount is sent.
+    reason: Literal["final_amount", "no_show"] = "final_amount"
+
+    @model_validator(mode="after")
+    def _no_show_has_no_amount(self) -> CaptureIn:
+        if self.reason == "no_show" and self.amount is not None:
+            raise ValueError("a no-show capture takes the clinic's fee: send no amount")
+        return self
+
+
+class PayLinkIn(Body):
+    """Where to send the link: the patient's e-mail if the request has none yet (or another
+    one), and their language; by default what the patient gave at checkout."""
+
+    email: Annotated[EmailStr, StringConstraints(max_length=254)] | None = None
+    locale: Locale | None = None
+
+
+class NoShowFeeIn(Body):
+    """Charge the clinic's no-show fee to the card this patient agreed to keep."""
+
+    clinic_id: Id
+    patient_ref: Id
+    description: Text | None = None
 
 
 class RefundIn(Body):
@@ -189,7 +219,10 @@ class RefundIn(Body):
 
 # Settings that null (or "") clears; the others cannot be null.
 CLEARABLE = frozenset({*RECEIPT_DETAILS, "default_locale", "minimum_amount", "maximum_amount",
-                       "country"})  # fmt: skip
+                       "country", "no_show_fee", "no_show_policy"})  # fmt: skip
+PolicyText = (
+    Annotated[str, StringConstraints(strip_whitespace=True, max_length=MAX_POLICY_CHARS)] | None
+)
 
 
 class ClinicSettingsIn(ReceiptDetails, Body):
@@ -205,6 +238,8 @@ class ClinicSettingsIn(ReceiptDetails, Body):
     default_locale: Locale | None = None
     share_description_with_stripe: StrictBool | None = None
     share_description_with_platform: StrictBool | None = None
+    no_show_fee: PositiveAmount | None = None
+    no_show_policy: PolicyText = None
 
     @model_validator(mode="after")
     def _nulls_only_clear(self) -> ClinicSettingsIn:
@@ -226,6 +261,9 @@ class ClinicSettingsOut(ReceiptDetails):
     default_locale: str | None
     share_description_with_stripe: bool
     share_description_with_platform: bool
+    no_show_fee: int | None
+    no_show_policy: str | None
+    no_show_policy_version: int
     stripe_account_linked: bool
 
     @classmethod
@@ -258,6 +296,9 @@ class PatientAccessIn(Body):
     model_config = ConfigDict(json_schema_extra={"examples": [{"clinic_id": "clinic-1"}]})
 
     clinic_id: Id
+    # The platform's reference of the patient in this call: lets them keep a card with the
+    # clinic (a Customer per patient, never found by e-mail).
+    patient_ref: Id | None = None
 
 
 class CheckoutIn(Body):
@@ -267,6 +308,39 @@ class CheckoutIn(Body):
 
     email: Annotated[EmailStr, StringConstraints(max_length=254)]
     locale: Locale | None = None
+    # Keep the card for the clinic's future charges (true) or not after all (false), under
+    # the no-show policy of `policy_version`, which the patient was shown; absent: no answer yet.
+    save_card: StrictBool | None = None
+    policy_version: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _consent_names_its_policy(self) -> CheckoutIn:
+        if self.save_card and self.policy_version is None:
+            raise ValueError("keeping the card needs the policy_version the patient was shown")
+        return self
+
+
+class NoShowPolicyOut(BaseModel):
+    """The words the patient reads before paying, and the fee they describe."""
+
+    version: int
+    text: str
+    fee: int
+    currency: str
+
+    @classmethod
+    def of(cls, policy: NoShowPolicy | None) -> NoShowPolicyOut | None:
+        if policy is None:
+            return None
+        return cls(version=policy.version, text=policy.text, fee=policy.fee,
+                   currency=policy.currency)  # fmt: skip
+
+
+class PayLinkOut(BaseModel):
+    """A pay-later link was sent (never the address or the link itself)."""
+
+    sent_at: datetime
+    expires_at: datetime
 
 
 class DisputeOut(BaseModel):
@@ -314,20 +388,45 @@ class PaymentRequestOut(BaseModel):
     paid_at: datetime | None
     # Once paid: the number the receipt (email and page) carries, for the confirmation.
     receipt_number: str | None = None
+    # Holds: Stripe's deadline for capturing (when the charge said), when the hold lapses
+    # (that deadline, else Stripe's default 7 days from authorising), which hold this is
+    # (2 and more: asked for again), and when the clinic was warned it is about to lapse.
+    capture_before: datetime | None = None
+    hold_expires_at: datetime | None = None
+    hold_attempt: int = 1
+    expiry_warned_at: datetime | None = None
+    # canceled: "canceled" (by the clinic or on Stripe), "released" (a hold let go),
+    # "expired" (a hold that lapsed). charge_reason "no_show": a no-show fee.
+    cancellation_reason: str | None = None
+    charge_reason: str | None = None
+    # Charged with a card the patient kept with the clinic, without the patient there.
+    off_session: bool = False
+    # The patient agreed to keep the card, and Stripe kept it.
+    card_saved: bool = False
+    pay_link: PayLinkOut | None = None
+    # The no-show fee the patient was shown while paying (a hold captures it on a no-show).
+    no_show_fee: int | None = None
 
     @classmethod
     def of(cls, request: PaymentRequest) -> PaymentRequestOut:
         number = None
         if request.status in PAID and request.paid_at is not None:
             number = receipt_number(request.id, f"{request.paid_at:%Y%m%d}")
+        derived = {"line_items", "dispute", "receipt_number", "hold_expires_at", "card_saved",
+                   "pay_link", "no_show_fee"}  # fmt: skip
+        link = request.pay_link
         return cls.model_validate(
-            request.model_dump(
-                include=set(cls.model_fields) - {"line_items", "dispute", "receipt_number"}
-            )
+            request.model_dump(include=set(cls.model_fields) - derived)
             | {
                 "line_items": list(request.line_items),
                 "dispute": DisputeOut.of(request.dispute),
                 "receipt_number": number,
+                "hold_expires_at": request.hold_deadline,
+                "card_saved": request.saved_payment_method is not None,
+                "pay_link": PayLinkOut(sent_at=link.sent_at, expires_at=link.expires_at)
+                if link
+                else None,
+                "no_show_fee": request.no_show_policy.fee if request.no_show_policy else None,
             }
         )
 
@@ -358,6 +457,12 @@ class CheckoutOut(BaseModel):
     stripe_account: str
     # Who the patient is paying, as the receipt names it (the clinic's legal name).
     clinic_name: str | None = None
+    # The clinic's no-show policy, to show before the patient pays (or keeps the card).
+    no_show_policy: NoShowPolicyOut | None = None
+    # Whether the patient may keep the card with the clinic (a policy, and a patient the
+    # platform named), and whether they have agreed to for this payment.
+    can_save_card: bool = False
+    save_card: bool = False
 
 
 class PatientAccessOut(BaseModel):

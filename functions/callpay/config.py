@@ -29,6 +29,10 @@ class Settings(BaseModel):
     # Stripe's API base; set to localstripe's address in the local stack and tests.
     stripe_api_base: str | None = None
     patient_token_hours: Annotated[int, Field(gt=0, le=24)] = 4
+    # How long a pay-later link works (at most 30 days), and how long before a hold lapses
+    # the clinic is warned.
+    pay_link_hours: Annotated[int, Field(gt=0, le=720)] = 72
+    hold_warning_hours: Annotated[int, Field(gt=0, le=144)] = 24
     # The hosted pay page (https://.../pay/): patient access answers a link to it with the
     # call and the token in the URL fragment. Without it, patient access has no link.
     patient_page_url: Annotated[str | None, Field(pattern=r"^https?://\S+$")] = None
@@ -63,6 +67,8 @@ class Settings(BaseModel):
         "token_secret_id": "TOKEN_SECRET_ID",
         "stripe_api_base": "STRIPE_API_BASE",
         "patient_token_hours": "PATIENT_TOKEN_HOURS",
+        "pay_link_hours": "PAY_LINK_HOURS",
+        "hold_warning_hours": "HOLD_WARNING_HOURS",
         "patient_page_url": "PATIENT_PAGE_URL",
         "secret_max_age_seconds": "SECRET_MAX_AGE_SECONDS",
         "jwt_issuer": "JWT_ISSUER",

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from callpay.domain.access import Patient
 from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.connection import Connection
 from callpay.domain.invoice import Invoice
 from callpay.domain.payment_request import AuditEntry, ChargeDetails, PaymentRequest, Refund
 from callpay.domain.receipt_job import Claim, ReceiptJob
+from callpay.domain.saved_card import SavedCard
 from callpay.domain.transitions import Transition
 from callpay.domain.webhook_endpoint import Delivery, WebhookEndpoint
 
@@ -119,13 +121,26 @@ class PaymentStore(Protocol):
 
     def by_payment_intent(self, payment_intent_id: str) -> PaymentRequest | None: ...
 
+    def holds_expiring(self, start: datetime, end: datetime) -> Iterator[PaymentRequest]:
+        """Authorised holds whose deadline (`hold_deadline`) is in [start, end), by key."""
+        ...
+
     def save(self, change: Transition, event_id: str | None = None) -> None:
         """Write `change.after` if the stored version is still `change.before.version`,
         with what it means for the invoices it bills (domain/invoice.py) in the same write.
 
-        With `event_id`, the event is recorded as processed in the same write.
+        With `event_id`, the event is recorded as processed in the same write; a card the
+        patient agreed to keep (domain/saved_card.py) is recorded in the same write too.
         Raises VersionConflict or DuplicateEvent.
         """
+        ...
+
+    def saved_card(self, clinic_id: str, patient_ref: str) -> SavedCard | None: ...
+
+    def customer_of(self, clinic_id: str, patient_ref: str) -> str | None: ...
+
+    def claim_customer(self, clinic_id: str, patient_ref: str, customer_id: str) -> str:
+        """Record the patient's Stripe Customer unless one is; return the one recorded."""
         ...
 
     def record_event(self, event_id: str) -> None:
@@ -140,6 +155,9 @@ class Intent:
     id: str
     status: str
     client_secret: str | None = None
+    # Read by the hold sweeper (retrieve_hold): what was captured, and the hold's deadline.
+    amount_received: int | None = None
+    capture_before: datetime | None = None
 
 
 class PaymentGateway(Protocol):
@@ -148,10 +166,36 @@ class PaymentGateway(Protocol):
         request: PaymentRequest,
         stripe_account: str,
         share_description: bool,
+        saved_card: SavedCard | None = None,
         resumed: bool = False,
-    ) -> Intent: ...
+    ) -> Intent:
+        """A PaymentIntent for the request's current attempt (idempotent per attempt); with
+        a saved card, for its Customer and card, to be confirmed off-session; `resumed`: an
+        earlier attempt may have made it already (its answer lost): look for it first."""
+        ...
 
     def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent: ...
+
+    def retrieve_hold(self, intent_id: str, stripe_account: str) -> Intent:
+        """The intent with its charge's `capture_before` and `amount_received`."""
+        ...
+
+    def confirm_off_session(
+        self, intent_id: str, stripe_account: str, idempotency_key: str
+    ) -> Intent:
+        """Charge the saved card without the patient; raises PaymentDeclined (e.g.
+        `authentication_required`) when the bank wants the card holder."""
+        ...
+
+    def keep_card(
+        self, intent_id: str, stripe_account: str, customer_id: str | None, idempotency_key: str
+    ) -> Intent:
+        """Set (a Customer) or unset (None) `setup_future_usage: off_session` on the intent."""
+        ...
+
+    def create_customer(self, stripe_account: str, patient_key: str, idempotency_key: str) -> str:
+        """A Customer on the clinic's account standing for one patient; its id."""
+        ...
 
     def cancel_intent(
         self, intent_id: str, stripe_account: str, idempotency_key: str
@@ -169,10 +213,20 @@ class PaymentGateway(Protocol):
 
 
 class PatientTokens(Protocol):
-    def mint(self, call_id: str, clinic_id: str, now: datetime) -> tuple[str, datetime]: ...
+    def mint(
+        self,
+        call_id: str,
+        clinic_id: str,
+        now: datetime,
+        *,
+        patient_ref: str | None = None,
+        payment_request_id: str | None = None,
+        token_id: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, datetime]: ...
 
-    def verify(self, token: str) -> tuple[str, str, str]:
-        """(call_id, clinic_id, token_id) of a valid token; raises Unauthenticated."""
+    def verify(self, token: str) -> Patient:
+        """What a valid token grants; raises Unauthenticated."""
         ...
 
 

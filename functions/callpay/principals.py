@@ -29,7 +29,6 @@ from callpay.adapters.patient_tokens import ISSUER as PATIENT_TOKEN_ISSUER
 from callpay.domain.access import (
     ROLES,
     Clinician,
-    Patient,
     PlatformBackend,
     PlatformCaller,
     Principal,
@@ -203,8 +202,7 @@ def principal_of_token(
     if len(token) > MAX_TOKEN_CHARS:
         raise Unauthenticated("invalid_token", "The access token is too long to be one.")
     if is_patient_token(token) or clinicians is None:
-        call_id, clinic_id, token_id = patients.verify(token)
-        return Patient(call_id=call_id, clinic_id=clinic_id, token_id=token_id)
+        return patients.verify(token)
     return clinician_of(clinicians.verify(token))
 
 

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from callpay.logic.audit import AuditTrail
     from callpay.logic.clinics import ClinicAdmin
     from callpay.logic.connect_events import ConnectEvents
+    from callpay.logic.hold_sweeper import HoldSweeper
     from callpay.logic.invoices import Invoices
+    from callpay.logic.no_show import NoShowFees
     from callpay.logic.payment_requests import PaymentRequests
     from callpay.logic.platform_events import EventDelivery, EventFanOut
     from callpay.logic.realtime import Realtime
@@ -134,6 +136,29 @@ def payment_requests() -> PaymentRequests:
         publishable_key=lambda: stripe_keys().stripe_publishable_key,
         clock=now,
         patient_page_url=settings().patient_page_url,
+        pay_link_lifetime=timedelta(hours=settings().pay_link_hours),
+    )
+
+
+@cache
+def no_show_fees() -> NoShowFees:
+    from callpay.logic.no_show import NoShowFees  # noqa: PLC0415
+
+    return NoShowFees(payment_requests())
+
+
+@cache
+def hold_sweeper() -> HoldSweeper:
+    from callpay.adapters.stripe_gateway import StripeGateway  # noqa: PLC0415
+    from callpay.logic.hold_sweeper import HoldSweeper  # noqa: PLC0415
+
+    return HoldSweeper(
+        store=store(),
+        gateway=StripeGateway(stripe_client),
+        notifier=notifier(),
+        receipts=receipt_queue(),
+        clock=now,
+        warn_before=timedelta(hours=settings().hold_warning_hours),
     )
 
 
@@ -181,10 +206,18 @@ def receipts() -> ReceiptMailing:
     from callpay.adapters import aws  # noqa: PLC0415
     from callpay.adapters.dynamodb_receipts import DynamoDBReceiptLedger  # noqa: PLC0415
     from callpay.adapters.ses_mailer import SesReceiptMailer  # noqa: PLC0415
-    from callpay.logic.receipts import ReceiptMailing  # noqa: PLC0415
+    from callpay.logic.receipts import PayLinkMail, ReceiptMailing  # noqa: PLC0415
+    from callpay.receipts.locales import negotiate  # noqa: PLC0415
+    from callpay.receipts.pay_link import render_pay_link  # noqa: PLC0415
 
     config = settings()
     ses = aws.client("ses")
+    links = None
+    if config.patient_page_url:
+        links = PayLinkMail(
+            tokens=patient_tokens(), page_url=config.patient_page_url,
+            render=render_pay_link, negotiate=negotiate,
+        )  # fmt: skip
     return ReceiptMailing(
         book=receipt_book(),
         ledger=DynamoDBReceiptLedger(aws.client("dynamodb"), config.table_name),
@@ -194,6 +227,7 @@ def receipts() -> ReceiptMailing:
             config.ses_configuration_set,
         ),
         clock=now,
+        links=links,
     )
 
 
@@ -369,6 +403,7 @@ def reset() -> None:
         stripe_events, connections, notifier, realtime, receipt_queue, receipt_book, receipts,
         clinic_store, clinic_admin, connect_events, audit_trail, invoices, endpoint_store,
         delivery_queue, endpoint_secrets, webhook_endpoints, event_fan_out, event_delivery,
+        no_show_fees, hold_sweeper,
     ):  # fmt: skip
         built.cache_clear()
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415

@@ -46,8 +46,12 @@ metrics = Metrics(namespace="callpay", service="clinic_admin")
 app = http_resolver()
 install_error_handlers(app, logger)
 
+# A hold: `capture_method` manual, `amount` what was held, `amount_captured` what it charged
+# (0 when released or lapsed: `cancellation_reason` released / expired); `charge_reason`
+# no_show for a no-show fee, `off_session` when charged to a kept card.
 REPORT_COLUMNS = ("id", "created_at", "paid_at", "call_id", "status", "currency", "amount",
-                  "amount_captured", "amount_refunded", "description")  # fmt: skip
+                  "amount_captured", "amount_refunded", "description", "capture_method",
+                  "charge_reason", "cancellation_reason", "off_session")  # fmt: skip
 # With `audit=true`: one row per audit entry of each payment, these columns added.
 AUDIT_COLUMNS = ("audit_at", "audit_action", "from_status", "to_status", "actor", "actor_id",
                  "audit_detail")  # fmt: skip

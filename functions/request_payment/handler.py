@@ -1,5 +1,5 @@
 """Payment request routes: patient access, create, list, view, checkout, cancel, capture,
-refunds and the receipt page.
+a fresh hold, pay-later links, no-show fees, refunds and the receipt page.
 
 Each route turns the HTTP request into one call of the logic and shapes the answer.
 """
@@ -17,7 +17,10 @@ from callpay import runtime
 from callpay.api_models import (
     CaptureIn,
     CheckoutIn,
+    EmptyBody,
+    NoShowFeeIn,
     PatientAccessIn,
+    PayLinkIn,
     PaymentRequestIn,
     PaymentRequestOut,
     PaymentRequestsOut,
@@ -25,6 +28,7 @@ from callpay.api_models import (
     RefundIn,
 )
 from callpay.domain.access import Principal
+from callpay.domain.payment_request import PaymentRequest
 from callpay.http_api import (
     http_resolver,
     idempotency_key,
@@ -49,7 +53,7 @@ def caller() -> Principal:
 def grant_patient_access(call_id: str) -> Response[str]:
     body = parse_body(app.current_event.raw_event, PatientAccessIn)
     access = runtime.payment_requests().grant_patient_access(
-        caller(), path_id(call_id, "call_id"), body.clinic_id
+        caller(), path_id(call_id, "call_id"), body.clinic_id, body.patient_ref
     )
     return json_response(201, access)
 
@@ -65,11 +69,33 @@ def create_payment_request(call_id: str) -> Response[str]:
     if is_new:
         metrics.add_metric(name="PaymentRequestsCreated", unit=MetricUnit.Count, value=1)
     logger.info("payment request created", extra={"payment_request_id": request.id, "new": is_new})
+    return created(request, is_new)
+
+
+def created(request: PaymentRequest, is_new: bool) -> Response[str]:
+    """201 with the request and where it lives; a replayed Idempotency-Key says so."""
     response = json_response(201, PaymentRequestOut.of(request))
     response.headers["Location"] = f"/payment-requests/{request.id}"
     if not is_new:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+@app.post("/calls/<call_id>/no-show-fees")
+def charge_no_show_fee(call_id: str) -> Response[str]:
+    """The clinic's no-show fee on the card the patient agreed to keep (off-session)."""
+    principal = caller()
+    body = parse_body(app.current_event.raw_event, NoShowFeeIn)
+    key = idempotency_key(app.current_event.headers)
+    request, is_new = runtime.no_show_fees().charge(
+        principal, path_id(call_id, "call_id"), body, key
+    )
+    if is_new:
+        metrics.add_metric(name="NoShowFees", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "no-show fee", extra={"payment_request_id": request.id, "status": request.status.value}
+    )
+    return created(request, is_new)
 
 
 @app.get("/calls/<call_id>/payment-requests")
@@ -100,6 +126,27 @@ def capture(payment_request_id: str) -> Response[str]:
     body = parse_body(app.current_event.raw_event, CaptureIn)
     request = runtime.payment_requests().capture(principal, path_id(payment_request_id, "id"), body)
     return json_response(200, PaymentRequestOut.of(request))
+
+
+@app.post("/payment-requests/<payment_request_id>/reauthorize")
+def reauthorize(payment_request_id: str) -> Response[str]:
+    principal = caller()
+    parse_body(app.current_event.raw_event, EmptyBody)
+    request = runtime.payment_requests().reauthorize(principal, path_id(payment_request_id, "id"))
+    return json_response(200, PaymentRequestOut.of(request))
+
+
+@app.post("/payment-requests/<payment_request_id>/pay-link")
+def pay_link(payment_request_id: str) -> Response[str]:
+    """E-mail the patient a link to pay this request on the hosted page (202: the e-mail is
+    queued)."""
+    principal = caller()
+    body = parse_body(app.current_event.raw_event, PayLinkIn)
+    request = runtime.payment_requests().send_pay_link(
+        principal, path_id(payment_request_id, "id"), body
+    )
+    metrics.add_metric(name="PayLinksSent", unit=MetricUnit.Count, value=1)
+    return json_response(202, PaymentRequestOut.of(request))
 
 
 @app.post("/payment-requests/<payment_request_id>/refunds")

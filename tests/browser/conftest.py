@@ -76,6 +76,28 @@ def page(browser: Browser) -> Iterator[Page]:
     assert errors == [], f"script errors on the page: {errors}"
 
 
+@pytest.fixture(scope="module")
+def site() -> Iterator[dict[str, str]]:
+    """A video platform's pages (tests/browser/panels.py, host_site)."""
+    from tests.browser.panels import host_site  # noqa: PLC0415
+
+    with host_site() as pages:
+        yield pages
+
+
+@pytest.fixture
+def patient_page(browser: Browser) -> Iterator[Page]:
+    """The other side of the call: the patient's own browser, failing on script errors."""
+    from tests.browser.panels import new_page  # noqa: PLC0415
+
+    context, opened = new_page(browser)
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    assert errors == [], f"script errors on the patient's page: {errors}"
+
+
 @pytest.fixture(scope="session")
 def harness_origin(stack: LocalStack) -> Iterator[str]:
     """Where the stand-in's own test page is served (tests/browser/harness.py)."""

@@ -9,7 +9,6 @@ state through the API; the consultation also checks the receipt e-mail in SES (m
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from tests.browser.panels import (
     Consultation,
     PatientScreen,
     host_page,
-    host_site,
     new_page,
     press,
     screenshot,
@@ -39,25 +37,9 @@ from tests.e2e.conftest import LocalStack
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[dict[str, str]]:
-    with host_site() as pages:
-        yield pages
-
-
 @pytest.fixture
 def consultation(stack: LocalStack) -> Consultation:
     return Consultation.start(stack)
-
-
-@pytest.fixture
-def patient_page(browser: Browser) -> Iterator[Page]:
-    context, opened = new_page(browser)
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    context.close()
-    assert errors == [], f"script errors on the patient's page: {errors}"
 
 
 def test_a_whole_consultation_request_pay_pop_up_receipt(

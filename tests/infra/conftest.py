@@ -40,7 +40,8 @@ SECRETS_USED = {
     "request_payment": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
     "stripe_webhook": {"WEBHOOK_SECRET_ID"},
     "realtime": {"TOKEN_SECRET_ID"},
-    "send_receipt": {"STRIPE_SECRET_ID"},
+    # The token key mints a pay-later link's token into its e-mail.
+    "send_receipt": {"STRIPE_SECRET_ID", "TOKEN_SECRET_ID"},
     # Not the patient token key: every clinic route is for clinicians and admins.
     "clinic_admin": {"STRIPE_SECRET_ID"},
     "platform_api": set(),
@@ -48,6 +49,7 @@ SECRETS_USED = {
     "platform_delivery": set(),
     # Serves the document it ships with: no secret at all.
     "api_contract": set(),
+    "hold_sweeper": {"STRIPE_SECRET_ID"},
 }
 
 

@@ -27,6 +27,9 @@ EXPECTED_ROUTES = {
     "POST /payment-requests/{id}/checkout": ("request_payment", "NONE"),
     "POST /payment-requests/{id}/cancel": ("request_payment", "JWT"),
     "POST /payment-requests/{id}/capture": ("request_payment", "JWT"),
+    "POST /payment-requests/{id}/reauthorize": ("request_payment", "JWT"),
+    "POST /payment-requests/{id}/pay-link": ("request_payment", "JWT"),
+    "POST /calls/{call_id}/no-show-fees": ("request_payment", "JWT"),
     "POST /payment-requests/{id}/refunds": ("request_payment", "JWT"),
     "GET /payment-requests/{id}/receipt": ("request_payment", "NONE"),
     "POST /webhooks/stripe": ("stripe_webhook", "NONE"),
@@ -178,15 +181,18 @@ def test_one_function_per_existing_handler_on_python_313_x86_64(
         "platform_outbox",
         "platform_delivery",
         "api_contract",
+        "hold_sweeper",
     }
-    timeouts = {"send_receipt": 30, "platform_outbox": 30, "platform_delivery": 60}
+    timeouts = {"send_receipt": 30, "platform_outbox": 30, "platform_delivery": 60,
+                "hold_sweeper": 300}  # fmt: skip
     for service, (_, properties) in functions.items():
         assert properties["Handler"] == f"{service}.handler.lambda_handler"
         assert properties["Runtime"] == "python3.13"
         assert properties["Architectures"] == ["x86_64"]
         assert properties["MemorySize"] == 512
         # API-facing functions answer well inside API Gateway's 30 s; the queue worker
-        # gets longer, and the queue's visibility timeout is six times that.
+        # gets longer (the queue's visibility timeout is six times that), and the hold
+        # sweeper, which asks Stripe about each lapsed hold, longer still.
         assert properties["Timeout"] == timeouts.get(service, 10)
         # No Tracer in the handlers, so no X-Ray tracing.
         assert "TracingConfig" not in properties
@@ -270,7 +276,7 @@ def test_receipt_settings_go_to_the_functions_that_use_them(synthesized: Synthes
     configuration_set = synthesized.logical_id(synthesized.stack.receipts.configuration_set)
     for service, (_, properties) in functions_by_service(synthesized).items():
         variables = properties["Environment"]["Variables"]
-        if service in {"request_payment", "stripe_webhook"}:
+        if service in {"request_payment", "stripe_webhook", "hold_sweeper"}:
             assert variables["RECEIPT_QUEUE_URL"] == {"Ref": queue}
         else:
             assert "RECEIPT_QUEUE_URL" not in variables
@@ -397,6 +403,12 @@ def test_each_function_may_use_exactly_what_it_needs(synthesized: Synthesized) -
             "sqs:GetQueueUrl": {queue},
         },
         stack.clinic_admin: {},
+        stack.hold_sweeper: {
+            **pushes,
+            "sqs:SendMessage": {queue},
+            "sqs:GetQueueAttributes": {queue},
+            "sqs:GetQueueUrl": {queue},
+        },
         stack.send_receipt: {
             "sqs:ReceiveMessage": {queue},
             "sqs:ChangeMessageVisibility": {queue},
@@ -466,9 +478,9 @@ def test_only_stripe_webhook_may_read_the_webhook_secrets_and_realtime_only_the_
             if secret in readable:
                 readers[variable].add(service)
     assert readers == {
-        "STRIPE_SECRET_ID": {"request_payment", "send_receipt", "clinic_admin"},
+        "STRIPE_SECRET_ID": {"request_payment", "send_receipt", "clinic_admin", "hold_sweeper"},
         "WEBHOOK_SECRET_ID": {"stripe_webhook"},
-        "TOKEN_SECRET_ID": {"request_payment", "realtime"},
+        "TOKEN_SECRET_ID": {"request_payment", "realtime", "send_receipt"},
     }
 
 
@@ -739,8 +751,9 @@ def test_receipt_queue_redrives_to_an_encrypted_dead_letter_queue(
 
 def test_queues_refuse_requests_without_tls(synthesized: Synthesized) -> None:
     policies = synthesized.of_type("AWS::SQS::QueuePolicy").values()
-    # Receipts and their dead letters; deliveries, their dead letters, the outbox's failures.
-    assert len(policies) == 5
+    # Receipts and their dead letters; deliveries, their dead letters, the outbox's failures;
+    # the hold sweeper's dead letters.
+    assert len(policies) == 6
     for policy in policies:
         (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Effect"] == "Deny"
@@ -860,7 +873,8 @@ def test_alarms_cover_5xx_errors_throttles_dead_letters_and_bad_signatures(
 
     stack = synthesized.stack
     dead_letters = [stack.receipts.dead_letters, stack.platform_events.dead_letters,
-                    stack.platform_events.outbox_failures]  # fmt: skip
+                    stack.platform_events.outbox_failures,
+                    stack.hold_sweeps.dead_letters]  # fmt: skip
     depths = alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]
     assert sorted(json.dumps(d["Dimensions"]) for d in depths) == sorted(
         json.dumps([{"Name": "QueueName", "Value": {"Fn::GetAtt": [lid, "QueueName"]}}])
@@ -909,8 +923,8 @@ def test_alarms_cover_the_websocket_api_and_the_tables_throttles_and_errors(
 def test_every_alarm_notifies_the_encrypted_alarm_topic(synthesized: Synthesized) -> None:
     topic = synthesized.logical_id(synthesized.stack.monitoring.topic)
     alarms = synthesized.of_type("AWS::CloudWatch::Alarm").values()
-    # HTTP 5xx, three dead-letter queues, signatures; WebSocket x2; table x2; per function x2.
-    assert len(alarms) == 5 + 2 + 2 + 2 * len(synthesized.stack.handlers)
+    # HTTP 5xx, four dead-letter queues, signatures; WebSocket x2; table x2; per function x2.
+    assert len(alarms) == 6 + 2 + 2 + 2 * len(synthesized.stack.handlers)
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"

@@ -158,11 +158,18 @@ def test_the_frontend_asset_ships_the_module_page_and_catalogs_not_the_sources(
     assert not [name for name in shipped if name.endswith((".po", ".pot"))]
 
 
-def test_request_payment_links_the_pay_page(synthesized: Synthesized) -> None:
+def test_request_payment_and_the_mailer_link_the_pay_page(synthesized: Synthesized) -> None:
+    """Patient access links it, and pay-later link e-mails (made by request_payment, sent
+    by send_receipt) link it for one request, working PAY_LINK_HOURS."""
     distribution_id, _ = one(synthesized, "AWS::CloudFront::Distribution")
-    _, properties = functions_by_service(synthesized)["request_payment"]
-    page = flat(properties["Environment"]["Variables"]["PATIENT_PAGE_URL"])
-    assert page == f"https://${{{distribution_id}.DomainName}}/pay/"
-    for service, (_, other) in functions_by_service(synthesized).items():
-        if service != "request_payment":
-            assert "PATIENT_PAGE_URL" not in other["Environment"]["Variables"]
+    linking = {"request_payment", "send_receipt"}
+    for service, (_, properties) in functions_by_service(synthesized).items():
+        variables = properties["Environment"]["Variables"]
+        if service in linking:
+            page = flat(variables["PATIENT_PAGE_URL"])
+            assert page == f"https://${{{distribution_id}.DomainName}}/pay/"
+        else:
+            assert "PATIENT_PAGE_URL" not in variables
+        assert ("PAY_LINK_HOURS" in variables) is (service == "request_payment")
+    _, request_payment = functions_by_service(synthesized)["request_payment"]
+    assert request_payment["Environment"]["Variables"]["PAY_LINK_HOURS"] == "72"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from callpay.adapters.patient_tokens import SignedPatientTokens
+from callpay.adapters.stripe_gateway import create_key
 from callpay.domain.clinic import Clinic, ClinicAuditEntry, ClinicChange
 from callpay.domain.connection import Connection
 from callpay.domain.errors import BadRequest
@@ -15,6 +16,7 @@ from callpay.domain.invoice import EDITABLE, Invoice, InvoiceStatus, invoice_mov
 from callpay.domain.payment_request import AuditEntry, ChargeDetails, PaymentRequest, Refund
 from callpay.domain.platform_events import PlatformEvent, invoice_event, request_event
 from callpay.domain.receipt_job import Claim, ReceiptJob
+from callpay.domain.saved_card import SavedCard, saved_card_of
 from callpay.domain.transitions import Transition
 from callpay.domain.webhook_endpoint import Delivery, WebhookEndpoint
 from callpay.ports import (
@@ -50,6 +52,8 @@ class InMemoryStore:
     announced: list[PlatformEvent] = field(default_factory=list)
     refund_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     link_claims: dict[str, str] = field(default_factory=dict)  # clinic -> account link key
+    saved_cards: dict[tuple[str, str], SavedCard] = field(default_factory=dict)
+    customers: dict[tuple[str, str], str] = field(default_factory=dict)
 
     # -- ClinicStore ---------------------------------------------------------------------
 
@@ -195,6 +199,13 @@ class InMemoryStore:
             (r for r in self.requests.values() if r.payment_intent_id == payment_intent_id), None
         )
 
+    def holds_expiring(self, start: datetime, end: datetime) -> Iterator[PaymentRequest]:
+        held = [r for r in self.requests.values() if r.hold_deadline is not None]
+        for request in sorted(held, key=lambda r: (r.hold_deadline, r.id)):
+            assert request.hold_deadline is not None
+            if start <= request.hold_deadline < end:
+                yield request
+
     def save(self, change: Transition, event_id: str | None = None) -> None:
         if event_id and event_id in self.events:
             raise DuplicateEvent(event_id)
@@ -227,6 +238,18 @@ class InMemoryStore:
         self.announced.extend(invoice_event(move, change.after) for move in moves)
         if event_id:
             self.events.add(event_id)
+        card = saved_card_of(change.after, change.audit.at)
+        if card and change.after.saved_payment_method != change.before.saved_payment_method:
+            self.saved_cards[(card.clinic_id, card.patient_ref)] = card
+
+    def saved_card(self, clinic_id: str, patient_ref: str) -> SavedCard | None:
+        return self.saved_cards.get((clinic_id, patient_ref))
+
+    def customer_of(self, clinic_id: str, patient_ref: str) -> str | None:
+        return self.customers.get((clinic_id, patient_ref))
+
+    def claim_customer(self, clinic_id: str, patient_ref: str, customer_id: str) -> str:
+        return self.customers.setdefault((clinic_id, patient_ref), customer_id)
 
     def record_event(self, event_id: str) -> None:
         if event_id in self.events:
@@ -277,6 +300,13 @@ class FakeGateway:
     refund_amounts: dict[str, int] = field(default_factory=dict)  # refund id -> amount
     keys: list[str] = field(default_factory=list)  # cancel and capture idempotency keys
     charge_lookups: int = 0  # charge_details calls: receipts must not make one per view
+    # The hold sweeper's view of Stripe: intent id -> what retrieve_hold answers.
+    holds: dict[str, Intent] = field(default_factory=dict)
+    # Off-session charges: what confirm_off_session raises (else it succeeds).
+    off_session_decline: Exception | None = None
+    off_session_confirmed: list[str] = field(default_factory=list)
+    kept_cards: dict[str, str | None] = field(default_factory=dict)  # intent -> customer
+    customers: list[tuple[str, str]] = field(default_factory=list)  # (patient key, idem. key)
 
     def _maybe_fail(self) -> None:
         if self.fail_with is not None:
@@ -288,10 +318,11 @@ class FakeGateway:
         request: PaymentRequest,
         stripe_account: str,
         share_description: bool,
+        saved_card: SavedCard | None = None,
         resumed: bool = False,
     ) -> Intent:
         self._maybe_fail()
-        key = f"{request.id}:create"
+        key = create_key(request)
         for sent in self.created:
             if sent["idempotency_key"] == key:  # Stripe replays the first answer
                 return Intent(id=str(sent["intent_id"]), status=self.status)
@@ -304,9 +335,40 @@ class FakeGateway:
                 "description": request.description if share_description else None,
                 "amount": request.amount,
                 "currency": request.currency,
+                "capture_method": request.capture_method,
+                "customer": saved_card.customer_id if saved_card else None,
+                "payment_method": saved_card.payment_method_id if saved_card else None,
             }
         )
         return Intent(id=intent_id, status=self.status)
+
+    def retrieve_hold(self, intent_id: str, stripe_account: str) -> Intent:
+        self._maybe_fail()
+        return self.holds.get(intent_id, Intent(id=intent_id, status="requires_capture"))
+
+    def confirm_off_session(
+        self, intent_id: str, stripe_account: str, idempotency_key: str
+    ) -> Intent:
+        self._maybe_fail()
+        self.off_session_confirmed.append(intent_id)
+        if self.off_session_decline is not None:
+            raise self.off_session_decline
+        return Intent(id=intent_id, status="succeeded")
+
+    def keep_card(
+        self, intent_id: str, stripe_account: str, customer_id: str | None, idempotency_key: str
+    ) -> Intent:
+        self._maybe_fail()
+        self.kept_cards[intent_id] = customer_id
+        return Intent(id=intent_id, status=self.status)
+
+    def create_customer(self, stripe_account: str, patient_key: str, idempotency_key: str) -> str:
+        self._maybe_fail()
+        for index, (_, key) in enumerate(self.customers):
+            if key == idempotency_key:
+                return f"cus_{index + 1}"
+        self.customers.append((patient_key, idempotency_key))
+        return f"cus_{len(self.customers)}"
 
     def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent:
         self._maybe_fail()

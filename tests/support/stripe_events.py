@@ -13,6 +13,12 @@ in (the version of the webhook endpoint):
   `charge.refunded` at all.
 - Dispute: `charge` and `payment_intent` ids, `status`, `reason`, `amount`,
   `is_charge_refundable`, `balance_transactions`.
+- An authorisation's charge: `captured: false`, `payment_method_details.card.capture_before`
+  (epoch seconds). A hold that lapses: `payment_intent.canceled` with
+  `cancellation_reason: expired` since 2025-03-31.basil, `automatic` before; and
+  `charge.expired` for its charge.
+- Off-session failures (`authentication_required`): `last_payment_error` with that `code`
+  and `decline_code`, the intent back to `requires_payment_method`.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ def charge_object(
     api_version: str = "2025-03-31.basil",
     charge_id: str = "ch_1",
     refund_ids: tuple[str, ...] = (),
+    capture_before: int | None = None,
 ) -> dict[str, Any]:
     """The charge of a PaymentIntent as rendered in `api_version`.
 
@@ -108,6 +115,8 @@ def charge_object(
         "status": "succeeded",
         "metadata": {},
     }
+    if capture_before is not None:
+        charge["payment_method_details"]["card"]["capture_before"] = capture_before
     if api_version < "2022-11-15":
         charge["refunds"] = {
             "object": "list",
@@ -129,6 +138,11 @@ def intent_event(
     account: str | None = None,
     decline_code: str | None = None,
     api_version: str | None = None,
+    cancellation_reason: str | None = None,
+    capture_before: int | None = None,
+    error_code: str = "card_declined",
+    payment_method: str | None = None,
+    setup_future_usage: str | None = None,
 ) -> dict[str, Any]:
     status = {
         "payment_intent.succeeded": "succeeded",
@@ -140,7 +154,7 @@ def intent_event(
     }.get(event_type, "requires_payment_method")
     error = None
     if event_type == "payment_intent.payment_failed":
-        error = {"code": "card_declined", "decline_code": decline_code, "message": "Declined."}
+        error = {"code": error_code, "decline_code": decline_code, "message": "Declined."}
     received = amount if received is None else received
     intent: dict[str, Any] = {
         "id": intent_id,
@@ -151,9 +165,15 @@ def intent_event(
         "amount_capturable": amount if status == "requires_capture" else 0,
         "metadata": {"payment_request_id": payment_request_id} if payment_request_id else {},
         "last_payment_error": error,
+        "cancellation_reason": cancellation_reason,
+        "payment_method": payment_method,
+        "setup_future_usage": setup_future_usage,
     }
     if api_version and status in {"succeeded", "requires_capture"}:
-        charge = charge_object(intent_id, amount=amount, captured=received, api_version=api_version)
+        charge = charge_object(
+            intent_id, amount=amount, captured=received, api_version=api_version,
+            capture_before=capture_before,
+        )  # fmt: skip
         if status == "requires_capture":
             charge |= {"captured": False, "amount_captured": 0}
         if api_version < "2022-11-15":

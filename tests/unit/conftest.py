@@ -20,6 +20,7 @@ from callpay.logic.audit import AuditTrail
 from callpay.logic.clinics import ClinicAdmin
 from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.invoices import Invoices
+from callpay.logic.no_show import NoShowFees
 from callpay.logic.payment_requests import PaymentRequests
 from callpay.logic.platform_events import EventDelivery, EventFanOut
 from callpay.logic.realtime import Realtime
@@ -151,6 +152,7 @@ def build_world(monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setattr(runtime, "receipt_book", lambda: book)
     monkeypatch.setattr(runtime, "webhook_secrets", lambda: [WEBHOOK_SECRET])
     monkeypatch.setattr(runtime, "payment_requests", lambda: service)
+    monkeypatch.setattr(runtime, "no_show_fees", lambda: NoShowFees(service))
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
     monkeypatch.setattr(runtime, "stripe_events", lambda: events)

@@ -18,7 +18,8 @@ from callpay import runtime
 from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import SCOPES, Clinician
 from callpay.domain.invoice import Invoice
-from callpay.domain.payment_request import LineItem
+from callpay.domain.payment_request import CardConsent, LineItem
+from callpay.domain.saved_card import SavedCard
 from callpay.domain.stripe_objects import StripeEvent
 from clinic_admin.handler import lambda_handler as clinic_admin
 from infra.http_api import (
@@ -59,6 +60,11 @@ ROUTES = [
     RouteCase("POST /payment-requests/{id}/cancel", "clinician", 200),
     RouteCase("POST /payment-requests/{id}/capture", "clinician", 200, {"amount": 6000},
               target="held"),
+    RouteCase("POST /payment-requests/{id}/reauthorize", "clinician", 200, target="held"),
+    RouteCase("POST /payment-requests/{id}/pay-link", "clinician", 202,
+              {"email": "p@example.com"}),
+    RouteCase("POST /calls/{call_id}/no-show-fees", "clinician", 201,
+              {"clinic_id": "clinic-1", "patient_ref": "patient-1"}),
     RouteCase("POST /payment-requests/{id}/refunds", "admin", 200, {"reason": "duplicate"},
               target="paid"),
     RouteCase("GET /payment-requests/{id}/receipt", "viewer", 200, target="paid"),
@@ -156,7 +162,22 @@ def test_the_matrix_covers_every_route_of_the_api() -> None:
 
 
 def prepared(world: World) -> dict[str, str]:
-    """call-1 (clinic-1) with an open and a paid request; a token for call-1's patient."""
+    """call-1 (clinic-1) with an open, a paid and a held request; a token for call-1's
+    patient; a card patient-1 agreed to keep under clinic-1's no-show policy."""
+    world.service.patient_page_url = "https://pay.example.com/pay/"
+    world.store.clinics["clinic-1"] = world.store.clinics["clinic-1"].model_copy(
+        update={"no_show_fee": 4500, "no_show_policy": "45 for a no-show.",
+                "no_show_policy_version": 1}
+    )  # fmt: skip
+    consent = CardConsent(
+        policy_version=1, policy_sha256="0" * 64, fee=4500, currency="aud",
+        agreed_at=datetime.now(UTC), payment_request_id="pr_old",
+    )  # fmt: skip
+    world.store.saved_cards[("clinic-1", "patient-1")] = SavedCard(
+        clinic_id="clinic-1", patient_ref="patient-1", customer_id="cus_1",
+        payment_method_id="pm_1", consent=consent, saved_at=datetime.now(UTC),
+        receipt_email="p@example.com",
+    )  # fmt: skip
     clinician = Clinician(
         sub="c", org_id="org-1", role="team_member", clinic_ids=frozenset({"clinic-1"})
     )

@@ -98,3 +98,23 @@ def test_a_clinician_cannot_open_a_call_for_a_clinic_that_does_not_exist(
     query = {"call_id": "fresh", "token": "jwt-ghost", "clinic_id": "clinic-ghost"}
     assert ws("$connect", "g1", query) == 409
     assert world.store.call_clinic("fresh") is None  # nobody can squat the call
+
+
+def test_a_pay_later_links_socket_hears_of_its_request_only(world: World, sockets: Sockets) -> None:
+    _, other = create()
+    _, mine = create()
+    link = tokens().mint("call-1", "clinic-1", datetime.now(UTC), payment_request_id=mine["id"])[0]
+    assert ws("$connect", "link", {"call_id": "call-1", "token": link}) == 200
+    assert ws("$connect", "doctor", {"call_id": "call-1", "token": "jwt-clinic-1"}) == 200
+    ws("$default", "link", body='{"action": "sync"}')
+    (snapshot,) = sockets.frames["link"]
+    assert [r["id"] for r in snapshot["payment_requests"]] == [mine["id"]]
+    for pr_id in (other["id"], mine["id"]):
+        stored = world.store.get(pr_id)
+        assert stored is not None
+        runtime.notifier().payment_request_updated(stored)
+    heard = [f["payment_request"]["id"] for f in sockets.frames["link"][1:]]
+    assert heard == [mine["id"]]
+    assert [f["payment_request"]["id"] for f in sockets.frames["doctor"]] == [
+        other["id"], mine["id"]
+    ]  # fmt: skip

@@ -270,6 +270,9 @@ def test_checkout_returns_the_secret_to_the_patient_and_stores_the_email(world: 
         "publishable_key": "pk_test_unit",
         "stripe_account": "acct_clinic1",
         "clinic_name": None,
+        "no_show_policy": None,
+        "can_save_card": False,
+        "save_card": False,
     }
     stored = world.store.get(created["id"])
     assert stored is not None and stored.receipt_email == "patient@example.com"

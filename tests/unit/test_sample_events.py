@@ -9,8 +9,10 @@ import pytest
 
 from callpay import runtime
 from callpay.domain.access import Clinician
+from callpay.logic.hold_sweeper import HoldSweeper
 from clinic_admin.handler import lambda_handler as clinic_admin_handler
 from devtools.invoke import signed
+from hold_sweeper.handler import lambda_handler as hold_sweeper_handler
 from platform_api.handler import lambda_handler as platform_api_handler
 from platform_delivery.handler import lambda_handler as platform_delivery_handler
 from platform_outbox.handler import lambda_handler as platform_outbox_handler
@@ -65,11 +67,27 @@ def test_sample_stripe_delivery_verifies_once_signed(world: World, path: Path) -
     assert (status, body) == (200, {"received": True, "outcome": "ignored"})  # no such request
 
 
-def test_sample_receipt_batch_is_processed(world: World) -> None:
-    event = json.loads((EVENTS / "send_receipt" / "receipt_batch.json").read_text())
+@pytest.mark.parametrize("path", samples("send_receipt"), ids=lambda p: p.name)
+def test_sample_receipt_batch_is_processed(world: World, path: Path) -> None:
+    event = json.loads(path.read_text())
     # The sample names requests that do not exist here: handled, nothing to send.
     assert send_receipt_handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert world.mailer.outbox == []
+
+
+@pytest.mark.parametrize("path", samples("hold_sweeper"), ids=lambda p: p.name)
+def test_sample_scheduled_event_sweeps_the_holds(
+    world: World, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweeper = HoldSweeper(
+        store=world.store, gateway=world.gateway, notifier=world.notifier,
+        receipts=world.queue, clock=world.clock,
+    )  # fmt: skip
+    monkeypatch.setattr(runtime, "hold_sweeper", lambda: sweeper)
+    event = json.loads(path.read_text())
+    assert hold_sweeper_handler(event, LambdaContext()) == {
+        "warned": 0, "expired": 0, "captured": 0, "postponed": 0, "unreachable": 0
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("path", samples("realtime"), ids=lambda p: p.name)

@@ -5,7 +5,7 @@
  * It implements the part of Stripe.js the panels use, with Stripe's names and shapes:
  * Stripe(publishableKey, {stripeAccount, locale}), stripe.elements({clientSecret}),
  * elements.create("payment"), element.mount / on / off / once / focus / unmount /
- * destroy, elements.getElement / submit, stripe.confirmPayment, stripe.handleNextAction
+ * destroy, elements.getElement / submit / fetchUpdates, stripe.confirmPayment, stripe.handleNextAction
  * and stripe.retrievePaymentIntent. Card fields live in an iframe of this origin; card
  * data never enters the page. 3-D Secure is a challenge frame laid over the page.
  * Frames and page talk by postMessage, each checking who sent a message and naming the
@@ -268,6 +268,13 @@
 
   Elements.prototype.update = function (options) {
     Object.assign(this._options, options || {});
+  };
+
+  // Stripe's Elements re-read the PaymentIntent after the server changed it (e.g. set
+  // setup_future_usage when the patient agreed to keep the card). The stand-in's card
+  // fields show nothing that depends on it: resolves with {} as Stripe's does.
+  Elements.prototype.fetchUpdates = function () {
+    return Promise.resolve({});
   };
 
   // ---- Stripe ---------------------------------------------------------------------------

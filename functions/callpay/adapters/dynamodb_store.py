@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,6 +32,7 @@ from callpay.domain.invoice import Invoice, invoice_moves
 from callpay.domain.payment_request import AuditEntry, PaymentRequest, Refund
 from callpay.domain.platform_events import invoice_event, request_event
 from callpay.domain.receipt_job import ReceiptJob
+from callpay.domain.saved_card import SavedCard, saved_card_of
 from callpay.domain.stripe_outcomes import EVENT_RETENTION
 from callpay.domain.transitions import Transition
 from callpay.ports import (
@@ -67,11 +68,21 @@ def _refund_claim(held: dict[str, Any], *, ours: bool) -> RefundKeyClaim:
     return RefundKeyClaim(str(held["fingerprint"]), ours=ours, refund=refund, answer=answer)
 
 
+def _hold_bucket(moment: datetime) -> str:
+    return f"HOLDS#{moment.astimezone(UTC):%Y-%m-%d}"
+
+
+def _hold_sort_key(moment: datetime, request_id: str = "") -> str:
+    return f"{moment.astimezone(UTC).isoformat()}#{request_id}"
+
+
 def _request_item(request: PaymentRequest) -> dict[str, Any]:
     call_pk, call_sk = INDEXES["by_call"]
     clinic_pk, clinic_sk = INDEXES["by_clinic"]
     intent_pk, _ = INDEXES["by_payment_intent"]
+    hold_pk, hold_sk = INDEXES["by_hold_expiry"]
     created = request.created_at.isoformat()
+    deadline = request.hold_deadline  # None unless authorised: out of the sparse index
     values = request.model_dump(mode="json") | {
         "PK": f"PR#{request.id}",
         "SK": "PR",
@@ -81,8 +92,20 @@ def _request_item(request: PaymentRequest) -> dict[str, Any]:
         clinic_pk: f"CLINIC#{request.clinic_id}",
         str(clinic_sk): f"{created}#{request.id}",
         intent_pk: f"PI#{request.payment_intent_id}" if request.payment_intent_id else None,
+        hold_pk: _hold_bucket(deadline) if deadline else None,
+        str(hold_sk): _hold_sort_key(deadline, request.id) if deadline else None,
     }
     return _to_item(values)
+
+
+def _saved_card_key(clinic_id: str, patient_ref: str) -> dict[str, Any]:
+    return _key(f"SAVEDCARD#{clinic_id}#{patient_ref}", "SAVEDCARD")
+
+
+def _saved_card_put(table: str, card: SavedCard) -> dict[str, Any]:
+    values = card.model_dump(mode="json") | {"kind": "saved_card"}
+    item = _to_item(values) | _saved_card_key(card.clinic_id, card.patient_ref)
+    return {"Put": {"TableName": table, "Item": item}}
 
 
 def _request_of(item: dict[str, Any]) -> PaymentRequest:
@@ -312,6 +335,57 @@ class DynamoDBPaymentStore:
         )
         return [_request_of(item) for item in items]
 
+    def holds_expiring(self, start: datetime, end: datetime) -> Iterator[PaymentRequest]:
+        """Authorised holds that lapse in [start, end), soonest first: one query per day."""
+        pk, sk = INDEXES["by_hold_expiry"]
+        day = start.astimezone(UTC).date()
+        while day <= end.astimezone(UTC).date():
+            items = self._query(
+                IndexName="by_hold_expiry",
+                KeyConditionExpression="#pk = :pk AND #sk BETWEEN :from AND :to",
+                ExpressionAttributeNames={"#pk": pk, "#sk": str(sk)},
+                ExpressionAttributeValues={
+                    ":pk": {"S": f"HOLDS#{day:%Y-%m-%d}"},
+                    ":from": {"S": _hold_sort_key(start)},
+                    ":to": {"S": _hold_sort_key(end)},
+                },
+            )
+            for item in items:
+                # The index is eventually consistent: the item itself has the latest state.
+                request = self.get(str(_from_item(item)["id"]))
+                deadline = request.hold_deadline if request else None
+                if request and deadline and start <= deadline < end:
+                    yield request
+            day += timedelta(days=1)
+
+    def saved_card(self, clinic_id: str, patient_ref: str) -> SavedCard | None:
+        item = self._db.get_item(
+            TableName=self._table, Key=_saved_card_key(clinic_id, patient_ref),
+            ConsistentRead=True,
+        ).get("Item")  # fmt: skip
+        return SavedCard.model_validate(_from_item(item)) if item else None
+
+    def claim_customer(self, clinic_id: str, patient_ref: str, customer_id: str) -> str:
+        pk = f"CUSTOMER#{clinic_id}#{patient_ref}"
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=_to_item({"PK": pk, "SK": "CUSTOMER", "kind": "customer",
+                               "customer_id": customer_id}),
+                ConditionExpression="attribute_not_exists(PK)",
+            )  # fmt: skip
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            held = self._get(pk, "CUSTOMER", consistent=True)
+            assert held is not None  # customer records are never deleted
+            return str(held["customer_id"])
+        return customer_id
+
+    def customer_of(self, clinic_id: str, patient_ref: str) -> str | None:
+        held = self._get(f"CUSTOMER#{clinic_id}#{patient_ref}", "CUSTOMER", consistent=True)
+        return str(held["customer_id"]) if held else None
+
     def by_payment_intent(self, payment_intent_id: str) -> PaymentRequest | None:
         pk, _ = INDEXES["by_payment_intent"]
         items = self._query(
@@ -353,6 +427,10 @@ class DynamoDBPaymentStore:
                        invoice_event(move, change.after))
             for move in moves
         ]  # fmt: skip
+        # The card the patient agreed to keep, in the same write as the request that kept it.
+        card = saved_card_of(change.after, change.audit.at)
+        if card and change.after.saved_payment_method != change.before.saved_payment_method:
+            items.append(_saved_card_put(self._table, card))
         try:
             self._db.transact_write_items(TransactItems=items)
         except self._db.exceptions.TransactionCanceledException as error:

@@ -1,4 +1,10 @@
-"""Call-scoped, expiring patient access tokens: HS256 JWTs signed with a key from our secret."""
+"""Call-scoped, expiring patient access tokens: HS256 JWTs signed with a key from our secret.
+
+A pay-later link's token is the same kind of token narrowed to one payment request
+(`payment_request_id`) and living longer (PAY_LINK_HOURS). Its claims are all given (id,
+issue and expiry times), so the mailer mints the very same token again on a retry and the
+token itself is never stored.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Annotated
 import jwt
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, ValidationError
 
+from callpay.domain.access import Patient
 from callpay.domain.errors import Forbidden, Unauthenticated
 
 ISSUER = "callpay"
@@ -26,6 +33,10 @@ class PatientClaims(BaseModel):
     call_id: TokenId
     clinic_id: TokenId
     jti: TokenId
+    # A pay-later link: only this request of the call.
+    payment_request_id: TokenId | None = None
+    # The platform's reference of the patient, when the clinician gave it.
+    patient_ref: TokenId | None = None
 
 
 class SignedPatientTokens:
@@ -33,21 +44,35 @@ class SignedPatientTokens:
         self._key = key
         self._lifetime = lifetime
 
-    def mint(self, call_id: str, clinic_id: str, now: datetime) -> tuple[str, datetime]:
-        expires_at = now + self._lifetime
-        claims = {
+    def mint(
+        self,
+        call_id: str,
+        clinic_id: str,
+        now: datetime,
+        *,
+        patient_ref: str | None = None,
+        payment_request_id: str | None = None,
+        token_id: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, datetime]:
+        expires_at = expires_at or now + self._lifetime
+        claims: dict[str, object] = {
             "iss": ISSUER,
             "aud": AUDIENCE,
             "sub": f"patient:{call_id}",
             "call_id": call_id,
             "clinic_id": clinic_id,
-            "jti": uuid.uuid4().hex,
+            "jti": token_id or uuid.uuid4().hex,
             "iat": int(now.timestamp()),
             "exp": int(expires_at.timestamp()),
         }
+        if patient_ref:
+            claims["patient_ref"] = patient_ref
+        if payment_request_id:
+            claims["payment_request_id"] = payment_request_id
         return jwt.encode(claims, self._key(), algorithm="HS256"), expires_at
 
-    def verify(self, token: str) -> tuple[str, str, str]:
+    def verify(self, token: str) -> Patient:
         try:
             claims = jwt.decode(
                 token,
@@ -65,7 +90,10 @@ class SignedPatientTokens:
             grant = PatientClaims.model_validate(claims)
         except ValidationError:
             raise Unauthenticated("invalid_token", "The access token is not valid.") from None
-        return grant.call_id, grant.clinic_id, grant.jti
+        return Patient(
+            call_id=grant.call_id, clinic_id=grant.clinic_id, token_id=grant.jti,
+            payment_request_id=grant.payment_request_id, patient_ref=grant.patient_ref,
+        )  # fmt: skip
 
 
 class NoPatientTokens:
@@ -73,8 +101,8 @@ class NoPatientTokens:
     patient would be on its routes, and the patient token key (not granted to such a
     function) is never read."""
 
-    def mint(self, call_id: str, clinic_id: str, now: datetime) -> tuple[str, datetime]:
+    def mint(self, *given: object, **named: object) -> tuple[str, datetime]:
         raise Forbidden("clinician_only", "Only clinicians can do this.")
 
-    def verify(self, token: str) -> tuple[str, str, str]:
+    def verify(self, token: str) -> Patient:
         raise Forbidden("clinician_only", "Only clinicians can do this.")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from callpay.domain.errors import Conflict, InvalidInput, PaymentDeclined, UpstreamUnavailable
 from callpay.domain.payment_request import ChargeDetails, PaymentRequest, Refund
+from callpay.domain.saved_card import SavedCard
 from callpay.ports import Intent
 
 if TYPE_CHECKING:
@@ -104,6 +105,15 @@ def refund_key_digest(idempotency_key: str) -> str:
     return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
 
 
+def create_key(request: PaymentRequest) -> str:
+    """One PaymentIntent per attempt: the first hold's key is the request's own (as before
+    re-authorisation existed), each later hold's names its attempt (so does its metadata,
+    `attempt`, by which a lost answer's intent is found again)."""
+    if request.hold_attempt == 1:
+        return f"{request.id}:create"
+    return f"{request.id}:create:a{request.hold_attempt}"
+
+
 class StripeGateway:
     def __init__(self, client_factory: Callable[[], stripe.StripeClient]) -> None:
         self._client_factory = client_factory
@@ -113,6 +123,7 @@ class StripeGateway:
         request: PaymentRequest,
         stripe_account: str,
         share_description: bool,
+        saved_card: SavedCard | None = None,
         resumed: bool = False,
     ) -> Intent:
         """The request's PaymentIntent; `resumed`: an earlier attempt at this request may
@@ -130,6 +141,11 @@ class StripeGateway:
         }
         if share_description:
             params["description"] = request.description
+        if saved_card is not None:
+            params |= {"customer": saved_card.customer_id,
+                       "payment_method": saved_card.payment_method_id}  # fmt: skip
+        if request.hold_attempt > 1:
+            params["metadata"]["attempt"] = str(request.hold_attempt)
         client = self._client_factory()
 
         def create() -> Any:
@@ -137,26 +153,84 @@ class StripeGateway:
                 params=params,  # type: ignore[arg-type]
                 options={
                     "stripe_account": stripe_account,
-                    "idempotency_key": f"{request.id}:create",
+                    "idempotency_key": create_key(request),
                     "max_network_retries": 0,
                 },
             )
 
         def find() -> Any | None:
-            since = int((request.created_at - LOOKBACK).timestamp())
+            # A later hold is made when it is asked for, after the record's last change.
+            made = request.updated_at if request.hold_attempt > 1 else request.created_at
+            since = int((made - LOOKBACK).timestamp())
             listed = client.v1.payment_intents.list(
                 params={"created": {"gte": since}, "limit": 100},
                 options={"stripe_account": stripe_account},
             )
             # Every intent of the account made since: a few pages at most on Stripe.
+            attempt = str(request.hold_attempt)
             for intent in listed.auto_paging_iter():
-                if _metadata(intent).get("payment_request_id") == request.id:
+                metadata = _metadata(intent)
+                if (
+                    metadata.get("payment_request_id") == request.id
+                    and metadata.get("attempt", "1") == attempt
+                ):
                     return intent
             return None
 
         with stripe_errors():
             obj = (find() if resumed else None) or create_once(create, find)
         return _intent(obj)
+
+    def retrieve_hold(self, intent_id: str, stripe_account: str) -> Intent:
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.retrieve(
+                intent_id,
+                params={"expand": ["latest_charge"]},
+                options={"stripe_account": stripe_account},
+            )
+        card = getattr(getattr(obj.latest_charge, "payment_method_details", None), "card", None)
+        deadline = getattr(card, "capture_before", None)
+        return Intent(
+            id=obj.id,
+            status=obj.status,
+            amount_received=getattr(obj, "amount_received", None),
+            capture_before=datetime.fromtimestamp(deadline, UTC) if deadline else None,
+        )
+
+    def confirm_off_session(
+        self, intent_id: str, stripe_account: str, idempotency_key: str
+    ) -> Intent:
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.confirm(
+                intent_id,
+                params={"off_session": True},
+                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+            )
+        return _intent(obj)
+
+    def keep_card(
+        self, intent_id: str, stripe_account: str, customer_id: str | None, idempotency_key: str
+    ) -> Intent:
+        # "" unsets setup_future_usage (the patient changed their mind before paying).
+        params: dict[str, Any] = {"setup_future_usage": "off_session" if customer_id else ""}
+        if customer_id:
+            params["customer"] = customer_id
+        with stripe_errors():
+            obj = self._client_factory().v1.payment_intents.update(
+                intent_id,
+                params=params,  # type: ignore[arg-type]
+                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+            )
+        return _intent(obj)
+
+    def create_customer(self, stripe_account: str, patient_key: str, idempotency_key: str) -> str:
+        """No name or e-mail: Stripe needs neither to keep a card, and our key is opaque."""
+        with stripe_errors():
+            customer = self._client_factory().v1.customers.create(
+                params={"metadata": {"callpay_patient": patient_key}},
+                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+            )
+        return str(customer.id)
 
     def retrieve_intent(self, intent_id: str, stripe_account: str) -> Intent:
         with stripe_errors():

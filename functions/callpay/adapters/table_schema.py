@@ -20,6 +20,10 @@ INDEXES: dict[str, tuple[str, str | None]] = {
     # by time (AUDIT#<id>): every payment request's entries and the clinic's own.
     "by_clinic": ("GSI2PK", "GSI2SK"),
     "by_payment_intent": ("GSI3PK", None),  # webhook fallback when metadata is missing
+    # Authorised holds by the day they lapse (HOLDS#<UTC date>, sorted by the instant):
+    # the hold sweeper reads the days up to "now + warning" without a scan. Sparse: a
+    # request is in it only while authorised.
+    "by_hold_expiry": ("GSI4PK", "GSI4SK"),
 }
 
 

@@ -56,7 +56,9 @@ class WebSocketNotifier:
 
     def payment_request_updated(self, request: PaymentRequest) -> None:
         try:
-            targets = self._connections.by_call(request.call_id)
+            targets = [
+                c for c in self._connections.by_call(request.call_id) if c.hears_of(request.id)
+            ]
         except (BotoCoreError, ClientError):
             logger.exception(
                 "cannot list the call's connections", extra={"call_id": request.call_id}

@@ -25,11 +25,18 @@ class Clinician:
 
 @dataclass(frozen=True, slots=True)
 class Patient:
-    """The patient of one call, holding a call-scoped access token."""
+    """The patient of one call, holding a call-scoped access token; with a pay-later link,
+    scoped further to one payment request of that call."""
 
     call_id: str
     clinic_id: str
     token_id: str
+    payment_request_id: str | None = None
+    # The platform's reference of the patient, when the clinician named them.
+    patient_ref: str | None = None
+
+    def may_see(self, call_id: str, payment_request_id: str) -> bool:
+        return self.call_id == call_id and self.payment_request_id in {None, payment_request_id}
 
     @property
     def sub(self) -> str:

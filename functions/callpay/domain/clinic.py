@@ -38,6 +38,12 @@ class Clinic(ReceiptDetails):
     share_description_with_platform: bool = False
     time_zone: str = "UTC"
     default_locale: str | None = None
+    # The no-show policy (domain/policy.py): the fee, in the clinic's currency, and the
+    # words shown to patients before they authorise a hold or keep their card. Its
+    # version moves whenever either changes, so a consent names the words it was given to.
+    no_show_fee: int | None = None
+    no_show_policy: str | None = None
+    no_show_policy_version: int = 0
     version: int = 0  # 0: never stored
 
     def check_can_take_payments(self) -> str:

@@ -21,6 +21,11 @@ class Connection(BaseModel):
     audience: Audience
     subject: str
     connected_at: datetime
+    # A pay-later link's socket hears of its one request only.
+    payment_request_id: str | None = None
+
+    def hears_of(self, payment_request_id: str) -> bool:
+        return self.payment_request_id in {None, payment_request_id}
 
     @property
     def expires_at(self) -> datetime:

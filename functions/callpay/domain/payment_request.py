@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 CaptureMethod = Literal["automatic", "manual"]
+# Why a request ended without a charge: canceled (by the clinic, or on Stripe), a hold
+# released on purpose (a capture of 0), or a hold that lapsed before it was captured.
+CancellationReason = Literal["canceled", "released", "expired"]
+# What money taken is for, when it is not the consultation itself.
+ChargeReason = Literal["no_show"]
+
+# Stripe's window for capturing an online card authorisation when the charge does not say
+# (`payment_method_details.card.capture_before` does; some merchant-initiated holds are shorter).
+DEFAULT_HOLD_WINDOW = timedelta(days=7)
 
 
 class Status(StrEnum):
@@ -91,6 +100,45 @@ class Dispute(BaseModel):
     funds_reinstated_at: int | None = None
 
 
+class PolicyShown(BaseModel):
+    """The clinic's no-show policy as the patient had it in view when paying (domain/policy.py)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    sha256: str
+    fee: int  # in the request's currency, minor units
+
+
+class CardConsent(BaseModel):
+    """The patient agreed to keep the card for this clinic's future charges, under this
+    policy, at this time, while paying this request (shown on its receipt)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy_version: int
+    policy_sha256: str
+    # The no-show fee that policy named: the most a saved card is ever charged for one.
+    fee: int
+    currency: str
+    agreed_at: datetime
+    payment_request_id: str
+
+
+class PayLink(BaseModel):
+    """The last pay-later link sent for this request: where, in which language, until when.
+    The link's token is never stored; the mailer mints it from these (adapters/patient_tokens)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    email: str
+    locale: str | None = None
+    sent_at: datetime
+    expires_at: datetime
+    sent_by: str
+
+
 class PaymentRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -123,7 +171,39 @@ class PaymentRequest(BaseModel):
     locale: str | None = None
     # Stripe's `created` (epoch seconds) of the newest event applied: orders in-flight events.
     last_event_at: int = 0
+    # Holds: Stripe's deadline for capturing (from the charge), when the card was
+    # authorised, which hold this is (a re-authorisation starts the next one on a new
+    # PaymentIntent), and when the clinic was warned that it is about to lapse.
+    capture_before: datetime | None = None
+    authorized_at: datetime | None = None
+    hold_attempt: int = 1
+    expiry_warned_at: datetime | None = None
+    cancellation_reason: CancellationReason | None = None
+    charge_reason: ChargeReason | None = None
+    # The platform's reference of the patient who paid (from their access token), and the
+    # Stripe Customer on the clinic's account when the card is kept or charged off-session.
+    patient_ref: str | None = None
+    customer_id: str | None = None
+    no_show_policy: PolicyShown | None = None
+    card_consent: CardConsent | None = None
+    # The card Stripe kept for the patient (only recorded when the patient consented).
+    saved_payment_method: str | None = None
+    # Charged with a saved card while the patient was not there (a no-show fee).
+    off_session: bool = False
+    pay_link: PayLink | None = None
     version: int = 1
+
+    @property
+    def hold_deadline(self) -> datetime | None:
+        """When an authorised hold lapses: Stripe's `capture_before`, else Stripe's default
+        window from when it was authorised."""
+        if self.status is not Status.AUTHORIZED:
+            return None
+        if self.capture_before is not None:
+            return self.capture_before
+        if self.authorized_at is not None:
+            return self.authorized_at + DEFAULT_HOLD_WINDOW
+        return None
 
 
 class Cause(BaseModel):

@@ -1,4 +1,8 @@
-"""A request to send one receipt: what the receipt queue carries from the webhook to the mailer."""
+"""A request to send one e-mail to a patient: what the receipt queue carries to the mailer.
+
+Payment and refund receipts, and pay-later links (the link's token is minted by the mailer,
+never carried or stored).
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,28 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-ReceiptKind = Literal["payment", "refund"]
+MailKind = Literal["payment", "refund", "pay_link"]
 
 
 class ReceiptJob(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     payment_request_id: str
-    kind: ReceiptKind = "payment"
+    kind: MailKind = "payment"
     # Refund receipts: which refund, and the total refunded once it went through.
     refund_id: str | None = None
     refunded_total: int | None = None
     refunded_at: datetime | None = None
+    # Pay-later links: which link of the request (its PayLink id).
+    link_id: str | None = None
 
     @property
     def key(self) -> str:
-        """One email per payment, and one per refund, however often the job arrives."""
+        """One email per payment, per refund and per link, however often the job arrives."""
         if self.kind == "refund":
             return f"{self.payment_request_id}#refund#{self.refund_id}"
+        if self.kind == "pay_link":
+            return f"{self.payment_request_id}#pay_link#{self.link_id}"
         return f"{self.payment_request_id}#payment"
 
 

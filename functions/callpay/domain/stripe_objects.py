@@ -12,6 +12,8 @@ Shapes across API versions (2020-08-27 to the SDK's):
   or a Charge when expanded) since.
 - Charge: `amount_captured` is null for a released authorisation before 2025-03-31.basil
   and 0 since; `refunds` is no longer included since 2022-11-15 (not read here).
+- PaymentIntent `cancellation_reason` of a hold that lapsed: `expired` since
+  2025-03-31.basil, `automatic` before.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class PaymentError(StripeModel):
 class Card(StripeModel):
     brand: Code | None = None
     last4: Annotated[str, StringConstraints(max_length=4)] | None = None
+    # An authorisation's deadline: capture before it or the hold lapses.
+    capture_before: Timestamp | None = None
 
 
 class PaymentMethodDetails(StripeModel):
@@ -83,6 +87,12 @@ class ChargeList(StripeModel):
     data: Annotated[list[Charge], Field(max_length=100)] = []
 
 
+class Expandable(StripeModel):
+    """An object named by id, or given whole when expanded: only its id is read."""
+
+    id: StripeId
+
+
 class PaymentIntent(StripeModel):
     id: StripeId
     object: Literal["payment_intent"]
@@ -95,6 +105,16 @@ class PaymentIntent(StripeModel):
     last_payment_error: PaymentError | None = None
     latest_charge: StripeId | Charge | None = None  # 2022-11-15 and later
     charges: ChargeList | None = None  # before 2022-11-15
+    cancellation_reason: Code | None = None
+    # A card kept for later (`setup_future_usage: off_session`) for this Customer.
+    payment_method: StripeId | Expandable | None = None
+    setup_future_usage: Code | None = None
+    customer: StripeId | Expandable | None = None
+
+    @property
+    def payment_method_id(self) -> str | None:
+        method = self.payment_method
+        return method.id if isinstance(method, Expandable) else method
 
     @property
     def charge(self) -> Charge | None:

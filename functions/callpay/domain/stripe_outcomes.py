@@ -9,11 +9,18 @@ does not fit raises pydantic's ValidationError, which the webhook answers 400.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from callpay.domain.disputes import DisputeUpdate, FundsMove
-from callpay.domain.payment_request import Cause, ChargeDetails, Failure, PaymentRequest, Status
-from callpay.domain.refunds import returned_by_charge
+from callpay.domain.payment_request import (
+    CancellationReason,
+    Cause,
+    ChargeDetails,
+    Failure,
+    PaymentRequest,
+    Status,
+)
+from callpay.domain.refunds import RELEASES_NOT_REFUNDS_SINCE, returned_by_charge
 from callpay.domain.stripe_objects import Charge, Dispute, PaymentIntent, StripeEvent
 from callpay.domain.transitions import StatusChange
 
@@ -35,7 +42,8 @@ DISPUTE_EVENTS: dict[str, FundsMove] = {
     "charge.dispute.funds_withdrawn": "withdrawn",
     "charge.dispute.funds_reinstated": "reinstated",
 }
-CHARGE_EVENTS = frozenset({"charge.refunded", "charge.succeeded"})
+# charge.expired: an uncaptured charge (a hold) lapsed.
+CHARGE_EVENTS = frozenset({"charge.refunded", "charge.succeeded", "charge.expired"})
 ACCOUNT_EVENTS = frozenset({"account.updated", "account.application.deauthorized"})
 # Every event type callpay acts on (the webhook endpoints subscribe to these).
 HANDLED = frozenset(INTENT_EVENTS) | frozenset(DISPUTE_EVENTS) | CHARGE_EVENTS | ACCOUNT_EVENTS
@@ -76,15 +84,25 @@ def read(event: StripeEvent) -> Reading | None:
         return Reading(intent.id, intent.metadata.our_id, intent_change(event, intent, cause))
     if event.type in CHARGE_EVENTS:
         charge = Charge.model_validate(event.object)
-        if charge.payment_intent is None:
+        intent_id = charge.payment_intent
+        if intent_id is None:
             return None  # a charge made without a PaymentIntent is not one of ours
         if event.type == "charge.refunded":
-            facts = StatusChange(None, cause, event.created)
-            return Reading(charge.payment_intent, None, facts, charge, event.api_version)
+            facts = StatusChange(None, cause, event.created, intent_id=intent_id)
+            return Reading(intent_id, None, facts, charge, event.api_version)
+        if event.type == "charge.expired":
+            lapsed = StatusChange(
+                Status.CANCELED, cause, event.created, intent_id=intent_id,
+                cancellation_reason="expired",
+            )  # fmt: skip
+            return Reading(intent_id, None, lapsed)
         # charge.succeeded: the card, for the receipt (recent versions' PaymentIntent
-        # events name their charge by id only).
-        facts = StatusChange(None, cause, event.created, charge=details_of(charge))
-        return Reading(charge.payment_intent, None, facts)
+        # events name their charge by id only), and a hold's deadline.
+        facts = StatusChange(
+            None, cause, event.created, charge=details_of(charge), intent_id=intent_id,
+            capture_before=capture_before_of(charge),
+        )  # fmt: skip
+        return Reading(intent_id, None, facts)
     if event.type in DISPUTE_EVENTS:
         dispute = Dispute.model_validate(event.object)
         intent_id = dispute.payment_intent or (
@@ -93,7 +111,8 @@ def read(event: StripeEvent) -> Reading | None:
         if intent_id is None:
             return None
         update = DisputeUpdate(dispute, event.created, DISPUTE_EVENTS[event.type])
-        return Reading(intent_id, None, StatusChange(None, cause, event.created, dispute=update))
+        facts = StatusChange(None, cause, event.created, dispute=update, intent_id=intent_id)
+        return Reading(intent_id, None, facts)
     return None
 
 
@@ -102,6 +121,24 @@ def failure_of(intent: PaymentIntent) -> Failure:
     code = (error and (error.decline_code or error.code)) or "payment_failed"
     message = (error and error.message) or "The payment failed."
     return Failure(code=code, message=message)
+
+
+def capture_before_of(charge: Charge | None) -> datetime | None:
+    card = charge.payment_method_details.card if charge and charge.payment_method_details else None
+    if card is None or card.capture_before is None:
+        return None
+    return datetime.fromtimestamp(card.capture_before, UTC)
+
+
+def cancellation_of(intent: PaymentIntent, api_version: str | None) -> CancellationReason:
+    """Why Stripe says an intent was canceled, in our words: a hold that lapsed is
+    `expired` (Stripe's `expired` since 2025-03-31.basil, `automatic` before), anything
+    else (our own cancel, the dashboard) `canceled`."""
+    reason = intent.cancellation_reason
+    older = api_version is None or api_version[:10] < RELEASES_NOT_REFUNDS_SINCE
+    if reason == "expired" or (reason == "automatic" and older):
+        return "expired"
+    return "canceled"
 
 
 def details_of(charge: Charge | None) -> ChargeDetails | None:
@@ -124,6 +161,8 @@ def intent_change(event: StripeEvent, intent: PaymentIntent, cause: Cause) -> St
         status = Status.AUTHORIZED
     captured = intent.amount if intent.amount_received is None else intent.amount_received
     capturable = intent.amount if intent.amount_capturable is None else intent.amount_capturable
+    paid = status in {Status.SUCCEEDED, Status.AUTHORIZED}
+    kept = paid and intent.setup_future_usage == "off_session"
     return StatusChange(
         status=status,
         cause=cause,
@@ -133,4 +172,10 @@ def intent_change(event: StripeEvent, intent: PaymentIntent, cause: Cause) -> St
         failure=failure_of(intent) if status is Status.FAILED else None,
         charge=details_of(intent.charge)
         or (ChargeDetails(charge_id=intent.latest_charge) if intent.latest_charge else None),
+        intent_id=intent.id,
+        cancellation_reason=(
+            cancellation_of(intent, event.api_version) if status is Status.CANCELED else None
+        ),
+        capture_before=capture_before_of(intent.charge),
+        saved_payment_method=intent.payment_method_id if kept else None,
     )

@@ -12,9 +12,10 @@ from callpay.api_models import CLEARABLE, ClinicSettingsIn
 from callpay.domain.access import Clinician, Principal, acts_for_clinic, require_admin
 from callpay.domain.clinic import Clinic, ClinicAction, ClinicChange, change_clinic
 from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
-from callpay.domain.money import SUPPORTED
+from callpay.domain.money import SUPPORTED, Money, check_chargeable
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.period import Moment, report_period
+from callpay.domain.policy import next_policy_version
 from callpay.logic.optimistic import optimistic_update
 from callpay.ports import ClinicStore, ConnectOnboarding
 
@@ -37,6 +38,13 @@ def check_settings(clinic: Clinic) -> None:
         raise InvalidInput("invalid_limits", "The minimum amount is above the maximum.")
     if clinic.time_zone not in time_zones():
         raise InvalidInput("unknown_time_zone", "time_zone must be an IANA name.")
+    if (clinic.no_show_fee is None) != (not clinic.no_show_policy):
+        raise InvalidInput(
+            "no_show_policy_incomplete",
+            "A no-show policy needs both its fee and its words (no_show_fee, no_show_policy).",
+        )
+    if clinic.no_show_fee is not None:
+        check_chargeable(Money(clinic.no_show_fee, clinic.default_currency))
 
 
 @dataclass
@@ -160,6 +168,7 @@ class ClinicAdmin:
                 return None  # nothing to do on the latest version
             after = Clinic.model_validate(changed.model_dump())  # re-validate it whole
             check_settings(after)
+            after = next_policy_version(before, after)
             return change_clinic(
                 before, after, action=action, actor="admin", subject=admin.sub, at=self.clock()
             )

@@ -65,6 +65,9 @@ class Realtime:
             audience="patient" if isinstance(principal, Patient) else "clinician",
             subject=principal.sub,
             connected_at=self.clock(),
+            payment_request_id=(
+                principal.payment_request_id if isinstance(principal, Patient) else None
+            ),
         )
         self.connections.add(connection)
         return connection
@@ -95,5 +98,5 @@ class Realtime:
         connection = self.connections.get(connection_id)
         if connection is None:
             return realtime_messages.error("not_connected", "Reconnect to this call's feed.")
-        requests = self.store.by_call(connection.call_id)
+        requests = [r for r in self.store.by_call(connection.call_id) if connection.hears_of(r.id)]
         return realtime_messages.snapshot(connection.call_id, requests, connection.audience)

@@ -72,10 +72,19 @@ class Receipt(BaseModel):
     receipt_url: str | None = None
     # Refund receipts only: everything refunded so far, like Stripe's `amount_refunded`.
     refunded_amount: int | None = Field(default=None, gt=0)
+    # A hold: what was held on the card (what it charged is `amount`).
+    held_amount: int | None = Field(default=None, ge=0)
+    # A no-show fee, charged under this version of the clinic's no-show policy.
+    no_show_policy_version: int | None = None
+    # The patient agreed to keep the card with the clinic: under which policy version, when.
+    card_kept_policy_version: int | None = None
+    card_kept_at: datetime | None = None
 
-    @field_validator("issued_at")
+    @field_validator("issued_at", "card_kept_at")
     @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
+    def _aware_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("issued_at must be timezone-aware")
         return value.astimezone(UTC)

@@ -77,7 +77,7 @@ class _Clinic:
 def render(receipt: Receipt, locale: str) -> RenderedReceipt:
     """The receipt in `locale`: a supported locale, or a tag `negotiate` matches; else English."""
     locale = negotiate([locale])
-    html_environment, text_environment = _environments(locale)
+    html_environment, text_environment = environments(locale)
     page = _Page(receipt, locale)
     context = page.context()
     return RenderedReceipt(
@@ -89,8 +89,13 @@ def render(receipt: Receipt, locale: str) -> RenderedReceipt:
     )
 
 
+def one_line(text: str) -> str:
+    """An email header is one line, whatever the clinic typed into its legal name."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
 @functools.cache
-def _environments(locale: str) -> tuple[Environment, Environment]:
+def environments(locale: str) -> tuple[Environment, Environment]:
     """The locale's HTML (autoescaped) and plain-text environments, built on first render
     and kept: each has the locale's catalog installed for the templates' {% trans %}."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined  # noqa: PLC0415
@@ -146,8 +151,7 @@ class _Page:
         else:
             # TRANSLATORS: email subject; %(number)s is the receipt number.
             subject = _("Your receipt #%(number)s") % values
-        # An email header is one line, whatever the clinic typed into its legal name.
-        return _WHITESPACE.sub(" ", subject).strip()
+        return one_line(subject)
 
     def field(self, label: str, value: str, *, strong: bool = False) -> _Field:
         # TRANSLATORS: one line of the plain-text receipt: a label, then its value
@@ -172,9 +176,10 @@ class _Page:
             "title": _("Refund receipt") if receipt.kind == "refund" else _("Payment receipt"),
             "details": self.details(),
             "lines": tuple(
-                self.field(line_label(line), self.money(line.amount)) for line in receipt.lines
+                self.field(line_label(line), self.money(line.amount)) for line in self.lines()
             ),
             "totals": self.totals(),
+            "notes": self.notes(),
             "tax_statement": receipt.clinic.tax_statement,
             "clinic": self.clinic(),
             "receipt_url": receipt.receipt_url,
@@ -186,6 +191,51 @@ class _Page:
                 "count": REFUND_DAYS[1],
             },
         }
+
+    def lines(self) -> tuple[ReceiptLine, ...]:
+        """What was paid for; a no-show fee is one line, in the patient's language."""
+        receipt = self.receipt
+        if receipt.no_show_policy_version is not None and receipt.kind == "payment":
+            # TRANSLATORS: the one line of a receipt for a missed appointment: the fee the
+            # clinic charges when a patient does not come (its no-show policy).
+            return (ReceiptLine(description=self._("No-show fee"), amount=receipt.amount),)
+        return receipt.lines
+
+    def notes(self) -> tuple[str, ...]:
+        """What the patient should know about how this money was taken."""
+        _, receipt = self._, self.receipt
+        notes = []
+        if receipt.held_amount is not None and receipt.held_amount > receipt.amount:
+            # TRANSLATORS: below the total of a card hold charged in part: the amount
+            # authorised on the card was more than the amount charged.
+            notes.append(_("The rest of the hold was released and never charged."))
+        if receipt.no_show_policy_version is not None:
+            # TRANSLATORS: below a no-show fee; %(version)s is the number of the clinic's
+            # no-show policy (1, 2...) the patient was shown when paying.
+            charged = _(
+                "Charged under the clinic's no-show policy shown to you when you paid "
+                "(version %(version)s)."
+            )
+            notes.append(
+                charged % {"version": format_count(receipt.no_show_policy_version, self.locale)}
+            )
+        if receipt.card_kept_policy_version is not None and receipt.card_kept_at is not None:
+            when = format_issued_at(receipt.card_kept_at, receipt.clinic.time_zone, self.locale)
+            # TRANSLATORS: the patient agreed to let the clinic keep their card (with
+            # Stripe) to charge its no-show fee later; %(version)s is the number of the
+            # policy they were shown, %(date)s when they agreed (date, time, time zone).
+            agreed = _(
+                "You agreed to keep this card with the clinic for its future charges "
+                "under its no-show policy (version %(version)s) on %(date)s."
+            )
+            notes.append(
+                agreed
+                % {
+                    "version": format_count(receipt.card_kept_policy_version, self.locale),
+                    "date": when,
+                }
+            )
+        return tuple(notes)
 
     def details(self) -> tuple[_Field, ...]:
         _, receipt = self._, self.receipt
@@ -206,6 +256,10 @@ class _Page:
         if receipt.charge_reference:
             # TRANSLATORS: Stripe's charge id (ch_...), which a clinic or bank can trace.
             fields.append(self.field(_("Reference"), receipt.charge_reference))
+        if receipt.held_amount is not None:
+            # TRANSLATORS: followed by an amount: what was authorised (held) on the card
+            # before the clinic charged the final amount.
+            fields.append(self.field(_("Held on card"), self.money(receipt.held_amount)))
         return tuple(fields)
 
     def card(self) -> str | None:

@@ -1,0 +1,1 @@
+"""Lambda: the scheduled hold sweeper."""
