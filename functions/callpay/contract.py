@@ -213,6 +213,8 @@ OPERATIONS: Mapping[str, Operation] = {
                 "not_payable",
                 "stripe_account_removed",
                 "concurrent_update",
+                "card_cannot_be_kept",
+                "policy_changed",
             ),
         },
     ),
@@ -243,7 +245,7 @@ OPERATIONS: Mapping[str, Operation] = {
         refusals={
             403: ("clinician_only", "not_your_clinic"),
             **NOT_FOUND,
-            409: ("not_a_hold", "not_cancelable", "concurrent_update"),
+            409: ("not_a_hold", "not_cancelable", "concurrent_update", "no_show_policy_not_shown"),
             422: (
                 "capture_too_large",
                 "capture_with_line_items",
@@ -251,6 +253,69 @@ OPERATIONS: Mapping[str, Operation] = {
                 "invalid_amount",
                 "whole_units_only",
             ),
+        },
+    ),
+    "POST /payment-requests/{id}/reauthorize": Operation(
+        "reauthorizePayment",
+        "Ask the patient for a fresh hold",
+        "For a hold that is held or lapsed: the old hold is released and the patient is "
+        "asked to authorise again, on the same request and history.",
+        "payment requests",
+        CLINICIANS,
+        Success(200, REQUEST_VIEW, m.PaymentRequestOut),
+        body=m.EmptyBody,
+        calls_stripe=True,
+        refusals={
+            403: ("clinician_only", "not_your_clinic"),
+            **NOT_FOUND,
+            409: ("not_reauthorizable", "stripe_account_removed", "concurrent_update"),
+        },
+    ),
+    "POST /payment-requests/{id}/pay-link": Operation(
+        "sendPayLink",
+        "E-mail the patient a link to pay later",
+        "The hosted pay page for this one request, its token in the link's fragment, valid "
+        "for PAY_LINK_HOURS (72 by default); the e-mail is queued (202).",
+        "payment requests",
+        CLINICIANS,
+        Success(202, REQUEST_VIEW, m.PaymentRequestOut),
+        body=m.PayLinkIn,
+        refusals={
+            403: ("clinician_only", "not_your_clinic"),
+            **NOT_FOUND,
+            409: ("not_payable", "no_pay_page", "concurrent_update"),
+            422: ("email_required",),
+        },
+    ),
+    "POST /calls/{call_id}/no-show-fees": Operation(
+        "chargeNoShowFee",
+        "Charge the clinic's no-show fee on a kept card",
+        "Off-session, on the card the patient agreed to keep with the clinic. A card that "
+        "needs the patient's authentication turns into a pay-later link and an alert.",
+        "payment requests",
+        CLINICIANS,
+        Success(
+            201,
+            "The fee's payment request (or the one this Idempotency-Key made).",
+            m.PaymentRequestOut,
+            headers={
+                "Location": "The request's path.",
+                "Idempotent-Replayed": "`true` when the key's request is returned.",
+            },
+        ),
+        body=m.NoShowFeeIn,
+        idempotency_key="optional",
+        calls_stripe=True,
+        refusals={
+            403: ("not_your_clinic", "call_of_another_clinic"),
+            409: (
+                "payments_not_enabled",
+                "stripe_account_not_linked",
+                "stripe_account_not_ready",
+                "no_show_fee_not_set",
+                "no_saved_card",
+            ),
+            422: ("idempotency_key_reused",),
         },
     ),
     "POST /payment-requests/{id}/refunds": Operation(
@@ -347,6 +412,8 @@ OPERATIONS: Mapping[str, Operation] = {
                 "invalid_limits",
                 "unknown_time_zone",
                 "amount_too_large",
+                "amount_too_small",
+                "no_show_policy_incomplete",
             ),
         },
     ),

@@ -186,8 +186,8 @@ def test_the_race_for_an_invoice_has_one_winner_and_the_loser_cancels_its_intent
     create_intent = gateway.create_intent
     answers: list[tuple[int, Any]] = []
 
-    def racing(request: Any, account: str, share: bool, *, resumed: bool = False) -> Intent:
-        intent = create_intent(request, account, share, resumed=resumed)
+    def racing(*args: Any, **kwargs: Any) -> Intent:
+        intent = create_intent(*args, **kwargs)
         if not answers:
             gateway.create_intent = create_intent  # type: ignore[method-assign]
             answers.append(bill("inv-1", call_id="call-2"))
