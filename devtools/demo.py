@@ -109,6 +109,7 @@ class Consultation:
     call_id: str = field(default_factory=lambda: f"call-{uuid.uuid4().hex[:8]}")
     steps: list[tuple[str, Callable[[], None]]] = field(default_factory=list)
     current: int = 0
+    emails_read: int = 0  # the patient's e-mails the demo has shown so far
 
     def __post_init__(self) -> None:
         org = self.endpoints.demo_org_id
@@ -314,11 +315,14 @@ class Consultation:
             f"{money(paid['amount_captured'], paid['currency'])} received, status {paid['status']}"
         )
 
-    def _emails(self, count: int) -> list[dict[str, Any]]:
-        return wait_for_emails(self.endpoints.aws_endpoint_url, PATIENT_EMAIL, count)
+    def _new_email(self) -> dict[str, Any]:
+        """The patient's next e-mail: each payment, capture and fee sends one receipt."""
+        self.emails_read += 1
+        emails = wait_for_emails(self.endpoints.aws_endpoint_url, PATIENT_EMAIL, self.emails_read)
+        return emails[self.emails_read - 1]
 
     def receipt(self) -> None:
-        email = self._emails(1)[0]
+        email = self._new_email()
         self.say.detail(f"From:    {email['source']}")
         self.say.detail(f"To:      {', '.join(email['destinations']['ToAddresses'])}")
         self.say.detail(f"Subject: {email['subject']}")
@@ -354,7 +358,7 @@ class Consultation:
         self.say.detail(
             f"Dr Lee's pop-up: {money(paid['amount_captured'], paid['currency'])} received"
         )
-        email = self._emails(2)[-1]
+        email = self._new_email()
         self.say.detail(f"second receipt e-mail: {email['subject']}")
 
     # -- invoices, and the platform's events -------------------------------------------
@@ -428,6 +432,7 @@ class Consultation:
             self.invoice_request["id"], "succeeded", POP_UP_SECONDS
         )
         self.say.detail(f"Dr Lee's pop-up: {money(paid['amount_captured'], 'aud')} received")
+        self.say.detail(f"receipt e-mail: {self._new_email()['subject']}")
 
     def invoices_paid(self) -> None:
         for invoice_id in self.invoice_ids:
@@ -505,7 +510,7 @@ class Consultation:
             f"captured {money(captured['amount_captured'], captured['currency'])} of "
             f"{money(captured['amount'], captured['currency'])}: status {captured['status']}"
         )
-        email = self._emails(3)[-1]
+        email = self._new_email()
         text = html_as_text(email["body"])
         held = next(line for line in text.splitlines() if line.startswith("Held on card"))
         self.say.detail(f"receipt e-mail: {email['subject']} ({held})")
@@ -528,7 +533,7 @@ class Consultation:
         )
         if fee["status"] != "succeeded":
             raise UnexpectedAnswer(f"the no-show fee is {fee['status']}")
-        email = self._emails(4)[-1]
+        email = self._new_email()
         text = html_as_text(email["body"])
         if "No-show fee" not in text:
             raise UnexpectedAnswer("the no-show receipt does not name the fee")
