@@ -120,3 +120,14 @@ class HarnessPage:
     def changes(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.page.evaluate("() => window.harness.changes")
         return found
+
+    def wait_for_change(self, complete: bool, timeout_ms: float = 5000) -> dict[str, Any]:
+        """The element's latest change event once it says `complete` (events come from the
+        card frame by postMessage, a moment after the typing)."""
+        self.page.wait_for_function(
+            "(complete) => { const c = window.harness.changes;"
+            " return c.length > 0 && c[c.length - 1].complete === complete; }",
+            arg=complete,
+            timeout=timeout_ms,
+        )
+        return self.changes()[-1]

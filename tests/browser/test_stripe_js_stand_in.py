@@ -80,9 +80,9 @@ def test_a_card_entered_in_the_frame_pays_and_the_clinician_hears_of_it(
         request_id, paying = checkout(call, stack)
         harness = HarnessPage(page, harness_origin).open(paying)
         harness.enter_card(GOOD_CARD)
-        assert harness.changes()[-1] == {"elementType": "payment", "empty": False,
-                                         "complete": True, "collapsed": False,
-                                         "value": {"type": "card"}}  # fmt: skip
+        complete = {"elementType": "payment", "empty": False, "complete": True,
+                    "collapsed": False, "value": {"type": "card"}}  # fmt: skip
+        assert harness.wait_for_change(complete=True) == complete
         harness.pay()
 
         assert harness.outcome() == "Payment succeeded"
