@@ -23,6 +23,7 @@ from callpay import runtime
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import Status
 from tests.integration.conftest import TABLE, Faults, Stack, claims_for
+from tests.integration.test_money_back import capture, held_and_authorised
 from tests.integration.test_payment_loop import (
     GOOD_CARD,
     api,
@@ -361,6 +362,38 @@ def test_a_refund_made_before_the_connection_reset_is_made_once(
     assert (body["status"], body["amount_refunded"]) == ("partially_refunded", 3000)
     assert [r.amount for r in refunds_of(stack, intent_id)] == [3000]
     assert stored(pr_id).amount_refunded == 3000
+
+
+def test_a_capture_made_before_the_connection_reset_is_kept_not_refused(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    """Stripe captured, the answer was lost: localstripe would refuse a second capture
+    ("already captured"), so callpay reads the intent instead of capturing again."""
+    pr_id, intent_id = held_and_authorised(stack, clinic, "patient@example.com")
+    faults.stripe.reset_after_forwarding(
+        method="POST", path=rf"^/v1/payment_intents/{intent_id}/capture$"
+    )
+    body = capture(clinic, pr_id, 6000)
+    assert (body["status"], body["amount_captured"]) == ("succeeded", 6000)
+    assert stack.stripe().v1.payment_intents.retrieve(intent_id).status == "succeeded"
+    assert stored(pr_id).amount_captured == 6000
+
+
+def test_a_cancel_made_before_the_connection_reset_is_kept_not_refused(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    call_id = new_call()
+    status, created = create(clinic, call_id)
+    assert status == 201, created
+    intent_id = stored(created["id"]).payment_intent_id
+    faults.stripe.reset_after_forwarding(
+        method="POST", path=rf"^/v1/payment_intents/{intent_id}/cancel$"
+    )
+    status, body = api(
+        http_event("POST", f"/payment-requests/{created['id']}/cancel", claims=claims_for(clinic))
+    )
+    assert (status, body["status"]) == (200, "canceled"), body
+    assert stack.stripe().v1.payment_intents.retrieve(intent_id).status == "canceled"
 
 
 # -- SES ---------------------------------------------------------------------------------

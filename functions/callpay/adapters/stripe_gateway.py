@@ -3,8 +3,8 @@
 Stripe is sent only what it needs (amount, currency, card, capture method and our ids);
 the clinician's free-text description only when the clinic opted in. Every POST carries
 an idempotency key made from our own ids, so retrying after a timeout is safe; creating
-an intent or a refund also finds what an attempt whose answer was lost made, rather than
-trusting the key alone (`create_once`).
+an intent or a refund, capturing or canceling one, also finds what an attempt whose answer
+was lost did, rather than trusting the key alone (`create_once`).
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ LOOKBACK = timedelta(minutes=10)
 
 
 def create_once(create: Callable[[], T], find: Callable[[], T | None]) -> T:
-    """Make one object on Stripe even when the answer to making it is lost.
+    """Make one object (or one change) on Stripe even when the answer to it is lost.
 
     A reset connection, a timeout or a 5xx may hide a success. Stripe would replay it for
     the same idempotency key, but a Stripe that does not (localstripe ignores keys) would
@@ -240,23 +240,42 @@ class StripeGateway:
         return _intent(obj)
 
     def cancel_intent(self, intent_id: str, stripe_account: str, idempotency_key: str) -> Intent:
-        with stripe_errors():
-            obj = self._client_factory().v1.payment_intents.cancel(
+        client = self._client_factory()
+        options: Any = {"stripe_account": stripe_account}
+
+        def cancel() -> Any:
+            return client.v1.payment_intents.cancel(
                 intent_id,
-                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+                options=options | {"idempotency_key": idempotency_key, "max_network_retries": 0},
             )
-        return _intent(obj)
+
+        def find() -> Any | None:
+            intent = client.v1.payment_intents.retrieve(intent_id, options=options)
+            return intent if intent.status == "canceled" else None
+
+        with stripe_errors():
+            return _intent(create_once(cancel, find))
 
     def capture_intent(
         self, intent_id: str, stripe_account: str, amount: int, idempotency_key: str
     ) -> Intent:
-        with stripe_errors():
-            obj = self._client_factory().v1.payment_intents.capture(
+        client = self._client_factory()
+        options: Any = {"stripe_account": stripe_account}
+
+        def capture() -> Any:
+            return client.v1.payment_intents.capture(
                 intent_id,
                 params={"amount_to_capture": amount},
-                options={"stripe_account": stripe_account, "idempotency_key": idempotency_key},
+                options=options | {"idempotency_key": idempotency_key, "max_network_retries": 0},
             )
-        return _intent(obj)
+
+        def find() -> Any | None:
+            # Captured by the attempt whose answer was lost: the intent says so.
+            intent = client.v1.payment_intents.retrieve(intent_id, options=options)
+            return intent if intent.status == "succeeded" else None
+
+        with stripe_errors():
+            return _intent(create_once(capture, find))
 
     def charge_details(self, intent_id: str, stripe_account: str) -> ChargeDetails:
         """The charge id and card of a paid intent, for the receipt."""
