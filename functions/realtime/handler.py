@@ -4,7 +4,8 @@
 opening a call nobody has used yet, `clinic_id`); any other answer than 200 refuses the
 socket. `$default` replies through the @connections API, so a crash never reaches the
 client: any frame gets an answer (callpay.logic.realtime), and a fault of ours an
-`internal_error` frame with the error id of its log line, the socket kept open.
+`internal_error` frame with the error id of its log line, the socket kept open. The
+store too busy to answer at `$connect` is a 503 `store_busy`: the client connects again.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from callpay import realtime_messages, runtime
-from callpay.domain.errors import BadRequest, DomainError
+from callpay.adapters.aws import is_transient
+from callpay.domain.errors import BadRequest, DomainError, UpstreamUnavailable
 from callpay.http_api import internal_error, path_id
 from callpay.principals import principal_of_token
 
@@ -42,6 +45,12 @@ def connect(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
             principal, path_id(call_id, "call_id"), clinic_id and path_id(clinic_id, "clinic_id"),
             connection_id,
         )  # fmt: skip
+    except (BotoCoreError, ClientError) as error:
+        if not is_transient(error):
+            raise
+        # The store still busy after the client's retries: nothing changed, connect again.
+        logger.warning("AWS unavailable", extra={"error": type(error).__name__})
+        return status(503, UpstreamUnavailable("store_busy", "Please try again."))
     except DomainError as error:
         logger.info("connection refused", extra={"code": error.code, "status": error.status})
         return status(error.status, error)

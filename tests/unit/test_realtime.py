@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 
 from callpay import runtime
 from tests.support.events import clinician_claims
@@ -118,3 +120,22 @@ def test_a_pay_later_links_socket_hears_of_its_request_only(world: World, socket
     assert [f["payment_request"]["id"] for f in sockets.frames["doctor"]] == [
         other["id"], mine["id"]
     ]  # fmt: skip
+
+
+def test_a_store_too_busy_at_connect_is_a_503_to_connect_again_and_a_fault_a_500(
+    world: World, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create()
+    query = {"call_id": "call-1", "token": "jwt-clinic-1"}
+
+    def failing(code: str) -> Callable[..., None]:
+        def add(connection: object) -> None:
+            raise ClientError({"Error": {"Code": code, "Message": "no"}}, "PutItem")
+
+        return add
+
+    monkeypatch.setattr(runtime.connections(), "add", failing("ThrottlingException"))
+    assert ws("$connect", "c1", query) == 503
+    monkeypatch.setattr(runtime.connections(), "add", failing("ValidationException"))
+    assert ws("$connect", "c1", query) == 500
+    assert runtime.connections().get("c1") is None
