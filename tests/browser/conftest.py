@@ -44,6 +44,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with pytest.MonkeyPatch.context() as environment:
         for name, value in bypass_proxies_for_loopback().items():
             environment.setenv(name, value)
+        # As the deployed dev stage logs: every debug line goes past the log audit too.
+        environment.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
         with StackProcess(state_dir) as endpoints:
             yield LocalStack(endpoints, LocalIdentityProvider.in_dir(state_dir), state_dir)
 
