@@ -40,6 +40,7 @@ from callpay.http_api import (
     parse_query,
     path_id,
 )
+from clinic_admin import composition
 
 logger = Logger(service="clinic_admin")
 metrics = Metrics(namespace="callpay", service="clinic_admin")
@@ -64,7 +65,7 @@ def caller() -> Principal:
 
 @app.get("/clinics/<clinic_id>/settings")
 def get_settings(clinic_id: str) -> Response[str]:
-    clinic = runtime.clinic_admin().settings(caller(), path_id(clinic_id, "clinic_id"))
+    clinic = composition.clinic_admin().settings(caller(), path_id(clinic_id, "clinic_id"))
     return json_response(200, ClinicSettingsOut.of(clinic))
 
 
@@ -72,7 +73,7 @@ def get_settings(clinic_id: str) -> Response[str]:
 def put_settings(clinic_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, ClinicSettingsIn)
-    clinic = runtime.clinic_admin().update_settings(
+    clinic = composition.clinic_admin().update_settings(
         principal, path_id(clinic_id, "clinic_id"), body
     )
     return json_response(200, ClinicSettingsOut.of(clinic))
@@ -80,19 +81,19 @@ def put_settings(clinic_id: str) -> Response[str]:
 
 @app.post("/clinics/<clinic_id>/stripe-account/link")
 def link_account(clinic_id: str) -> Response[str]:
-    url = runtime.clinic_admin().link_account(caller(), path_id(clinic_id, "clinic_id"))
+    url = composition.clinic_admin().link_account(caller(), path_id(clinic_id, "clinic_id"))
     return json_response(200, StripeAccountLinkOut(url=url))
 
 
 @app.get("/clinics/<clinic_id>/stripe-account")
 def get_account(clinic_id: str) -> Response[str]:
-    clinic = runtime.clinic_admin().account(caller(), path_id(clinic_id, "clinic_id"))
+    clinic = composition.clinic_admin().account(caller(), path_id(clinic_id, "clinic_id"))
     return json_response(200, StripeAccountOut.of(clinic))
 
 
 @app.delete("/clinics/<clinic_id>/stripe-account")
 def remove_account(clinic_id: str) -> Response[str]:
-    clinic = runtime.clinic_admin().unlink_account(caller(), path_id(clinic_id, "clinic_id"))
+    clinic = composition.clinic_admin().unlink_account(caller(), path_id(clinic_id, "clinic_id"))
     return json_response(200, StripeAccountOut.of(clinic))
 
 
@@ -102,12 +103,12 @@ def payments(clinic_id: str) -> Response[str]:
     principal = caller()
     query = parse_query(app.current_event.raw_event, ReportQuery)
     rows = list(
-        runtime.clinic_admin().payments(
+        composition.clinic_admin().payments(
             principal, path_id(clinic_id, "clinic_id"), query.start, query.end, query.status
         )
     )
     if query.format == "csv":
-        trail = runtime.audit_trail().entries_of if query.audit else None
+        trail = composition.audit_trail().entries_of if query.audit else None
         return Response(
             status_code=200,
             content_type="text/csv; charset=utf-8",
@@ -152,7 +153,7 @@ def neutralise(value: object) -> object:
 def request_audit(payment_request_id: str) -> Response[str]:
     principal = caller()
     query = parse_query(app.current_event.raw_event, AuditQuery)
-    request, page = runtime.audit_trail().of_request(
+    request, page = composition.audit_trail().of_request(
         principal, path_id(payment_request_id, "id"), query.cursor, query.limit
     )
     entries = [AuditEntryOut.of(entry, request.clinic_id) for entry in page.entries]
@@ -165,7 +166,7 @@ def clinic_audit(clinic_id: str) -> Response[str]:
     principal = caller()
     query = parse_query(app.current_event.raw_event, ClinicAuditQuery)
     clinic_id = path_id(clinic_id, "clinic_id")
-    page = runtime.audit_trail().of_clinic(
+    page = composition.audit_trail().of_clinic(
         principal, clinic_id, query.start, query.end, cursor=query.cursor, limit=query.limit
     )
     entries = [AuditEntryOut.of(entry, clinic_id) for entry in page.entries]

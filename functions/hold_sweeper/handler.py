@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from callpay import runtime
+from hold_sweeper import composition
 
 logger = Logger(service="hold_sweeper")
 metrics = Metrics(namespace="callpay", service="hold_sweeper")
@@ -22,7 +22,7 @@ metrics = Metrics(namespace="callpay", service="hold_sweeper")
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    sweep = runtime.hold_sweeper().sweep()
+    sweep = composition.hold_sweeper().sweep()
     counts = {
         "warned": len(sweep.warned),
         "expired": len(sweep.expired),

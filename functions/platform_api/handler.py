@@ -34,6 +34,7 @@ from callpay.http_api import (
     parse_query,
     path_id,
 )
+from platform_api import composition
 
 logger = Logger(service="platform_api")
 metrics = Metrics(namespace="callpay", service="platform_api")
@@ -49,7 +50,7 @@ def caller() -> PlatformCaller:
 def register_endpoint(org_id: str) -> Response[str]:
     who = caller()
     body = parse_body(app.current_event.raw_event, WebhookEndpointIn)
-    endpoint, secret = runtime.webhook_endpoints().register(
+    endpoint, secret = composition.webhook_endpoints().register(
         who, path_id(org_id, "org_id"), body.url, body.description, body.event_types
     )
     logger.info("webhook endpoint registered", extra={"endpoint_id": endpoint.id})
@@ -61,7 +62,7 @@ def register_endpoint(org_id: str) -> Response[str]:
 
 @app.get("/orgs/<org_id>/webhook-endpoints")
 def list_endpoints(org_id: str) -> Response[str]:
-    endpoints = runtime.webhook_endpoints().list(caller(), path_id(org_id, "org_id"))
+    endpoints = composition.webhook_endpoints().list(caller(), path_id(org_id, "org_id"))
     return json_response(
         200, WebhookEndpointsOut(webhook_endpoints=[WebhookEndpointOut.of(e) for e in endpoints])
     )
@@ -69,7 +70,7 @@ def list_endpoints(org_id: str) -> Response[str]:
 
 @app.delete("/orgs/<org_id>/webhook-endpoints/<endpoint_id>")
 def remove_endpoint(org_id: str, endpoint_id: str) -> Response[str]:
-    runtime.webhook_endpoints().remove(
+    composition.webhook_endpoints().remove(
         caller(), path_id(org_id, "org_id"), path_id(endpoint_id, "endpoint_id")
     )
     return Response(status_code=204, content_type="application/json", body="")
@@ -77,7 +78,7 @@ def remove_endpoint(org_id: str, endpoint_id: str) -> Response[str]:
 
 @app.post("/orgs/<org_id>/webhook-endpoints/<endpoint_id>/replay")
 def replay_failed(org_id: str, endpoint_id: str) -> Response[str]:
-    replayed = runtime.webhook_endpoints().replay(
+    replayed = composition.webhook_endpoints().replay(
         caller(), path_id(org_id, "org_id"), path_id(endpoint_id, "endpoint_id")
     )
     return json_response(202, ReplayedOut(replayed=replayed))
@@ -87,7 +88,7 @@ def replay_failed(org_id: str, endpoint_id: str) -> Response[str]:
 def put_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
     who = caller()
     body = parse_body(app.current_event.raw_event, InvoiceIn)
-    invoice, created = runtime.invoices().put(
+    invoice, created = composition.invoices().put(
         who, path_id(clinic_id, "clinic_id"), path_id(invoice_id, "invoice_id"), body
     )
     return json_response(201 if created else 200, InvoiceOut.of(invoice))
@@ -95,7 +96,7 @@ def put_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
 
 @app.get("/clinics/<clinic_id>/invoices/<invoice_id>")
 def get_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
-    invoice = runtime.invoices().get(
+    invoice = composition.invoices().get(
         caller(), path_id(clinic_id, "clinic_id"), path_id(invoice_id, "invoice_id")
     )
     return json_response(200, InvoiceOut.of(invoice))
@@ -105,7 +106,7 @@ def get_invoice(clinic_id: str, invoice_id: str) -> Response[str]:
 def list_invoices(clinic_id: str) -> Response[str]:
     who = caller()
     query = parse_query(app.current_event.raw_event, InvoiceQuery)
-    invoices, after = runtime.invoices().list(
+    invoices, after = composition.invoices().list(
         who, path_id(clinic_id, "clinic_id"), patient=query.patient, status=query.status,
         cursor=query.cursor, limit=query.limit,
     )  # fmt: skip

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from callpay import runtime
 from callpay.domain.webhook_endpoint import Delivery
 from callpay.logic.platform_events import Delivered, RetryLater
+from platform_delivery import composition
 
 logger = Logger(service="platform_delivery")
 metrics = Metrics(namespace="callpay", service="platform_delivery")
@@ -38,7 +39,7 @@ def deliver(record: SQSRecord) -> None:
     delivery = Delivery.model_validate_json(record.body)
     attempt = int(record.attributes.approximate_receive_count)
     try:
-        outcome = runtime.event_delivery().deliver(delivery, attempt)
+        outcome = composition.event_delivery().deliver(delivery, attempt)
     except RetryLater as later:
         metrics.add_metric(name="PlatformDeliveryRetries", unit=MetricUnit.Count, value=1)
         runtime.delivery_queue().hold(record.receipt_handle, later.delay)

@@ -22,8 +22,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from callpay import runtime
 from callpay.adapters.dynamodb_outbox import event_of
+from platform_outbox import composition
 
 logger = Logger(service="platform_outbox")
 metrics = Metrics(namespace="callpay", service="platform_outbox")
@@ -34,7 +34,7 @@ processor = BatchProcessor(
 
 def forward(record: DynamoDBRecord) -> None:
     event = event_of(record.raw_event["dynamodb"]["NewImage"])
-    queued = runtime.event_fan_out().forward(event)
+    queued = composition.event_fan_out().forward(event)
     metrics.add_metric(name="PlatformEventsQueued", unit=MetricUnit.Count, value=queued)
     logger.info(
         "event fanned out", extra={"event_id": event.id, "type": event.type, "deliveries": queued}

@@ -22,6 +22,7 @@ from callpay.adapters.aws import is_transient
 from callpay.domain.errors import BadRequest, DomainError, UpstreamUnavailable
 from callpay.http_api import internal_error, path_id
 from callpay.principals import principal_of_token
+from realtime import composition
 
 logger = Logger(service="realtime")
 
@@ -41,7 +42,7 @@ def connect(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
             raise BadRequest("missing_parameters", "Connect with ?call_id=...&token=...")
         principal = principal_of_token(token, runtime.patient_tokens(), runtime.clinician_tokens())
         clinic_id = query.get("clinic_id")
-        runtime.realtime().connect(
+        composition.realtime().connect(
             principal, path_id(call_id, "call_id"), clinic_id and path_id(clinic_id, "clinic_id"),
             connection_id,
         )  # fmt: skip
@@ -60,7 +61,7 @@ def connect(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
 
 def reply(event: dict[str, Any], connection_id: str) -> dict[str, Any]:
     try:
-        answer = runtime.realtime().reply_to(connection_id, event.get("body"))
+        answer = composition.realtime().reply_to(connection_id, event.get("body"))
     except Exception:
         error_id, message = internal_error(logger)
         answer = realtime_messages.internal_error(message, error_id)
@@ -79,6 +80,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             error_id, message = internal_error(logger)
             return status(500, DomainError("internal_error", message), error_id=error_id)
     if route == "$disconnect":
-        runtime.realtime().disconnect(connection_id)
+        composition.realtime().disconnect(connection_id)
         return status(200)
     return reply(event, connection_id)

@@ -38,6 +38,7 @@ from callpay.http_api import (
     parse_query,
     path_id,
 )
+from request_payment import composition
 
 logger = Logger(service="request_payment")
 metrics = Metrics(namespace="callpay", service="request_payment")
@@ -52,7 +53,7 @@ def caller() -> Principal:
 @app.post("/calls/<call_id>/patient-access")
 def grant_patient_access(call_id: str) -> Response[str]:
     body = parse_body(app.current_event.raw_event, PatientAccessIn)
-    access = runtime.payment_requests().grant_patient_access(
+    access = composition.payment_requests().grant_patient_access(
         caller(), path_id(call_id, "call_id"), body.clinic_id, body.patient_ref
     )
     return json_response(201, access)
@@ -63,7 +64,7 @@ def create_payment_request(call_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, PaymentRequestIn)
     key = idempotency_key(app.current_event.headers)
-    request, is_new = runtime.payment_requests().create(
+    request, is_new = composition.payment_requests().create(
         principal, path_id(call_id, "call_id"), body, key
     )
     if is_new:
@@ -87,7 +88,7 @@ def charge_no_show_fee(call_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, NoShowFeeIn)
     key = idempotency_key(app.current_event.headers)
-    request, is_new = runtime.no_show_fees().charge(
+    request, is_new = composition.no_show_fees().charge(
         principal, path_id(call_id, "call_id"), body, key
     )
     if is_new:
@@ -100,7 +101,7 @@ def charge_no_show_fee(call_id: str) -> Response[str]:
 
 @app.get("/calls/<call_id>/payment-requests")
 def list_payment_requests(call_id: str) -> Response[str]:
-    requests = runtime.payment_requests().list_for_call(caller(), path_id(call_id, "call_id"))
+    requests = composition.payment_requests().list_for_call(caller(), path_id(call_id, "call_id"))
     return json_response(
         200, PaymentRequestsOut(payment_requests=[PaymentRequestOut.of(r) for r in requests])
     )
@@ -108,7 +109,7 @@ def list_payment_requests(call_id: str) -> Response[str]:
 
 @app.get("/payment-requests/<payment_request_id>")
 def get_payment_request(payment_request_id: str) -> Response[str]:
-    request = runtime.payment_requests().get(caller(), path_id(payment_request_id, "id"))
+    request = composition.payment_requests().get(caller(), path_id(payment_request_id, "id"))
     return json_response(200, PaymentRequestOut.of(request))
 
 
@@ -116,7 +117,9 @@ def get_payment_request(payment_request_id: str) -> Response[str]:
 def checkout(payment_request_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, CheckoutIn)
-    result = runtime.payment_requests().checkout(principal, path_id(payment_request_id, "id"), body)
+    result = composition.payment_requests().checkout(
+        principal, path_id(payment_request_id, "id"), body
+    )
     return json_response(200, result)
 
 
@@ -124,7 +127,9 @@ def checkout(payment_request_id: str) -> Response[str]:
 def capture(payment_request_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, CaptureIn)
-    request = runtime.payment_requests().capture(principal, path_id(payment_request_id, "id"), body)
+    request = composition.payment_requests().capture(
+        principal, path_id(payment_request_id, "id"), body
+    )
     return json_response(200, PaymentRequestOut.of(request))
 
 
@@ -132,7 +137,9 @@ def capture(payment_request_id: str) -> Response[str]:
 def reauthorize(payment_request_id: str) -> Response[str]:
     principal = caller()
     parse_body(app.current_event.raw_event, EmptyBody)
-    request = runtime.payment_requests().reauthorize(principal, path_id(payment_request_id, "id"))
+    request = composition.payment_requests().reauthorize(
+        principal, path_id(payment_request_id, "id")
+    )
     return json_response(200, PaymentRequestOut.of(request))
 
 
@@ -142,7 +149,7 @@ def pay_link(payment_request_id: str) -> Response[str]:
     queued)."""
     principal = caller()
     body = parse_body(app.current_event.raw_event, PayLinkIn)
-    request = runtime.payment_requests().send_pay_link(
+    request = composition.payment_requests().send_pay_link(
         principal, path_id(payment_request_id, "id"), body
     )
     metrics.add_metric(name="PayLinksSent", unit=MetricUnit.Count, value=1)
@@ -154,7 +161,7 @@ def refund(payment_request_id: str) -> Response[str]:
     principal = caller()
     body = parse_body(app.current_event.raw_event, RefundIn)
     key = idempotency_key(app.current_event.headers)
-    answer, is_new = runtime.payment_requests().refund(
+    answer, is_new = composition.payment_requests().refund(
         principal, path_id(payment_request_id, "id"), body, key
     )
     if not is_new:
@@ -175,7 +182,7 @@ def receipt(payment_request_id: str) -> Response[str]:
     at checkout, else Accept-Language, else the clinic's default (ReceiptBook.rendered)."""
     from callpay.receipts.locales import accept_language, language_tag  # noqa: PLC0415
 
-    request = runtime.payment_requests().get(caller(), path_id(payment_request_id, "id"))
+    request = composition.payment_requests().get(caller(), path_id(payment_request_id, "id"))
     event = app.current_event
     query = parse_query(event.raw_event, ReceiptQuery)
     page = runtime.receipt_book().rendered(
@@ -196,7 +203,7 @@ def receipt(payment_request_id: str) -> Response[str]:
 
 @app.post("/payment-requests/<payment_request_id>/cancel")
 def cancel(payment_request_id: str) -> Response[str]:
-    request = runtime.payment_requests().cancel(caller(), path_id(payment_request_id, "id"))
+    request = composition.payment_requests().cancel(caller(), path_id(payment_request_id, "id"))
     return json_response(200, PaymentRequestOut.of(request))
 
 

@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from callpay import runtime
 from callpay.domain.receipt_job import ReceiptJob
+from send_receipt import composition
 
 logger = Logger(service="send_receipt")
 metrics = Metrics(namespace="callpay", service="send_receipt")
@@ -32,7 +32,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def send(record: SQSRecord) -> None:
     job = ReceiptJob.model_validate_json(record.body)
-    outcome = runtime.receipts().send(job)
+    outcome = composition.receipts().send(job)
     metrics.add_metric(name=f"Receipts_{outcome.value}", unit=MetricUnit.Count, value=1)
     logger.info(
         "receipt job done",

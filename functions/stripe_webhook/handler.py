@@ -17,7 +17,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from callpay import runtime
 from callpay.adapters.aws import is_transient
 from callpay.adapters.webhook_signature import SignatureError, verify
 from callpay.api_models import WebhookReceivedOut
@@ -26,6 +25,7 @@ from callpay.domain.stripe_objects import StripeEvent
 from callpay.domain.stripe_outcomes import ACCOUNT_EVENTS, HANDLED
 from callpay.http_api import lambda_answer, lambda_refusal
 from callpay.logic.stripe_events import Applied, Outcome
+from stripe_webhook import composition
 
 logger = Logger(service="stripe_webhook")
 metrics = Metrics(namespace="callpay", service="stripe_webhook")
@@ -54,7 +54,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except (binascii.Error, ValueError):
         return lambda_refusal(400, "malformed_body", "The body is not valid base64.")
     try:
-        verify(payload, header(event, "stripe-signature"), runtime.webhook_secrets())
+        verify(payload, header(event, "stripe-signature"), composition.webhook_secrets())
     except SignatureError as error:
         metrics.add_metric(name="WebhookSignatureFailures", unit=MetricUnit.Count, value=1)
         logger.warning("webhook signature refused", extra={"reason": str(error)})
@@ -64,9 +64,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         stripe_event = StripeEvent.model_validate_json(payload)
         if stripe_event.type in ACCOUNT_EVENTS:
-            applied = runtime.connect_events().apply(stripe_event)
+            applied = composition.connect_events().apply(stripe_event)
         elif stripe_event.type in HANDLED:
-            applied = runtime.stripe_events().apply(stripe_event)
+            applied = composition.stripe_events().apply(stripe_event)
         else:
             applied = Applied(Outcome.IGNORED)  # Stripe's contract: 2xx for what we skip
     except ValidationError as error:

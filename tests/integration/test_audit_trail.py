@@ -15,6 +15,7 @@ import stripe
 
 from callpay import runtime
 from callpay.domain.clinic import Clinic
+from clinic_admin import composition as clinic_admin_parts
 from clinic_admin.handler import lambda_handler as clinic_admin
 from request_payment.handler import lambda_handler as request_payment_handler
 from tests.integration.conftest import Stack, claims_for
@@ -110,11 +111,11 @@ def settings_route(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     """clinic_admin as the local stack configures it (no Connect return URLs needed)."""
     monkeypatch.setenv("LOCAL_ONBOARDING_URL", "http://127.0.0.1:9/onboarding")
     runtime.settings.cache_clear()
-    runtime.clinic_admin.cache_clear()
+    clinic_admin_parts.clinic_admin.cache_clear()
     yield
     monkeypatch.undo()
     runtime.settings.cache_clear()
-    runtime.clinic_admin.cache_clear()
+    clinic_admin_parts.clinic_admin.cache_clear()
 
 
 def test_the_clinics_trail_holds_its_payments_and_settings_by_time(

@@ -16,6 +16,7 @@ import stripe
 
 from callpay import runtime
 from callpay.adapters.stripe_connect import StripeConnect
+from clinic_admin import composition as clinic_admin_parts
 from clinic_admin.handler import lambda_handler as clinic_admin
 from tests.integration.conftest import CONNECT_SECRET, TABLE, deliver
 from tests.integration.test_payment_loop import api
@@ -36,12 +37,11 @@ def recorded_connect(
 ) -> Iterator[RecordedStripe]:
     recorded = RecordedStripe(accounts_by_key=request.param)
     client = stripe.StripeClient("sk_test_local", base_addresses={"api": recorded.url})
-    monkeypatch.setattr(
-        runtime, "connect_onboarding", lambda: StripeConnect(lambda: client, RETURN, REFRESH)
-    )
-    runtime.clinic_admin.cache_clear()
+    connect = StripeConnect(lambda: client, RETURN, REFRESH)
+    monkeypatch.setattr(clinic_admin_parts, "connect_onboarding", lambda: connect)
+    clinic_admin_parts.clinic_admin.cache_clear()
     yield recorded
-    runtime.clinic_admin.cache_clear()
+    clinic_admin_parts.clinic_admin.cache_clear()
     recorded.close()
 
 

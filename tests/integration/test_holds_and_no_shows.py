@@ -20,6 +20,8 @@ from callpay import runtime
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.logic.hold_sweeper import HoldSweeper
+from hold_sweeper import composition as hold_sweeper_parts
+from request_payment import composition as request_payment_parts
 from tests.integration.conftest import ACCOUNT_SECRET, Stack, claims_for, deliver
 from tests.integration.test_payment_loop import GOOD_CARD, api, pay, stored
 from tests.integration.test_realtime import open_feed, receive
@@ -205,7 +207,7 @@ def test_a_lapse_stripe_reports_cancels_the_hold_as_expired(
 
 
 def sweeper(now: datetime) -> HoldSweeper:
-    sweep = runtime.hold_sweeper()
+    sweep = hold_sweeper_parts.hold_sweeper()
     return HoldSweeper(
         store=sweep.store, gateway=sweep.gateway, notifier=sweep.notifier,
         receipts=sweep.receipts, clock=lambda: now, warn_before=sweep.warn_before,
@@ -431,7 +433,7 @@ def test_an_expired_link_is_refused(
 ) -> None:
     call_id, email = new_call(), address()
     pr_id = request(clinic, call_id, hold=False)
-    service = runtime.payment_requests()
+    service = request_payment_parts.payment_requests()
     sent_long_ago = datetime.now(UTC) - timedelta(hours=73)
     with monkeypatch.context() as sending:
         sending.setattr(service, "clock", lambda: sent_long_ago)

@@ -13,9 +13,9 @@ import boto3
 import pytest
 import stripe
 
-from callpay import runtime
 from callpay.domain.clinic import Clinic
 from platform_api.handler import lambda_handler as platform_api
+from request_payment import composition as request_payment_parts
 from request_payment.handler import lambda_handler as request_payment_handler
 from tests.integration.conftest import TABLE, Stack, claims_for
 from tests.integration.test_payment_loop import (
@@ -152,7 +152,7 @@ def test_two_requests_racing_for_one_invoice_one_wins_the_other_is_409(
     stack: Stack, clinic: Clinic
 ) -> None:
     invoice_id = put_invoice(clinic, 8000)
-    service = runtime.payment_requests()
+    service = request_payment_parts.payment_requests()
     at_stripe = threading.Barrier(2, timeout=20)
     create_intent = service.gateway.create_intent
     made: list[str] = []

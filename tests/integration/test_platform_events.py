@@ -19,6 +19,7 @@ from callpay.domain.clinic import Clinic, change_clinic
 from callpay.domain.payment_request import Status
 from callpay.domain.webhook_endpoint import MAX_ATTEMPTS
 from platform_api.handler import lambda_handler as platform_api
+from platform_delivery import composition as platform_delivery_parts
 from request_payment.handler import lambda_handler as request_payment_handler
 from tests.integration.conftest import Stack, claims_for
 from tests.integration.test_clinic_setup import connect_event
@@ -53,10 +54,10 @@ def receiver() -> Iterator[PlatformReceiver]:
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A receiver that never answers times out in half a second here, not ten."""
     monkeypatch.setattr(http_event_sender, "READ_SECONDS", 0.5)
-    runtime.event_delivery.cache_clear()
+    platform_delivery_parts.event_delivery.cache_clear()
     yield
     monkeypatch.undo()
-    runtime.event_delivery.cache_clear()
+    platform_delivery_parts.event_delivery.cache_clear()
 
 
 def org_admin(clinic: Clinic) -> dict[str, str]:

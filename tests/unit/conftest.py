@@ -30,7 +30,15 @@ from callpay.logic.webhook_endpoints import WebhookEndpoints
 from callpay.principals import platform_caller_of
 from callpay.receipts.locales import negotiate
 from callpay.receipts.render import render
+from clinic_admin import composition as clinic_admin_parts
+from platform_api import composition as platform_api_parts
+from platform_delivery import composition as platform_delivery_parts
+from platform_outbox import composition as platform_outbox_parts
+from realtime import composition as realtime_parts
 from realtime.handler import lambda_handler as realtime_handler
+from request_payment import composition as request_payment_parts
+from send_receipt import composition as send_receipt_parts
+from stripe_webhook import composition as stripe_webhook_parts
 from tests.support.contract import assert_declared, assert_feed_frame, feed
 from tests.support.events import LambdaContext, clinician_claims
 from tests.support.fakes import (
@@ -142,33 +150,32 @@ def build_world(monkeypatch: pytest.MonkeyPatch) -> World:
         store=store, gateway=gateway, render=render, negotiate=negotiate, clock=clock
     )
     receipts = ReceiptMailing(book=book, ledger=InMemoryLedger(), mailer=mailer, clock=clock)
-    monkeypatch.setattr(runtime, "clinic_admin", lambda: clinics)
+    monkeypatch.setattr(clinic_admin_parts, "clinic_admin", lambda: clinics)
     trail = AuditTrail(log=store, payments=store, clinics=store, clock=clock)
-    monkeypatch.setattr(runtime, "audit_trail", lambda: trail)
-    monkeypatch.setattr(
-        runtime, "connect_events", lambda: ConnectEvents(clinics=store, events=store, clock=clock)
-    )
-    monkeypatch.setattr(runtime, "receipts", lambda: receipts)
+    monkeypatch.setattr(clinic_admin_parts, "audit_trail", lambda: trail)
+    connect_events = ConnectEvents(clinics=store, events=store, clock=clock)
+    monkeypatch.setattr(stripe_webhook_parts, "connect_events", lambda: connect_events)
+    monkeypatch.setattr(send_receipt_parts, "receipts", lambda: receipts)
     monkeypatch.setattr(runtime, "receipt_book", lambda: book)
-    monkeypatch.setattr(runtime, "webhook_secrets", lambda: [WEBHOOK_SECRET])
-    monkeypatch.setattr(runtime, "payment_requests", lambda: service)
-    monkeypatch.setattr(runtime, "no_show_fees", lambda: NoShowFees(service))
+    monkeypatch.setattr(stripe_webhook_parts, "webhook_secrets", lambda: [WEBHOOK_SECRET])
+    monkeypatch.setattr(request_payment_parts, "payment_requests", lambda: service)
+    monkeypatch.setattr(request_payment_parts, "no_show_fees", lambda: NoShowFees(service))
     monkeypatch.setattr(runtime, "patient_tokens", tokens)
     monkeypatch.setattr(runtime, "clinician_tokens", lambda: None)
-    monkeypatch.setattr(runtime, "stripe_events", lambda: events)
+    monkeypatch.setattr(stripe_webhook_parts, "stripe_events", lambda: events)
     endpoints, deliveries = InMemoryEndpoints(), RecordingDeliveryQueue()
     registry = WebhookEndpoints(
         endpoints=endpoints, secrets=ReversibleSecrets(), queue=deliveries, clock=clock
     )
-    monkeypatch.setattr(runtime, "webhook_endpoints", lambda: registry)
+    monkeypatch.setattr(platform_api_parts, "webhook_endpoints", lambda: registry)
     fan_out = EventFanOut(clinic_of=store.get_clinic, endpoints=endpoints, queue=deliveries)
-    monkeypatch.setattr(runtime, "event_fan_out", lambda: fan_out)
+    monkeypatch.setattr(platform_outbox_parts, "event_fan_out", lambda: fan_out)
     delivery = EventDelivery(
         endpoints, ReversibleSecrets(), ScriptedSender(), signed_headers, clock
     )
-    monkeypatch.setattr(runtime, "event_delivery", lambda: delivery)
+    monkeypatch.setattr(platform_delivery_parts, "event_delivery", lambda: delivery)
     invoices = Invoices(invoices=store, clinic_of=store.get_clinic, clock=clock)
-    monkeypatch.setattr(runtime, "invoices", lambda: invoices)
+    monkeypatch.setattr(platform_api_parts, "invoices", lambda: invoices)
     monkeypatch.setattr(runtime, "platform_caller_of", lambda e: platform_caller_of(e, None))
     return World(store, gateway, clock, service, events, notifier, queue, connect, clinics, mailer,
                  endpoints, deliveries)  # fmt: skip
@@ -210,7 +217,7 @@ class Sockets:
 def sockets(world: World, monkeypatch: pytest.MonkeyPatch) -> Sockets:
     connections, sockets = InMemoryConnections(), Sockets()
     realtime = Realtime(store=world.store, connections=connections, clock=world.clock)
-    monkeypatch.setattr(runtime, "realtime", lambda: realtime)
+    monkeypatch.setattr(realtime_parts, "realtime", lambda: realtime)
     monkeypatch.setattr(runtime, "connections", lambda: connections)
     monkeypatch.setattr(runtime, "notifier", lambda: WebSocketNotifier(connections, sockets.post))
     monkeypatch.setattr(runtime, "clinician_tokens", FakeIdentityProvider)

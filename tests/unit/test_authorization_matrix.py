@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from callpay import runtime
 from callpay.api_models import PaymentRequestIn
 from callpay.domain.access import SCOPES, Clinician
 from callpay.domain.invoice import Invoice
@@ -28,6 +27,7 @@ from infra.http_api import (
     PLATFORM_ROUTES,
     STRIPE_WEBHOOK_ROUTES,
 )
+from platform_api import composition as platform_api_parts
 from platform_api.handler import lambda_handler as platform_api
 from request_payment.handler import lambda_handler as request_payment
 from stripe_webhook.handler import lambda_handler as stripe_webhook
@@ -197,7 +197,7 @@ def prepared(world: World) -> dict[str, str]:
     world.events.apply(StripeEvent.model_validate(event))
     now = datetime.now(UTC)
     boss = Clinician(sub="boss", org_id="org-1", role="org_admin", clinic_ids=frozenset())
-    endpoint, _ = runtime.webhook_endpoints().register(
+    endpoint, _ = platform_api_parts.webhook_endpoints().register(
         boss, "org-1", "https://emr.example.com/hooks", None, []
     )
     world.store.invoices[("clinic-1", "inv-1")] = Invoice(

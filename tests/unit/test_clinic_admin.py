@@ -12,6 +12,7 @@ import pytest
 from callpay.domain.clinic import Clinic
 from callpay.domain.stripe_objects import StripeEvent
 from clinic_admin.handler import lambda_handler
+from stripe_webhook import composition as stripe_webhook_parts
 from tests.support.events import LambdaContext, clinician_claims, http_event, reply
 from tests.unit.conftest import World
 from tests.unit.test_request_payment_api import checkout, create
@@ -115,9 +116,8 @@ def test_link_creates_one_account_and_account_updated_enables_charges(world: Wor
 
 
 def world_apply(event: dict[str, Any]) -> str:
-    from callpay import runtime  # noqa: PLC0415
-
-    return runtime.connect_events().apply(StripeEvent.model_validate(event)).outcome.value
+    applied = stripe_webhook_parts.connect_events().apply(StripeEvent.model_validate(event))
+    return applied.outcome.value
 
 
 def test_connect_events_are_applied_once_and_in_order(world: World) -> None:

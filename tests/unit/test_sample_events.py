@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from callpay import runtime
 from callpay.domain.access import Clinician
 from callpay.logic.hold_sweeper import HoldSweeper
 from clinic_admin.handler import lambda_handler as clinic_admin_handler
 from devtools.invoke import signed
+from hold_sweeper import composition as hold_sweeper_parts
 from hold_sweeper.handler import lambda_handler as hold_sweeper_handler
+from platform_api import composition as platform_api_parts
 from platform_api.handler import lambda_handler as platform_api_handler
 from platform_delivery.handler import lambda_handler as platform_delivery_handler
 from platform_outbox.handler import lambda_handler as platform_outbox_handler
@@ -83,7 +84,7 @@ def test_sample_scheduled_event_sweeps_the_holds(
         store=world.store, gateway=world.gateway, notifier=world.notifier,
         receipts=world.queue, clock=world.clock,
     )  # fmt: skip
-    monkeypatch.setattr(runtime, "hold_sweeper", lambda: sweeper)
+    monkeypatch.setattr(hold_sweeper_parts, "hold_sweeper", lambda: sweeper)
     event = json.loads(path.read_text())
     assert hold_sweeper_handler(event, LambdaContext()) == {
         "warned": 0, "expired": 0, "captured": 0, "postponed": 0, "unreachable": 0
@@ -104,7 +105,7 @@ def test_sample_websocket_event_is_routed(world: World, sockets: Sockets, path: 
 
 def test_sample_outbox_batch_is_fanned_out(world: World) -> None:
     event = json.loads((EVENTS / "platform_outbox" / "outbox_stream_batch.json").read_text())
-    runtime.webhook_endpoints().register(
+    platform_api_parts.webhook_endpoints().register(
         Clinician(sub="boss", org_id="org-1", role="org_admin", clinic_ids=frozenset()),
         "org-1", "https://emr.example.com/hooks", None, [],
     )  # fmt: skip

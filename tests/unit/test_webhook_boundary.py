@@ -21,12 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callpay import runtime
 from callpay.domain.clinic import Clinic
 from callpay.domain.payment_request import PaymentRequest, Status
 from callpay.domain.stripe_outcomes import HANDLED
 from callpay.logic.connect_events import ConnectEvents
 from callpay.logic.stripe_events import StripeEvents
+from stripe_webhook import composition as stripe_webhook_parts
 from stripe_webhook.handler import lambda_handler as webhook
 from tests.support.events import LambdaContext, reply
 from tests.support.fakes import InMemoryStore, RecordingNotifier, RecordingQueue
@@ -74,9 +74,9 @@ def stack() -> Iterator[Stack]:
     events = StripeEvents(store, RecordingNotifier(), RecordingQueue(), clock=lambda: NOW)
     connect = ConnectEvents(clinics=store, events=store, clock=lambda: NOW)
     with (
-        patch.object(runtime, "webhook_secrets", lambda: [SECRET]),
-        patch.object(runtime, "stripe_events", lambda: events),
-        patch.object(runtime, "connect_events", lambda: connect),
+        patch.object(stripe_webhook_parts, "webhook_secrets", lambda: [SECRET]),
+        patch.object(stripe_webhook_parts, "stripe_events", lambda: events),
+        patch.object(stripe_webhook_parts, "connect_events", lambda: connect),
     ):
         yield Stack(store)
 
