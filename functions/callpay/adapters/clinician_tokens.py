@@ -9,11 +9,13 @@ it names is used. The claims' shape is checked by callpay.principals.
 
 from __future__ import annotations
 
-from typing import Any
-
-import jwt
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from callpay.domain.errors import Unauthenticated, UpstreamUnavailable
+
+if TYPE_CHECKING:
+    import jwt
 
 # Asymmetric only: a key from the JWKS that claims HS256 (a shared secret) is refused.
 ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384"})
@@ -24,12 +26,22 @@ class IdentityProviderTokens:
     def __init__(self, issuer: str, audience: str, jwks_url: str) -> None:
         self._issuer = issuer
         self._audience = audience
-        self._jwks = jwt.PyJWKClient(
-            jwks_url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS, timeout=5
+        self._jwks_url = jwks_url
+
+    @cached_property
+    def _jwks(self) -> jwt.PyJWKClient:
+        # PyJWT (and cryptography) imported where a clinician's token is checked here, not
+        # by every route of a function that has this verifier.
+        import jwt  # noqa: PLC0415
+
+        return jwt.PyJWKClient(
+            self._jwks_url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS, timeout=5
         )
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims if signature, issuer, audience and expiry check out."""
+        import jwt  # noqa: PLC0415
+
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
             if key.algorithm_name not in ALGORITHMS:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
-import jwt
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints, ValidationError
 
 from callpay.domain.access import Patient
@@ -55,6 +54,8 @@ class SignedPatientTokens:
         token_id: str | None = None,
         expires_at: datetime | None = None,
     ) -> tuple[str, datetime]:
+        import jwt  # noqa: PLC0415 - PyJWT (and cryptography) only where tokens are handled
+
         expires_at = expires_at or now + self._lifetime
         claims: dict[str, object] = {
             "iss": ISSUER,
@@ -73,6 +74,8 @@ class SignedPatientTokens:
         return jwt.encode(claims, self._key(), algorithm="HS256"), expires_at
 
     def verify(self, token: str) -> Patient:
+        import jwt  # noqa: PLC0415
+
         try:
             claims = jwt.decode(
                 token,
