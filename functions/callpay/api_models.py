@@ -70,7 +70,15 @@ PositiveAmount = Annotated[StrictInt, Field(gt=0), AfterValidator(_chargeable_si
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use, like every model here: a function builds the ones its routes
+    # use, not every API model (docs/performance.md).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class View(BaseModel):
+    """An answer's model; built on first use, as Body."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 class EmptyBody(Body):
@@ -151,7 +159,7 @@ class InvoiceQuery(Query):
     limit: Annotated[int, Field(ge=1, le=MAX_INVOICE_PAGE)] = DEFAULT_INVOICE_PAGE
 
 
-class InvoiceOut(BaseModel):
+class InvoiceOut(View):
     id: str
     clinic_id: str
     patient: str
@@ -274,7 +282,7 @@ class ClinicSettingsOut(ReceiptDetails):
         )
 
 
-class StripeAccountOut(BaseModel):
+class StripeAccountOut(View):
     linked: bool
     stripe_account_id: str | None
     charges_enabled: bool
@@ -320,7 +328,7 @@ class CheckoutIn(Body):
         return self
 
 
-class NoShowPolicyOut(BaseModel):
+class NoShowPolicyOut(View):
     """The words the patient reads before paying, and the fee they describe."""
 
     version: int
@@ -336,14 +344,14 @@ class NoShowPolicyOut(BaseModel):
                    currency=policy.currency)  # fmt: skip
 
 
-class PayLinkOut(BaseModel):
+class PayLinkOut(View):
     """A pay-later link was sent (never the address or the link itself)."""
 
     sent_at: datetime
     expires_at: datetime
 
 
-class DisputeOut(BaseModel):
+class DisputeOut(View):
     """A dispute of the payment by the patient's bank, as Stripe reports it."""
 
     status: str  # Stripe's: warning_needs_response, needs_response, under_review, won, lost...
@@ -364,7 +372,7 @@ class DisputeOut(BaseModel):
         )  # fmt: skip
 
 
-class PaymentRequestOut(BaseModel):
+class PaymentRequestOut(View):
     """A payment request as clinicians and patients see it: no Stripe secrets, no email."""
 
     # Defaults are sent too: the contract's schema lists them as always there.
@@ -431,24 +439,24 @@ class PaymentRequestOut(BaseModel):
         )
 
 
-class PaymentRequestsOut(BaseModel):
+class PaymentRequestsOut(View):
     """A call's payment requests, newest first."""
 
     payment_requests: list[PaymentRequestOut]
 
 
-class ReportOut(BaseModel):
+class ReportOut(View):
     """A clinic's payment requests created in the period, oldest first."""
 
     payments: list[PaymentRequestOut]
 
 
-class StripeAccountLinkOut(BaseModel):
+class StripeAccountLinkOut(View):
     # Stripe's onboarding page for the clinic's account: send the admin there.
     url: str
 
 
-class CheckoutOut(BaseModel):
+class CheckoutOut(View):
     # Defaults are sent too: the contract's schema lists them as always there.
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
@@ -465,7 +473,7 @@ class CheckoutOut(BaseModel):
     save_card: bool = False
 
 
-class PatientAccessOut(BaseModel):
+class PatientAccessOut(View):
     # Defaults are sent too: the contract's schema lists them as always there.
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
@@ -476,7 +484,7 @@ class PatientAccessOut(BaseModel):
     patient_url: str | None = None
 
 
-class WebhookReceivedOut(BaseModel):
+class WebhookReceivedOut(View):
     """A Stripe event taken: what it did (Stripe only needs the 2xx)."""
 
     # Defaults are sent too: the contract's schema lists them as always there.
@@ -572,7 +580,7 @@ class ReceiptQuery(Query):
     locale: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
-class ActorOut(BaseModel):
+class ActorOut(View):
     """Who or what made a change: a clinician, admin or patient (by subject id), Stripe (by
     the event id), the platform's backend (by client id), a scheduled job."""
 
@@ -580,7 +588,7 @@ class ActorOut(BaseModel):
     id: str
 
 
-class AuditEntryOut(BaseModel):
+class AuditEntryOut(View):
     at: datetime
     clinic_id: str
     payment_request_id: str | None  # None: a change of the clinic's own settings or account
@@ -611,7 +619,7 @@ class AuditEntryOut(BaseModel):
         )  # fmt: skip
 
 
-class AuditPageOut(BaseModel):
+class AuditPageOut(View):
     entries: list[AuditEntryOut]
     next_cursor: str | None
 
@@ -626,7 +634,7 @@ class WebhookEndpointIn(Body):
                            Field(max_length=20)] = []  # fmt: skip
 
 
-class WebhookEndpointOut(BaseModel):
+class WebhookEndpointOut(View):
     id: str
     org_id: str
     url: str
@@ -642,17 +650,17 @@ class WebhookEndpointOut(BaseModel):
         )
 
 
-class WebhookEndpointsOut(BaseModel):
+class WebhookEndpointsOut(View):
     webhook_endpoints: list[WebhookEndpointOut]
 
 
-class ReplayedOut(BaseModel):
+class ReplayedOut(View):
     """How many of the endpoint's failed deliveries were sent again."""
 
     replayed: int
 
 
-class InvoicesOut(BaseModel):
+class InvoicesOut(View):
     invoices: list[InvoiceOut]
     next_cursor: str | None
 

@@ -43,7 +43,7 @@ class Query(BaseModel):
     """A query string's model. Parameters it does not name are ignored (cache busters...);
     a bad value is a 400 whose code `error_codes` gives per parameter."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     error_codes: ClassVar[Mapping[str, str]] = {}
 
 
