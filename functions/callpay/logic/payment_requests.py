@@ -386,6 +386,7 @@ class PaymentRequests:
                  # What the patient has in view while paying: no-show fees follow it.
                  "no_show_policy": policy.shown() if policy else None, **kept},
             ),
+            first=request,
         )  # fmt: skip
         return CheckoutOut(
             client_secret=intent.client_secret,
@@ -715,11 +716,19 @@ class PaymentRequests:
         return refund
 
     def update(
-        self, payment_request_id: str, change_of: Callable[[PaymentRequest], Transition | None]
+        self,
+        payment_request_id: str,
+        change_of: Callable[[PaymentRequest], Transition | None],
+        first: PaymentRequest | None = None,
     ) -> PaymentRequest:
-        """Apply a change to the latest stored version, retrying when another writer won."""
+        """Apply a change to the latest stored version, retrying when another writer won;
+        `first`: the version just read, tried before reading again (the write is
+        conditional on its version, so a stale one only costs the retry)."""
         updated = optimistic_update(
-            load=lambda: self._stored(payment_request_id), decide=change_of, save=self.store.save
+            load=lambda: self._stored(payment_request_id),
+            decide=change_of,
+            save=self.store.save,
+            first=first,
         )
         return updated.change.after if updated.change else updated.state
 
