@@ -8,7 +8,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: install test check lint typecheck unit integration format clean synth deploy infra
 .PHONY: dev demo e2e browser browser-deps translations frontend-text screenshots lock audit
-.PHONY: openapi
+.PHONY: openapi bench
 
 # The whole dependency tree, locked with hashes (docs/deploy.md, Dependencies): runtime.txt
 # is what the Lambda asset ships, dev.txt everything the checks and tests need besides.
@@ -152,6 +152,21 @@ node_modules/.package-lock.json: package-lock.json
 # The pinned CDK CLI; pass context as CDK_ARGS (docs/deploy.md).
 deploy: $(STAMP) node_modules/.package-lock.json
 	npx --no-install cdk deploy --all $(CDK_ARGS)
+
+# The benchmark environment: the runtime lock alone, as the Lambda asset holds it (the dev
+# extras change import costs: with aiohttp installed, `import stripe` imports it too).
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): $(RUNTIME_LOCK)
+	test -d $(BENCH_VENV) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --require-hashes -r $(RUNTIME_LOCK)
+	touch $(BENCH_STAMP)
+
+# Every hot path side by side with its naive sample and its floor, on a local stack of its
+# own (docs/performance.md): a report in bench/results/ and a summary. Long; not in `test`.
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --python $(CURDIR)/$(BENCH_VENV)/bin/python $(BENCH_ARGS)
 
 test: check browser-deps
 	$(BIN)/pytest

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import statistics
 import subprocess
 import tempfile
@@ -40,7 +41,7 @@ def run_probe(
         }))  # fmt: skip
         done = subprocess.run(  # noqa: S603 - our interpreter, our script
             [python, str(PROBE), str(scenario), str(result)],
-            capture_output=True, text=True, timeout=120, cwd=scratch,
+            capture_output=True, text=True, timeout=120, cwd=scratch, check=False,
             env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"},
         )  # fmt: skip
         if done.returncode != 0:
@@ -78,11 +79,16 @@ class ColdResult:
         }  # fmt: skip
 
 
+def io_of(calls: list[str]) -> list[str]:
+    """The calls in order of name, Stripe's ids in paths left out (each run has its own)."""
+    return sorted(re.sub(r"/(pi|ch|re|acct)_[A-Za-z0-9]+", "/{id}", call) for call in calls)
+
+
 def same_io(result: ColdResult) -> None:
     """The three must make the same AWS calls and HTTP requests (in any order)."""
-    ours = sorted(result.calls[result.path.handler])
+    ours = io_of(result.calls[result.path.handler])
     for module in result.path.modules:
-        if sorted(result.calls[module]) != ours:
+        if io_of(result.calls[module]) != ours:
             raise AssertionError(
                 f"{result.path.name}: {module} made {result.calls[module]}, "
                 f"callpay's handler {result.calls[result.path.handler]}"

@@ -55,7 +55,10 @@ def trace_calls(calls: dict[str, list[str]], current: list[str]) -> None:
     in_aws = [False]
 
     def api_call(self: Any, operation: str, params: Any) -> Any:
-        calls[current[0]].append(f"{self.meta.service_model.service_name}.{operation}")
+        name = f"{self.meta.service_model.service_name}.{operation}"
+        if operation == "TransactWriteItems":  # its items count for DynamoDB's units
+            name += f"[{len(params['TransactItems'])}]"
+        calls[current[0]].append(name)
         in_aws[0] = True
         try:
             return make_api_call(self, operation, params)
@@ -67,7 +70,7 @@ def trace_calls(calls: dict[str, list[str]], current: list[str]) -> None:
             calls[current[0]].append(f"http {method} {url.split('?', maxsplit=1)[0]}")
         return putrequest(self, method, url, *args, **kwargs)
 
-    botocore.client.BaseClient._make_api_call = api_call  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = api_call
     http.client.HTTPConnection.putrequest = request  # type: ignore[method-assign]
 
 

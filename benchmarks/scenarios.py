@@ -9,20 +9,25 @@ must all pass the same checks, so none is measured doing less than the others.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
 
 from devtools.endpoints import Endpoints
 from devtools.http_events import HttpRequest, claims_as_strings, http_api_event
 from devtools.identity import LocalIdentityProvider
-from devtools.local_client import CallFeed, CallpayApi, expect
+from devtools.local_client import CallpayApi, expect
 from devtools.stripe_signature import signature_header
 
 Event = dict[str, Any]
@@ -41,7 +46,7 @@ class BenchStack:
     endpoints: Endpoints
     state_dir: Path
     call_id: str = field(default_factory=lambda: f"call-bench-{uuid.uuid4().hex[:8]}")
-    feed: CallFeed | None = None
+    feed: ClientConnection | None = None
 
     def __post_init__(self) -> None:
         self.identity = LocalIdentityProvider.in_dir(self.state_dir)
@@ -61,14 +66,40 @@ class BenchStack:
             aws_secret_access_key="local",
         )  # fmt: skip
 
-    def open_feed(self) -> CallFeed:
-        """The clinician's socket on the bench call (the call bound to the demo clinic)."""
-        if self.feed is None:
-            self.feed = CallFeed(
-                self.endpoints.ws_url, self.call_id, self.clinician_token,
-                self.endpoints.demo_clinic_id,
-            ).open()  # fmt: skip
-        return self.feed
+    def open_feed(self) -> None:
+        """The clinician's socket on the bench call (the call bound to the demo clinic),
+        read all along by a thread of its own: frames pushed while a probe runs are taken
+        in at once, so the socket never stops answering the gateway's pings."""
+        if self.feed is not None:
+            return
+        query = urlencode({"call_id": self.call_id, "token": self.clinician_token,
+                           "clinic_id": self.endpoints.demo_clinic_id})  # fmt: skip
+        self.feed = connect(f"{self.endpoints.ws_url}?{query}", proxy=None, open_timeout=10)
+        self._frames: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()
+        threading.Thread(target=self._read, args=(self.feed,), daemon=True).start()
+
+    def _read(self, feed: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            for frame in feed:
+                with self._arrived:
+                    self._frames.append(json.loads(frame))
+                    self._arrived.notify_all()
+
+    def pushed(self, payment_request_id: str, status: str, timeout: float = 10) -> None:
+        """Until the clinician's socket got this request in this status."""
+
+        def seen() -> bool:
+            return any(
+                f.get("type") == "payment_request.updated"
+                and f["payment_request"]["id"] == payment_request_id
+                and f["payment_request"]["status"] == status
+                for f in self._frames
+            )
+
+        with self._arrived:
+            if not self._arrived.wait_for(seen, timeout):
+                raise WrongOutcome(f"no push of {payment_request_id} {status} in {timeout:g}s")
 
     def close(self) -> None:
         if self.feed is not None:
@@ -158,7 +189,7 @@ def _answered(answer: Any, status: int) -> dict[str, Any]:
 
 
 def _pushed(stack: BenchStack, payment_request_id: str, status: str) -> None:
-    stack.open_feed().update_of(payment_request_id, status, timeout=10)
+    stack.pushed(payment_request_id, status)
 
 
 # -- stripe_webhook: payment_intent.succeeded -------------------------------------------------
@@ -269,7 +300,7 @@ CHECKOUT = HotPath(
 # -- realtime: $connect -------------------------------------------------------------------------
 
 
-def connect(stack: BenchStack) -> tuple[Event, Callable[[Any], None]]:
+def clinician_connect(stack: BenchStack) -> tuple[Event, Callable[[Any], None]]:
     """A clinician opening the feed of a new call of the demo clinic with their JWT (checked
     against the identity provider's JWKS), which binds the call to the clinic."""
     call_id = f"call-open-{uuid.uuid4().hex[:10]}"
@@ -296,7 +327,7 @@ def connect(stack: BenchStack) -> tuple[Event, Callable[[Any], None]]:
 
 REALTIME_CONNECT = HotPath(
     "realtime $connect", "realtime", "realtime.handler",
-    "naive_realtime_connect", "floor_realtime_connect", connect,
+    "naive_realtime_connect", "floor_realtime_connect", clinician_connect,
 )  # fmt: skip
 
 

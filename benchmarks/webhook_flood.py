@@ -10,8 +10,10 @@ PaymentIntent on localstripe), then floods `/webhooks/stripe` with each payment'
 `payment_intent.processing` and `payment_intent.succeeded` events, each delivered several
 times (Stripe's retries), shuffled, each signed as Stripe signs it when it is sent. Every
 delivery must be answered 200, each event applied once, and every payment must end
-`succeeded`, or the run fails. Prints, per concurrency, the deliveries answered per second
-(events/s) and their latency, and how many stripe_webhook invocations ran at once.
+`succeeded`, and every payment's patient must get exactly one receipt e-mail (SES in moto;
+each request has its own address, given as checkout would), or the run fails. Prints, per
+concurrency, the deliveries answered per second (events/s) and their latency, and how many
+stripe_webhook invocations ran at once.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
 
 from devtools.endpoints import Endpoints  # noqa: E402
 from devtools.identity import LocalIdentityProvider  # noqa: E402
-from devtools.local_client import CallpayApi, direct_session, expect  # noqa: E402
+from devtools.local_client import (  # noqa: E402
+    CallpayApi,
+    direct_session,
+    expect,
+    wait_until_receipts_are_sent,
+)
 from devtools.local_lambda import PAGE_PATH, peak_concurrency  # noqa: E402
 from devtools.processes import bypass_proxies_for_loopback  # noqa: E402
 from devtools.stack_process import StackProcess  # noqa: E402
@@ -63,6 +70,7 @@ class Flood:
     outcomes: Counter[str]
     environments: int  # stripe_webhook environments that took deliveries
     peak: int  # stripe_webhook invocations running at one moment
+    receipts: int  # e-mails sent, exactly one per payment
 
     @property
     def events_per_second(self) -> float:
@@ -186,6 +194,7 @@ def run(concurrency: int, deliveries: int, senders: int) -> Flood:
             for body in [event(event_type, payment, created + offset)] * DELIVERIES_PER_EVENT
         ]
         random.Random(19).shuffle(bodies)  # noqa: S311 - the same order every run, not a secret
+        give_receipt_addresses(endpoints, payments)
         seconds, latencies, outcomes = flood(endpoints, bodies, senders)
 
         # Each event applied once (or recorded as stale: `processing` after `succeeded`).
@@ -196,13 +205,52 @@ def run(concurrency: int, deliveries: int, senders: int) -> Flood:
             status = api.get(f"/payment-requests/{payment.request_id}").json()["status"]
             if status != "succeeded":
                 raise SystemExit(f"{payment.request_id} is {status} after the flood")
+        receipts = one_receipt_each(endpoints, payments)
         with direct_session() as session:
             page = session.get(f"{endpoints.http_url}{PAGE_PATH}", timeout=30).json()
     webhook = [i for i in page["invocations"] if i["function"] == "stripe_webhook"]
     return Flood(
         concurrency, seconds, latencies, outcomes,
         environments=len({i["environment"] for i in webhook}), peak=peak_concurrency(webhook),
+        receipts=receipts,
     )  # fmt: skip
+
+
+def address(payment: Payment) -> str:
+    return f"patient-{payment.request_id}@example.com"
+
+
+def give_receipt_addresses(endpoints: Endpoints, payments: list[Payment]) -> None:
+    """Each request's patient e-mail, as checkout records it (written in the table: 500
+    checkouts through the API would measure checkout, not the webhook)."""
+    import boto3  # noqa: PLC0415
+
+    db = boto3.client(
+        "dynamodb", endpoint_url=endpoints.aws_endpoint_url, region_name=endpoints.region,
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )  # fmt: skip
+    for payment in payments:
+        db.update_item(
+            TableName=endpoints.environment["TABLE_NAME"],
+            Key={"PK": {"S": f"PR#{payment.request_id}"}, "SK": {"S": "PR"}},
+            UpdateExpression="SET receipt_email = :email",
+            ExpressionAttributeValues={":email": {"S": address(payment)}},
+        )
+
+
+def one_receipt_each(endpoints: Endpoints, payments: list[Payment]) -> int:
+    """Once the receipt queue is drained: exactly one e-mail to each payment's patient."""
+    wait_until_receipts_are_sent(endpoints, timeout=300)
+    with direct_session() as session:
+        data = session.get(f"{endpoints.aws_endpoint_url}/moto-api/data.json", timeout=60).json()
+    sent = Counter(
+        to for message in data.get("ses", {}).get("Message", [])
+        for to in message.get("destinations", {}).get("ToAddresses", [])
+    )  # fmt: skip
+    wrong = {address(p): sent[address(p)] for p in payments if sent[address(p)] != 1}
+    if wrong:
+        raise SystemExit(f"receipts not sent exactly once: {dict(list(wrong.items())[:5])}")
+    return sum(sent[address(p)] for p in payments)
 
 
 def main() -> None:
@@ -229,7 +277,8 @@ def main() -> None:
         p95 = latencies[int(len(latencies) * 0.95) - 1]
         print(f"{concurrency:>12} {result.seconds:>8.1f} {result.events_per_second:>9.1f} "
               f"{statistics.median(latencies):>8.0f} {p95:>8.0f} {latencies[-1]:>8.0f}  "
-              f"{result.environments}, {result.peak}   ({dict(result.outcomes)})",
+              f"{result.environments}, {result.peak}   ({dict(result.outcomes)}, "
+              f"{result.receipts} receipts)",
               flush=True)  # fmt: skip
 
 

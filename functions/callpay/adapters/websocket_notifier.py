@@ -20,7 +20,9 @@ from callpay.domain.connection import Connection
 from callpay.domain.payment_request import PaymentRequest
 from callpay.ports import ConnectionStore
 
-MAX_PARALLEL_POSTS = 16
+# 50 sockets in two rounds of posts (docs/performance.md, fan-out); the @connections client
+# holds as many connections (botocore's default pool is 10, which would queue the rest).
+MAX_PARALLEL_POSTS = 32
 
 logger = Logger(child=True)
 
