@@ -63,6 +63,13 @@ def lambda_handler(event, context):
             "PK": {"S": f"PR#{request_id}"}, "SK": {"S": "AUDIT#0000000001"},
             "to_status": {"S": "requested"}, "at": {"S": now},
         }}},
+        # The platform's event, in the same transaction (an outbox item; its kind is not
+        # the stream's, so no delivery follows from a sample's).
+        {"Put": {"TableName": table, "Item": {
+            "PK": {"S": f"PR#{request_id}"}, "SK": {"S": "OUTBOX#0000000001#payment_request.created"},
+            "kind": {"S": "sample"}, "event": {"S": json.dumps(
+                {"type": "payment_request.created", "data": {"payment_request": request_id}})},
+        }}},
     ])  # fmt: skip
     connections = db.query(
         TableName=table, IndexName="by_call",

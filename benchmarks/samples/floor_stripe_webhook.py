@@ -57,6 +57,14 @@ def lambda_handler(event, context):
             {"Put": {"TableName": table,
                      "Item": {"PK": {"S": f"EVENT#{stripe_event['id']}"}, "SK": {"S": "EVENT"}},
                      "ConditionExpression": "attribute_not_exists(PK)"}},
+            # The platform's event, announced in the same transaction (an outbox item; its
+            # kind is not the stream's, so no delivery follows from a sample's).
+            {"Put": {"TableName": table,
+                     "Item": {"PK": {"S": f"PR#{request_id}"},
+                              "SK": {"S": f"OUTBOX#{version + 1:010d}#payment_request.succeeded"},
+                              "kind": {"S": "sample"}, "event": {"S": json.dumps(
+                                  {"type": "payment_request.succeeded", "id": stripe_event["id"],
+                                   "data": {"payment_request": request_id}})}}}},
         ]
     )  # fmt: skip
     connections = db.query(

@@ -49,6 +49,13 @@ def lambda_handler(event, context):
         {"Put": {"TableName": table.name,
                  "Item": {"PK": f"PR#{request_id}", "SK": "AUDIT#0000000001",
                           "to_status": "requested", "at": now}}},
+        # The platform's event, in the same transaction (an outbox item; its kind is not
+        # the stream's, so no delivery follows from a sample's).
+        {"Put": {"TableName": table.name,
+                 "Item": {"PK": f"PR#{request_id}",
+                          "SK": "OUTBOX#0000000001#payment_request.created", "kind": "sample",
+                          "event": json.dumps({"type": "payment_request.created",
+                                               "data": {"payment_request": request_id}})}}},
     ])  # fmt: skip
     connections = table.query(
         IndexName="by_call",

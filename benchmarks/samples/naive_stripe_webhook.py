@@ -54,6 +54,14 @@ def lambda_handler(event, context):
             {"Put": {"TableName": table.name,
                      "Item": {"PK": f"EVENT#{stripe_event['id']}", "SK": "EVENT"},
                      "ConditionExpression": "attribute_not_exists(PK)"}},
+            # The platform's event, announced in the same transaction (an outbox item; its
+            # kind is not the stream's, so no delivery follows from a sample's).
+            {"Put": {"TableName": table.name,
+                     "Item": {"PK": f"PR#{request_id}",
+                              "SK": f"OUTBOX#{version + 1:010d}#payment_request.succeeded",
+                              "kind": "sample", "event": json.dumps(
+                                  {"type": "payment_request.succeeded", "id": stripe_event["id"],
+                                   "data": {"payment_request": request_id}})}}},
         ]
     )  # fmt: skip
     connections = table.query(

@@ -42,7 +42,7 @@ class NoShowFees:
         store = self.requests.store
         clinic = store.get_clinic(body.clinic_id)
         check_clinic(clinician, body.clinic_id, org_of(clinic))
-        clinic = self.requests.open_clinic(clinician, call_id, body.clinic_id, clinic)
+        clinic, bound = self.requests.open_clinic(clinician, call_id, body.clinic_id, clinic)
         stripe_account = clinic.check_can_take_payments()
         if policy_of(clinic) is None:
             raise Conflict("no_show_fee_not_set", "This clinic has no no-show fee.")
@@ -55,7 +55,8 @@ class NoShowFees:
         # The fee the patient agreed to, in the currency of that policy.
         money = Money(consent.fee, consent.currency)
         check_chargeable(money)
-        self.requests.bind(clinician, call_id, clinic)
+        if not bound:
+            self.requests.bind(clinician, call_id, clinic)
         claimed = self.requests.claimed_id(clinician, idempotency_key, call_id, body)
         request_id, existing, resumed = claimed
         if existing is not None:

@@ -201,14 +201,15 @@ class PaymentRequests:
             line_items = tuple(LineItem(**item.model_dump()) for item in body.line_items)
         if line_items and sum(item.amount for item in line_items) != money.amount:
             raise InvalidInput("line_items_mismatch", "Line items must add up to the amount.")
-        clinic = self.open_clinic(clinician, call_id, body.clinic_id, clinic)
+        clinic, bound = self.open_clinic(clinician, call_id, body.clinic_id, clinic)
         if money.currency != clinic.default_currency:
             # The clinic's limits are in its currency; another one would slip past them.
             currency = clinic.default_currency.upper()
             raise InvalidInput("currency_not_accepted", f"This clinic charges in {currency}.")
         check_chargeable(money, clinic.maximum_amount, clinic.minimum_amount)
         stripe_account = clinic.check_can_take_payments()
-        self._bind(clinician, call_id, clinic, body.clinic_id)
+        if not bound:
+            self._bind(clinician, call_id, clinic, body.clinic_id)
         request_id, existing, resumed = self.claimed_id(clinician, idempotency_key, call_id, body)
         if existing is not None:
             return existing, False
@@ -231,15 +232,16 @@ class PaymentRequests:
 
     def open_clinic(
         self, clinician: Clinician, call_id: str, clinic_id: str, clinic: Clinic | None
-    ) -> Clinic:
-        """The clinic a new request of this call is made for, or why there is none."""
+    ) -> tuple[Clinic, bool]:
+        """The clinic a new request of this call is made for, or why there is none; and
+        whether the call is bound to it already (then it needs no second claim)."""
         bound = self.store.call_clinic(call_id)
         if bound is not None and bound != clinic_id:
             # Before the clinic's own state: nobody outside the call's clinic learns anything.
             raise Forbidden("call_of_another_clinic", "This call belongs to another clinic.")
         if clinic is None:
             raise Conflict("payments_not_enabled", "Payments are not enabled for this clinic.")
-        return clinic
+        return clinic, bound is not None
 
     def bind(self, clinician: Clinician, call_id: str, clinic: Clinic) -> None:
         self._bind(clinician, call_id, clinic, clinic.clinic_id)
