@@ -249,6 +249,30 @@ def test_a_store_write_whose_answer_was_lost_is_applied_once_and_reported_applie
     )
 
 
+def test_a_delivery_whose_every_answer_was_lost_is_a_503_and_its_redelivery_a_duplicate(
+    stack: Stack, clinic: Clinic, faults: Faults
+) -> None:
+    """The write landed, but no try's answer came back: the webhook cannot tell, answers
+    503, and Stripe's next delivery finds the event processed: one change, not two."""
+    status, created = create(clinic, new_call())
+    assert status == 201
+    request = stored(created["id"])
+    event = succeeded(request)
+    faults.aws.seen.clear()
+    faults.aws.reset_after_forwarding(times=LASTING, target="TransactWriteItems")
+    status, body = send(event)
+    assert (status, body["error"]["code"]) == (503, "store_busy")
+    assert set(faults.aws.outcomes(target="TransactWriteItems")) == {"reset"}
+    end(faults)
+
+    status, body = send(event)  # Stripe delivers it again
+    assert (status, body["outcome"]) == (200, "duplicate")
+    after = stored(created["id"])
+    assert after.status is Status.SUCCEEDED and after.version == request.version + 1
+    actions = [a.action for a in runtime.store().audit_trail(created["id"])]
+    assert actions.count("status.succeeded") == 1
+
+
 def test_a_throttled_transaction_is_a_503_not_a_conflict(
     stack: Stack, clinic: Clinic, faults: Faults
 ) -> None:

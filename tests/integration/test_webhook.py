@@ -131,14 +131,15 @@ def test_duplicate_delivery_has_one_effect(clinic: Clinic) -> None:
     assert actions == ["created", "status.succeeded"]
 
 
-def delivered_until_taken(event: dict[str, Any], attempts: int = 5) -> str:
+def delivered_until_taken(event: dict[str, Any], attempts: int = 5) -> tuple[str, int]:
     """As Stripe delivers: a 503 (the store too busy to answer in time, which can happen
-    with eight writers on one loaded moto) is delivered again; the outcome that was taken."""
-    for _ in range(attempts):
+    with eight writers on one loaded moto) is delivered again. The outcome that was taken,
+    and how many 503s came before it."""
+    for busy in range(attempts):
         status, answer = send(event)
         if status != 503:
             assert status == 200, answer
-            return str(answer["outcome"])
+            return str(answer["outcome"]), busy
     raise AssertionError(f"still 503 after {attempts} deliveries")
 
 
@@ -146,12 +147,18 @@ def test_concurrent_duplicate_deliveries_apply_once(clinic: Clinic) -> None:
     request = new_request(clinic)
     event = succeeded(request)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        outcomes = list(pool.map(lambda _: delivered_until_taken(event), range(8)))
-    assert sorted(outcomes) == ["applied"] + ["duplicate"] * 7
+        taken = list(pool.map(lambda _: delivered_until_taken(event), range(8)))
+    outcomes = sorted(outcome for outcome, _ in taken)
     assert [a.action for a in runtime.store().audit_trail(request.id)] == [
         "created",
         "status.succeeded",
     ]
+    if not any(busy for _, busy in taken):
+        assert outcomes == ["applied"] + ["duplicate"] * 7
+    else:
+        # A 503 may come after the write landed (every try's answer too late): that
+        # delivery is then answered as a duplicate when Stripe delivers it again.
+        assert outcomes in (["applied"] + ["duplicate"] * 7, ["duplicate"] * 8)
 
 
 def test_processed_event_ids_are_kept_at_least_four_days(clinic: Clinic) -> None:
