@@ -79,8 +79,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except (BotoCoreError, ClientError) as error:
         if not is_transient(error):
             raise
-        # The store still failing after the client's retries: nothing was recorded, and
-        # Stripe delivers the event again later.
+        # The store still failing after the client's retries: Stripe delivers the event
+        # again later, which applies it, or finds it applied if a lost answer hid a write.
         logger.warning("store unavailable", extra={"event_id": stripe_event.id})
         return lambda_refusal(503, "store_busy", "Please deliver this event again.")
     logger.info(
