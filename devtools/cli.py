@@ -42,12 +42,12 @@ def dev(args: argparse.Namespace) -> int:
 
 
 def token(args: argparse.Namespace) -> int:
+    from callpay.domain.access import SCOPES  # noqa: PLC0415
     from devtools.identity import LocalIdentityProvider  # noqa: PLC0415
 
     provider = LocalIdentityProvider.in_dir(_state_dir(args.state_dir))
     if args.client:
-        scopes = args.scope or ["callpay/invoices.write", "callpay/invoices.read",
-                                "callpay/webhook-endpoints.write"]  # fmt: skip
+        scopes = args.scope or sorted(SCOPES)
         print(provider.client_token(args.client, args.org, scopes, args.expires_in))
         return 0
     if not args.sub:

@@ -15,7 +15,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from callpay import api_models as m
-from callpay.domain.access import INVOICES_READ, INVOICES_WRITE, WEBHOOK_ENDPOINTS_WRITE
+from callpay.domain.access import (
+    INVOICES_READ,
+    INVOICES_WRITE,
+    PAY_LINKS_WRITE,
+    WEBHOOK_ENDPOINTS_WRITE,
+)
 from callpay.http_api import IDEMPOTENCY_KEY_PATTERN, Query
 
 # Security schemes (their definitions are in devtools/openapi.py).
@@ -275,13 +280,15 @@ OPERATIONS: Mapping[str, Operation] = {
         "sendPayLink",
         "E-mail the patient a link to pay later",
         "The hosted pay page for this one request, its token in the link's fragment, valid "
-        "for PAY_LINK_HOURS (72 by default); the e-mail is queued (202).",
+        "for PAY_LINK_HOURS (72 by default); the e-mail is queued (202). A clinician of the "
+        "call, or the platform's backend for its organisation's clinics.",
         "payment requests",
-        CLINICIANS,
+        PEOPLE_OR_PLATFORM,
         Success(202, REQUEST_VIEW, m.PaymentRequestOut),
         body=m.PayLinkIn,
+        scopes=(PAY_LINKS_WRITE,),
         refusals={
-            403: ("clinician_only", "not_your_clinic"),
+            403: ("clinician_only", "insufficient_scope", "not_your_clinic"),
             **NOT_FOUND,
             409: ("not_payable", "no_pay_page", "concurrent_update"),
             422: ("email_required",),

@@ -146,8 +146,8 @@ def reauthorize(payment_request_id: str) -> Response[str]:
 @app.post("/payment-requests/<payment_request_id>/pay-link")
 def pay_link(payment_request_id: str) -> Response[str]:
     """E-mail the patient a link to pay this request on the hosted page (202: the e-mail is
-    queued)."""
-    principal = caller()
+    queued); a clinician of the call or the platform's backend."""
+    principal = runtime.platform_caller_of(app.current_event.raw_event)
     body = parse_body(app.current_event.raw_event, PayLinkIn)
     request = composition.payment_requests().send_pay_link(
         principal, path_id(payment_request_id, "id"), body

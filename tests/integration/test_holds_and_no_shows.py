@@ -428,6 +428,29 @@ def test_a_pay_later_link_paid_after_the_call_ends_like_a_payment_in_the_call(
     assert receipt["subject"].startswith("Your receipt")
 
 
+def test_the_platforms_backend_sends_a_link_when_the_patient_left_the_call(
+    stack: Stack, clinic: Clinic
+) -> None:
+    call_id, email = new_call(), address()
+    pr_id = request(clinic, call_id, hold=False)
+    backend = {"sub": "emr", "client_id": "emr", "org_id": str(clinic.org_id),
+               "scope": "callpay/pay-links.write"}  # fmt: skip
+    path = f"/payment-requests/{pr_id}/pay-link"
+    status, shown = api(http_event("POST", path, {"email": email}, claims=backend))
+    assert status == 202, shown
+    (mail,) = mails_once(stack, email, PAGE)
+    given = parse_qs(urlsplit(link_from(mail)).fragment)
+    assert given["payment_request_id"] == [pr_id]
+    status, body = api(http_event("GET", f"/payment-requests/{pr_id}", token=given["token"][0]))
+    assert (status, body["id"], body["pay_link"] is not None) == (200, pr_id, True)
+    entry = runtime.store().audit_trail(pr_id)[-1]
+    assert (entry.action, entry.cause.actor, entry.cause.subject) == (
+        "pay_link.sent",
+        "platform",
+        "client:emr",
+    )
+
+
 def test_an_expired_link_is_refused(
     stack: Stack, clinic: Clinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,7 +61,7 @@ ROUTES = [
     RouteCase("POST /payment-requests/{id}/capture", "clinician", 200, {"amount": 6000},
               target="held"),
     RouteCase("POST /payment-requests/{id}/reauthorize", "clinician", 200, target="held"),
-    RouteCase("POST /payment-requests/{id}/pay-link", "clinician", 202,
+    RouteCase("POST /payment-requests/{id}/pay-link", "pay_link", 202,
               {"email": "p@example.com"}),
     RouteCase("POST /calls/{call_id}/no-show-fees", "clinician", 201,
               {"clinic_id": "clinic-1", "patient_ref": "patient-1"}),
@@ -139,6 +139,7 @@ def expected(case: RouteCase, caller: str) -> int:
     acts_for_clinic_1 = place == "own" or (role == "org_admin" and place == "other_clinic")
     allowed = {
         "clinician": True,
+        "pay_link": True,  # the call's clinicians, or the backend (callpay/pay-links.write)
         "viewer": True,
         "patient": False,
         "admin": role in {"team_admin", "org_admin"},
@@ -152,7 +153,7 @@ def expected(case: RouteCase, caller: str) -> int:
 
 
 # Policies of routes a platform backend may call (with its organisation and scope).
-BACKEND_POLICIES = {"endpoints", "invoices_write", "invoices_read"}
+BACKEND_POLICIES = {"endpoints", "invoices_write", "invoices_read", "pay_link"}
 
 
 def test_the_matrix_covers_every_route_of_the_api() -> None:

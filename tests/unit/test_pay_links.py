@@ -1,6 +1,7 @@
-"""Pay-later links: a clinician e-mails the patient a link to the hosted pay page for one
-open request. Its token (in the fragment, never a query string) opens that request alone,
-and expires; the e-mail is in the patient's language and sent once."""
+"""Pay-later links: a clinician (or the platform's backend) e-mails the patient a link to
+the hosted pay page for one open request. Its token (in the fragment, never a query
+string) opens that request alone, and expires; the e-mail is in the patient's language
+and sent once."""
 
 from __future__ import annotations
 
@@ -64,6 +65,41 @@ def test_a_clinician_sends_a_link_for_an_open_request(world: World) -> None:
     assert job.kind == "pay_link" and job.payment_request_id == created["id"]
     assert world.store.audit_trail(created["id"])[-1].action == "pay_link.sent"
     assert world.notifier.pushed[-1].pay_link is not None
+
+
+BACKEND = {"sub": "emr", "client_id": "emr", "org_id": "org-1",
+           "scope": "callpay/invoices.read callpay/pay-links.write"}  # fmt: skip
+
+
+def test_the_platforms_backend_sends_a_link_for_its_organisations_request(world: World) -> None:
+    """The patient left the call: the platform's backend asks for the link, with its scope."""
+    _, created = create()
+    status, shown = send_link(created["id"], {"email": "late@example.com"}, claims=BACKEND)
+    assert status == 202, shown
+    assert shown["pay_link"] is not None
+    (job,) = world.queue.jobs
+    assert job.kind == "pay_link" and job.payment_request_id == created["id"]
+    entry = world.store.audit_trail(created["id"])[-1]
+    assert entry.action == "pay_link.sent"
+    assert (entry.cause.actor, entry.cause.subject) == ("platform", "client:emr")
+    assert world.notifier.pushed[-1].pay_link is not None
+
+
+@pytest.mark.parametrize(
+    ("claims", "code"),
+    [
+        (BACKEND | {"scope": "callpay/invoices.read"}, "insufficient_scope"),
+        (BACKEND | {"org_id": "org-2"}, "not_your_clinic"),
+    ],
+)
+def test_a_backend_without_the_scope_or_of_another_organisation_sends_nothing(
+    world: World, claims: dict[str, str], code: str
+) -> None:
+    _, created = create()
+    status, answer = send_link(created["id"], {"email": "late@example.com"}, claims=claims)
+    assert (status, answer["error"]["code"]) == (403, code)
+    assert world.queue.jobs == []
+    assert world.store.requests[created["id"]].pay_link is None
 
 
 def test_the_email_links_the_page_for_that_request_with_the_token_in_the_fragment(

@@ -65,7 +65,8 @@ PlatformCaller = Clinician | PlatformBackend
 INVOICES_WRITE = "callpay/invoices.write"
 INVOICES_READ = "callpay/invoices.read"
 WEBHOOK_ENDPOINTS_WRITE = "callpay/webhook-endpoints.write"
-SCOPES = frozenset({INVOICES_WRITE, INVOICES_READ, WEBHOOK_ENDPOINTS_WRITE})
+PAY_LINKS_WRITE = "callpay/pay-links.write"
+SCOPES = frozenset({INVOICES_WRITE, INVOICES_READ, WEBHOOK_ENDPOINTS_WRITE, PAY_LINKS_WRITE})
 
 
 def acts_for_clinic(clinician: Clinician, clinic_id: str, clinic_org_id: str | None) -> bool:

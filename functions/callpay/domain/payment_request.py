@@ -208,11 +208,11 @@ class PaymentRequest(BaseModel):
 
 class Cause(BaseModel):
     """Who or what caused a change: a person (by subject id), a Stripe event (by its id),
-    or a scheduled job."""
+    the platform's backend (by client), or a scheduled job."""
 
     model_config = ConfigDict(frozen=True)
 
-    actor: Literal["clinician", "patient", "stripe", "scheduler", "system"]
+    actor: Literal["clinician", "patient", "stripe", "platform", "scheduler", "system"]
     subject: str
     detail: str = ""
 

@@ -25,14 +25,17 @@ from callpay.api_models import (
     RefundIn,
 )
 from callpay.domain.access import (
+    PAY_LINKS_WRITE,
     Clinician,
     Patient,
+    PlatformBackend,
     Principal,
     check_call,
     check_clinic,
     require_admin,
     require_clinician,
     require_patient,
+    require_scope,
 )
 from callpay.domain.clinic import Clinic, org_of
 from callpay.domain.errors import (
@@ -584,13 +587,26 @@ class PaymentRequests:
                 raise
 
     def send_pay_link(
-        self, principal: Principal, payment_request_id: str, body: PayLinkIn
+        self, principal: Principal | PlatformBackend, payment_request_id: str, body: PayLinkIn
     ) -> PaymentRequest:
-        """E-mail the patient a link to the hosted pay page for this request alone."""
-        clinician = require_clinician(principal)
-        request, clinic = self.visible(clinician, self.store.get(payment_request_id))
+        """E-mail the patient a link to the hosted pay page for this request alone: asked
+        by a clinician of the call, or by the platform's backend for its organisation's
+        clinics (when the patient left the call; scope callpay/pay-links.write)."""
+        if isinstance(principal, PlatformBackend):
+            request = self.store.get(payment_request_id)
+            if request is None:
+                raise NotFound("payment_request_not_found", "No such payment request.")
+            clinic = self.store.get_clinic(request.clinic_id)
+            if org_of(clinic) != principal.org_id:
+                raise Forbidden("not_your_clinic", "This clinic is another organisation's.")
+            require_scope(principal, PAY_LINKS_WRITE)
+            cause = Cause(actor="platform", subject=principal.sub)
+        else:
+            clinician = require_clinician(principal)
+            request, clinic = self.visible(clinician, self.store.get(payment_request_id))
+            cause = cause_of(clinician)
         email = str(body.email) if body.email else None
-        return self.pay_link_for(request, clinic, email, body.locale, cause_of(clinician))
+        return self.pay_link_for(request, clinic, email, body.locale, cause)
 
     def pay_link_for(
         self,
