@@ -330,6 +330,10 @@ def test_the_sweeper_warns_once_about_a_hold_near_its_deadline(world: World) -> 
     assert world.store.audit_trail(pr_id)[-1].action == "hold.expiring"
     assert world.store.audit_trail(pr_id)[-1].cause.actor == "scheduler"
     assert [r.id for r in world.notifier.pushed[pushed:]] == [pr_id]
+    # The platform hears of it too (signed event), with the deadline.
+    (expiring,) = [e for e in world.store.announced if e.type == "payment_request.hold_expiring"]
+    lapses = datetime.fromtimestamp(deadline, UTC).isoformat()
+    assert (expiring.data["id"], expiring.data["hold_expires_at"]) == (pr_id, lapses)
     assert sweeper(world).sweep().warned == []  # once
     assert view(far)["expiry_warned_at"] is None
 

@@ -52,6 +52,7 @@ def moved(request: PaymentRequest, **changes: object) -> PaymentRequest:
         ({"status": Status.CANCELED}, "payment_request.canceled"),
         ({"status": Status.PROCESSING}, "payment_request.updated"),
         ({"status": Status.AUTHORIZED, "amount_capturable": 8000}, "payment_request.updated"),
+        ({"expiry_warned_at": NOW}, "payment_request.hold_expiring"),
         ({"receipt_email": "a@b.c", "locale": "en"}, None),  # the patient's checkout
     ],
 )  # fmt: skip

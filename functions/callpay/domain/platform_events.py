@@ -26,6 +26,7 @@ EventType = Literal[
     "payment_request.canceled",
     "payment_request.refunded",
     "payment_request.disputed",
+    "payment_request.hold_expiring",
     "invoice.paid",
     "invoice.released",
     "invoice.refunded",
@@ -97,6 +98,7 @@ def payment_request_data(request: PaymentRequest) -> dict[str, Any]:
         "created_at": request.created_at.isoformat(),
         "updated_at": request.updated_at.isoformat(),
         "paid_at": request.paid_at.isoformat() if request.paid_at else None,
+        "hold_expires_at": request.hold_deadline.isoformat() if request.hold_deadline else None,
         "sequence": request.version,
         "description": request.description,
     }
@@ -126,6 +128,8 @@ def _request_event_type(before: PaymentRequest | None, after: PaymentRequest) ->
         return "payment_request.disputed"  # opened, updated, won or lost
     if after.amount_refunded != before.amount_refunded:
         return "payment_request.refunded"
+    if after.expiry_warned_at and not before.expiry_warned_at:
+        return "payment_request.hold_expiring"  # a day left: capture, or ask for a new hold
     if after.status is Status.FAILED and after.last_event_at != before.last_event_at:
         return "payment_request.failed"  # declined again, by a newer Stripe event
     if (after.amount_captured, after.amount_capturable) != (
