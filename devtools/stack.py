@@ -196,6 +196,9 @@ class LocalStack:
         self._worker_threads: list[threading.Thread] = []
         self._hold_sweeps: HoldSweepLoop | None = None
         self._secrets = LocalSecrets()
+        # Ports picked for 0, all before any server binds: never the same one twice (the
+        # system may hand a port it just freed out again).
+        self._picked: set[int] = set()
         self.endpoints: Endpoints | None = None
         self.tables: InfraTables | None = None
         self._reading: Reading | None = None
@@ -305,7 +308,11 @@ class LocalStack:
         """The configured port, or a free one for 0; refused if something already listens
         there (it would answer in place of the server about to fail to start)."""
         if port == 0:
-            return free_port(self.options.host)
+            port = free_port(self.options.host)
+            while port in self._picked:
+                port = free_port(self.options.host)
+            self._picked.add(port)
+            return port
         if listening(port, self.options.host):
             raise StackFailed(
                 f"port {port} ({name}) is in use; is another `make dev` running? "

@@ -49,3 +49,14 @@ def test_a_failing_clean_up_step_still_stops_the_servers_and_removes_local_json(
 def test_loopback_is_added_to_no_proxy_keeping_what_was_listed() -> None:
     variables = bypass_proxies_for_loopback({"NO_PROXY": "corp.example, 127.0.0.1"})
     assert variables["NO_PROXY"] == variables["no_proxy"] == "corp.example,127.0.0.1,localhost"
+
+
+def test_ports_picked_for_zero_are_never_the_same_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system may hand out a port it just freed again: the gateway and localstripe
+    were once both given one, and the gateway could not bind it."""
+    handed_out = iter([41001, 41001, 41001, 41002])
+    monkeypatch.setattr("devtools.stack.free_port", lambda host: next(handed_out))
+    stack: Any = LocalStack(StackOptions(state_dir=tmp_path), say=lambda line: None)
+    assert [stack._port_for("gateway", 0), stack._port_for("stripe", 0)] == [41001, 41002]
