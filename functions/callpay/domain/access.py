@@ -112,6 +112,14 @@ def check_call(
     check_clinic(principal, call_clinic_id, clinic_org_id)
 
 
+def check_backend_clinic(backend: PlatformBackend, org_id: str | None, *accepted: str) -> None:
+    """The platform's backend acts for the clinics of its own organisation (`org_id`: the
+    clinic's), with one of `accepted` in its token."""
+    if backend.org_id != org_id:
+        raise Forbidden("not_your_clinic", "This clinic is another organisation's.")
+    require_scope(backend, *accepted)
+
+
 def require_scope(backend: PlatformBackend, *accepted: str) -> None:
     """The backend's token must carry one of `accepted` (API Gateway checks the same on the
     routes only backends call; on routes shared with people the Lambda checks it)."""

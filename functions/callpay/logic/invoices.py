@@ -15,9 +15,9 @@ from callpay.domain.access import (
     PlatformBackend,
     PlatformCaller,
     acts_for_clinic,
-    require_scope,
+    check_backend_clinic,
 )
-from callpay.domain.clinic import Clinic
+from callpay.domain.clinic import Clinic, org_of
 from callpay.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from callpay.domain.invoice import EDITABLE, Invoice, InvoiceStatus
 from callpay.domain.money import Money
@@ -36,11 +36,9 @@ class Invoices:
         """The clinic, if `caller` may use its invoices: the backend of its organisation
         with one of `scopes`, or (to read) a clinician or admin of the clinic."""
         clinic = self.clinic_of(clinic_id)
-        org_id = clinic.org_id if clinic else None
+        org_id = org_of(clinic)
         if isinstance(caller, PlatformBackend):
-            if caller.org_id != org_id:
-                raise Forbidden("not_your_clinic", "This clinic is another organisation's.")
-            require_scope(caller, *scopes)
+            check_backend_clinic(caller, org_id, *scopes)
         elif INVOICES_WRITE in scopes and INVOICES_READ not in scopes:
             raise Forbidden("platform_backend_only", "Invoices come from the platform's backend.")
         elif not isinstance(caller, Clinician) or not acts_for_clinic(caller, clinic_id, org_id):

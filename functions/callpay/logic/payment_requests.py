@@ -30,12 +30,12 @@ from callpay.domain.access import (
     Patient,
     PlatformBackend,
     Principal,
+    check_backend_clinic,
     check_call,
     check_clinic,
     require_admin,
     require_clinician,
     require_patient,
-    require_scope,
 )
 from callpay.domain.clinic import Clinic, org_of
 from callpay.domain.errors import (
@@ -105,9 +105,11 @@ NOT_PAYABLE = {
 }
 
 
-def cause_of(principal: Principal) -> Cause:
+def cause_of(principal: Principal | PlatformBackend) -> Cause:
     if isinstance(principal, Patient):
         return Cause(actor="patient", subject=principal.sub)
+    if isinstance(principal, PlatformBackend):
+        return Cause(actor="platform", subject=principal.sub)
     return Cause(actor="clinician", subject=principal.sub)
 
 
@@ -597,16 +599,13 @@ class PaymentRequests:
             if request is None:
                 raise NotFound("payment_request_not_found", "No such payment request.")
             clinic = self.store.get_clinic(request.clinic_id)
-            if org_of(clinic) != principal.org_id:
-                raise Forbidden("not_your_clinic", "This clinic is another organisation's.")
-            require_scope(principal, PAY_LINKS_WRITE)
-            cause = Cause(actor="platform", subject=principal.sub)
+            check_backend_clinic(principal, org_of(clinic), PAY_LINKS_WRITE)
         else:
-            clinician = require_clinician(principal)
-            request, clinic = self.visible(clinician, self.store.get(payment_request_id))
-            cause = cause_of(clinician)
+            request, clinic = self.visible(
+                require_clinician(principal), self.store.get(payment_request_id)
+            )
         email = str(body.email) if body.email else None
-        return self.pay_link_for(request, clinic, email, body.locale, cause)
+        return self.pay_link_for(request, clinic, email, body.locale, cause_of(principal))
 
     def pay_link_for(
         self,
