@@ -19,6 +19,7 @@ import copy
 import os
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from moto.dynamodb.comparisons import get_filter_expression
@@ -111,12 +112,25 @@ class _ConditionFailed(Exception):
         self.item = item  # what the item holds, when the caller asked for it
 
 
-def _check(backend: Any, op_type: str, op: dict[str, Any]) -> tuple[Any, ...]:
-    """The table, the item's key, a copy of what it holds and the stream's length; raises
-    _ConditionFailed if the item's condition does not hold."""
+@dataclass(frozen=True)
+class _Before:
+    """An item of a transaction as it was before: enough to undo the transaction's write."""
+
+    table: Any
+    key: dict[str, Any]
+    item: Any  # a copy of the item, or None
+    records: int  # the table's stream records
+
+
+def _key(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
     table = backend.get_table(op["TableName"])
     names = [table.hash_key_attr] + [table.range_key_attr] * table.has_range_key
-    key = {name: op["Item"][name] for name in names} if op_type == "Put" else op["Key"]
+    return {name: op["Item"][name] for name in names} if op_type == "Put" else dict(op["Key"])
+
+
+def _check(backend: Any, op: dict[str, Any], key: dict[str, Any]) -> _Before:
+    """The item as it is; raises _ConditionFailed if its condition does not hold."""
+    table = backend.get_table(op["TableName"])
     current = backend.get_item(op["TableName"], key)
     condition = get_filter_expression(
         op.get("ConditionExpression"),
@@ -127,7 +141,7 @@ def _check(backend: Any, op_type: str, op: dict[str, Any]) -> tuple[Any, ...]:
         wanted = op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
         raise _ConditionFailed(current.to_json()["Attributes"] if wanted and current else None)
     records = len(table.stream_shard.items) if table.stream_shard else 0
-    return table, key, copy.deepcopy(current), records
+    return _Before(table, key, copy.deepcopy(current), records)
 
 
 def _write(backend: Any, op_type: str, op: dict[str, Any]) -> None:
@@ -140,15 +154,16 @@ def _write(backend: Any, op_type: str, op: dict[str, Any]) -> None:
         backend.update_item(op["TableName"], op["Key"], op["UpdateExpression"], names, values)
 
 
-def _undo(backend: Any, table: Any, key: dict[str, Any], item: Any, records: int) -> None:
-    hash_key, range_key = backend.get_keys_value(table, key)
+def _undo(backend: Any, before: _Before) -> None:
+    table = before.table
+    hash_key, range_key = backend.get_keys_value(table, before.key)
     held, slot = (table.items[hash_key], range_key) if range_key else (table.items, hash_key)
-    if item is None:
+    if before.item is None:
         held.pop(slot, None)
     else:
-        held[slot] = item
+        held[slot] = before.item
     if table.stream_shard is not None:
-        del table.stream_shard.items[records:]
+        del table.stream_shard.items[before.records :]
 
 
 def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -159,14 +174,16 @@ def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) ->
         raise TransactWriteSingleOpException
     ops = [next(iter(item.items())) for item in transact_items]
     reasons: list[tuple[str | None, str | None, Any]] = []
-    before, keys = [], set()
+    before: list[_Before] = []
+    seen: set[tuple[str, str]] = set()
     for op_type, op in ops:
         try:
-            before.append(_check(backend, op_type, op))
-            key = (op["TableName"], str(sorted(before[-1][1].items())))
-            if key in keys:
+            key = _key(backend, op_type, op)
+            named = (op["TableName"], str(sorted(key.items())))
+            if named in seen:
                 raise MultipleTransactionsException
-            keys.add(key)
+            seen.add(named)
+            before.append(_check(backend, op, key))
             reasons.append((None, None, None))
         except (MultipleTransactionsException, MockValidationException):
             raise
@@ -182,8 +199,8 @@ def _transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) ->
             _write(backend, op_type, op)
             done += 1
     except Exception:
-        for held in reversed(before[: done + 1]):
-            _undo(backend, *held)
+        for item in reversed(before[: done + 1]):
+            _undo(backend, item)
         raise
 
 
